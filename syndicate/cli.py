@@ -1,0 +1,166 @@
+"""The ``syndicate`` command. Thin: each command loads the config, builds a context, calls the pipeline,
+and prints the result. Exit codes: 0 success, 1 a source or step failed, 2 the config is invalid.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__, pipeline
+from .config import Config, default_config_path, load_config
+from .exceptions import ConfigError, SyndicateError
+from .logs import configure_logging
+from .types import FetchReport
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _State:
+    def __init__(self, config_path: Path) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn syndicate's errors into a clear message and an exit code; never a traceback."""
+    try:
+        yield
+    except ConfigError as e:
+        _err.print(f"[red]error:[/red] {e}", markup=True)
+        sys.exit(2)
+    except SyndicateError as e:
+        _err.print(f"[red]error:[/red] {e}", markup=True)
+        sys.exit(1)
+
+
+def _with_context(state: _State, fn: Callable[[pipeline.Context], T]) -> T:
+    with pipeline.Context.open(state.config) as ctx:
+        return fn(ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="syndicate")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file. Default: $SYNDICATE_CONFIG, else ./syndicate.toml.",
+)
+@click.option("--log-level", default="warning", show_default=True, help="debug, info, warning or error.")
+@click.option("--log-json", is_flag=True, help="Log one JSON object a line.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, log_level: str, log_json: bool) -> None:
+    """Gather partner news, publish per-zone feeds, send daily digests."""
+    configure_logging(log_level, log_json)
+    ctx.obj = _State(config_path or default_config_path())
+
+
+pass_state = click.make_pass_decorator(_State)
+
+
+@cli.command()
+@pass_state
+def check(state: _State) -> None:
+    """Validate the config; name each wrong key. Exits 2 on error."""
+    with _errors():
+        config = state.config
+    _out.print(
+        f"{config.path}: ok ({len(config.zones)} zones, {len(config.sources)} sources)",
+        markup=False,
+    )
+
+
+@cli.command()
+@pass_state
+def init(state: _State) -> None:
+    """Create the database, or migrate it to this version's schema."""
+    with _errors():
+        found = _with_context(state, pipeline.init)
+    _out.print({"new": "database created", "behind": "database migrated"}.get(found, "database is current"))
+
+
+@cli.command()
+@click.argument("source_ids", nargs=-1)
+@pass_state
+def fetch(state: _State, source_ids: tuple[str, ...]) -> None:
+    """Read every source (or the named ones) once and store new and changed articles."""
+    with _errors():
+        reports = _with_context(state, lambda ctx: pipeline.fetch(ctx, source_ids))
+    _print_fetch(reports)
+    if any(r.failed for r in reports):
+        sys.exit(1)
+
+
+def _print_fetch(reports: list[FetchReport]) -> None:
+    table = Table("source", "new", "updated", "unchanged", "errors")
+    for r in reports:
+        table.add_row(r.source_id, str(r.new), str(r.updated), str(r.unchanged), str(len(r.errors)))
+    _out.print(table)
+    for r in reports:
+        for message in r.errors:
+            _err.print(f"error: {r.source_id}: {message}", markup=False)
+        for message in r.warnings:
+            _err.print(f"warning: {r.source_id}: {message}", markup=False)
+
+
+@cli.command()
+@pass_state
+def publish(state: _State) -> None:
+    """Write every zone's RSS and Atom feeds under publish.output_dir."""
+    with _errors():
+        report = _with_context(state, pipeline.publish)
+    _out.print(f"{len(report.written)} files written, {len(report.unchanged)} unchanged", markup=False)
+
+
+@cli.command()
+@click.option("--interval", default=60, show_default=True, help="Seconds between fetch-and-publish rounds.")
+@click.option("--port", default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@pass_state
+def run(state: _State, interval: int, port: int, host: str) -> None:
+    """Fetch and publish now and every --interval seconds, serving output_dir until interrupted."""
+    from .web import StaticServer
+
+    stop = threading.Event()
+    with _errors():
+        config = state.config
+        server = StaticServer(config.publish.output_dir, host, port)
+        server.start()
+        _out.print(f"serving {config.publish.output_dir} at {server.url} (Ctrl-C stops)", markup=False)
+        try:
+            while True:
+                with pipeline.Context.open(config) as ctx:
+                    reports = pipeline.fetch(ctx)
+                    pipeline.publish(ctx)
+                _print_fetch(reports)
+                if stop.wait(interval):
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+
+
+def main() -> None:
+    cli(prog_name="syndicate")

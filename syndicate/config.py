@@ -1,0 +1,251 @@
+"""Reading the one TOML config file into a validated, frozen ``Config``.
+
+Owns: the file's schema (every key, its type and default), resolving relative paths against the file's
+folder, and error messages that name the file and the key (``sources[1].path: ...``). Does not own: what
+the values mean to other modules; they receive plain values from here and never read the file themselves.
+Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .exceptions import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG_NAME",
+    "Config",
+    "DirectorySourceConfig",
+    "ZoneConfig",
+    "default_config_path",
+    "load_config",
+    "parse_duration",
+]
+
+DEFAULT_CONFIG_NAME = "syndicate.toml"
+_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"30m"`` → 30 minutes. Accepts ms, s, m, h, d, or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    raise ValueError(f"expected a duration such as '30s', '15m', '1h' or '1d', got {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class SiteConfig(_Model):
+    title: str = "投促中国 · 开发区新闻"
+    base_url: str = "http://127.0.0.1:8080/"
+    language: str = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
+            raise ValueError(f"must be an absolute http(s) URL, got {v!r}")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        # RFC 5646 shape; zh_CN (underscore) is the classic mistake the feed validator flags.
+        if not re.match(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$", v):
+            raise ValueError(f"must be a language tag such as 'zh-CN', got {v!r}")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {v!r}") from e
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class DatabaseConfig(_Model):
+    url: str = "sqlite:///var/syndicate.db"
+
+
+class PublishConfig(_Model):
+    output_dir: Path = Path("var/public")
+    items_per_feed: int = Field(default=50, ge=1, le=10_000)
+
+
+class ZoneConfig(_Model):
+    slug: str = Field(pattern=_SLUG, max_length=100)
+    name: str = Field(min_length=1)
+    city: str = Field(min_length=1)
+    province: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+class _SourceBase(_Model):
+    id: str = Field(pattern=_SLUG, max_length=100)
+    priority: int = Field(default=100, ge=0, le=100)
+
+
+class DirectorySourceConfig(_SourceBase):
+    """The platform's local article store: a folder of ``.txt`` pages and ``.md`` articles."""
+
+    kind: Literal["directory"]
+    path: Path
+    link_template: str = Field(min_length=1)
+    interval: Duration = timedelta(minutes=1)
+
+    @field_validator("link_template")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        try:
+            v.format(stem="x")
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"may use only the placeholder {{stem}}: {e}") from e
+        if not re.match(r"^https?://", v):
+            raise ValueError(f"must give absolute http(s) links, got {v!r}")
+        return v
+
+
+SourceConfig = Annotated[DirectorySourceConfig, Field(discriminator="kind")]
+_SOURCE_KINDS = {"directory"}
+
+
+class Config(_Model):
+    site: SiteConfig = SiteConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    publish: PublishConfig = PublishConfig()
+    zones: tuple[ZoneConfig, ...] = ()
+    sources: tuple[SourceConfig, ...] = ()
+    # Where the file was read from; relative paths in it were resolved against its folder.
+    path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Config:
+        problems: list[str] = []
+        _dupes(problems, "zones", "slug", [z.slug for z in self.zones])
+        _dupes(problems, "zones", "name", [z.name for z in self.zones])
+        _dupes(problems, "sources", "id", [s.id for s in self.sources])
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def source(self, source_id: str) -> SourceConfig:
+        for s in self.sources:
+            if s.id == source_id:
+                return s
+        raise KeyError(source_id)
+
+
+def _dupes(problems: list[str], table: str, key: str, values: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for i, v in enumerate(values):
+        if v in seen:
+            problems.append(f"{table}[{i}].{key}: {v!r} is already used by {table}[{seen[v]}]")
+        else:
+            seen[v] = i
+
+
+def default_config_path() -> Path:
+    """``$SYNDICATE_CONFIG``, else ``./syndicate.toml``."""
+    return Path(os.environ.get("SYNDICATE_CONFIG") or DEFAULT_CONFIG_NAME)
+
+
+def load_config(path: Path | str) -> Config:
+    """Read, validate and resolve a config file. Raises ``ConfigError`` naming the file and each key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: config file not found") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config file: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from e
+    return config_from_dict(raw, path)
+
+
+def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
+    """Validate an already-parsed config table as if it had been read from ``path``."""
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as e:
+        problems = tuple(f"{_loc(err['loc'])}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"{path}: invalid config", problems) from e
+    return _resolve(config, path)
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif i >= 2 and loc[0] == "sources" and isinstance(loc[i - 1], int) and part in _SOURCE_KINDS:
+            continue  # pydantic puts the union's tag in the path; the user never wrote it
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+def _resolve(config: Config, path: Path) -> Config:
+    """Make every relative path absolute against the config file's folder."""
+    base = path.resolve().parent
+
+    def rel(p: Path) -> Path:
+        return p if p.is_absolute() else base / p
+
+    sources = tuple(
+        s.model_copy(update={"path": rel(s.path)}) if isinstance(s, DirectorySourceConfig) else s
+        for s in config.sources
+    )
+    return config.model_copy(
+        update={
+            "path": path.resolve(),
+            "database": config.database.model_copy(update={"url": _resolve_sqlite(config.database.url, base)}),
+            "publish": config.publish.model_copy(update={"output_dir": rel(config.publish.output_dir)}),
+            "sources": sources,
+        }
+    )
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    """``sqlite:///var/x.db`` (relative) → an absolute file path; other URLs are left alone."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    rest = url[len(prefix) :]
+    if not rest or rest.startswith((":memory:", "/")) or rest.startswith("file:"):
+        return url
+    return prefix + str(base / rest)

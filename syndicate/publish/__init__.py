@@ -1,0 +1,16 @@
+"""Publishing: feed documents built from stored articles, written atomically under output_dir.
+
+``feeds`` builds bytes (pure), ``writer`` puts them on disk. Which feeds exist and what goes in each is
+decided by ``syndicate.pipeline``.
+"""
+
+from __future__ import annotations
+
+from .feeds import FeedSpec as FeedSpec
+from .feeds import SiteInfo as SiteInfo
+from .feeds import build_atom as build_atom
+from .feeds import build_rss as build_rss
+from .writer import TEMP_PREFIX as TEMP_PREFIX
+from .writer import atomic_write as atomic_write
+
+__all__ = ["TEMP_PREFIX", "FeedSpec", "SiteInfo", "atomic_write", "build_atom", "build_rss"]

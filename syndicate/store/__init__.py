@@ -1,0 +1,264 @@
+"""The store: articles and their zones in SQLite (embedded) or PostgreSQL (production).
+
+Owns the database: connecting, migrating (Alembic, migrations shipped in this package), and every query.
+Takes and returns ``syndicate.types`` values; ORM rows never leave this package. One ``Store`` per process
+step; each public method runs in its own transaction, so a crash between two calls loses nothing the first
+one committed and leaves nothing half-done of the second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..exceptions import StoreError
+from ..types import Article, StoredArticle
+from .models import ArticleRow, ArticleZoneRow
+
+__all__ = ["SaveCounts", "SchemaState", "Store"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+SchemaState = Literal["new", "current", "behind", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class SaveCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def _alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    return cfg
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the web server read while a fetch writes; the busy timeout makes a second writer wait
+    # instead of failing at once; foreign keys are off by default in SQLite.
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+class Store:
+    """Data access for syndicate. Construct with a SQLAlchemy URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+                Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        except (ArgumentError, ImportError, OSError) as e:
+            raise StoreError(f"database.url: cannot use {_redact(url)}: {e}") from e
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _on_sqlite_connect)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as e:
+            raise StoreError(f"database {_redact(self.url)}: {e.orig or e}") from e
+
+    # -- schema ---------------------------------------------------------------------------------------
+
+    def schema_state(self) -> SchemaState:
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        try:
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError as e:
+            raise StoreError(f"database {_redact(self.url)} is unreachable: {e}") from e
+        if current is None:
+            return "new"
+        if current == head:
+            return "current"
+        script = ScriptDirectory.from_config(_alembic_config())
+        known = {rev.revision for rev in script.walk_revisions()}
+        return "behind" if current in known else "unknown"
+
+    def migrate(self) -> None:
+        """Create the schema, or bring it up to this version's newest migration."""
+        cfg = _alembic_config()
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except SQLAlchemyError as e:
+            raise StoreError(f"database {_redact(self.url)}: migration failed: {e}") from e
+
+    def ensure_ready(self) -> None:
+        """Create a new database; refuse one whose schema is older or newer than this code."""
+        state = self.schema_state()
+        if state == "new":
+            self.migrate()
+        elif state == "behind":
+            raise StoreError("the database schema is older than this version: run `syndicate init` to migrate")
+        elif state == "unknown":
+            raise StoreError("the database was written by a newer version of syndicate; upgrade syndicate")
+
+    # -- articles -------------------------------------------------------------------------------------
+
+    def save_articles(
+        self, source_id: str, items: Sequence[tuple[Article, tuple[str, ...]]], now: datetime
+    ) -> SaveCounts:
+        """Insert new articles and update changed ones (content or zones), in one transaction.
+
+        ``items`` pairs each article with the zone slugs it belongs to. An article keeps its id, GUID and
+        first-seen time across updates; nothing is deleted when a source stops listing an article.
+        """
+        new = updated = unchanged = 0
+        with self._session() as s:
+            existing = {
+                row.source_key: row
+                for row in s.scalars(select(ArticleRow).where(ArticleRow.source_id == source_id))
+            }
+            zones_of: dict[int, set[str]] = {}
+            for aid, slug in s.execute(
+                select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug)
+                .join(ArticleRow, ArticleRow.id == ArticleZoneRow.article_id)
+                .where(ArticleRow.source_id == source_id)
+            ):
+                zones_of.setdefault(aid, set()).add(slug)
+
+            for article, zones in items:
+                digest = article.content_hash()
+                row = existing.get(article.key)
+                if row is None:
+                    row = ArticleRow(
+                        guid=article.guid,
+                        source_id=source_id,
+                        source_key=article.key,
+                        content_hash=digest,
+                        first_seen=now,
+                        updated=now,
+                        **_fields(article),
+                    )
+                    s.add(row)
+                    s.flush()
+                    s.add_all(ArticleZoneRow(article_id=row.id, zone_slug=z) for z in zones)
+                    existing[article.key] = row
+                    new += 1
+                    continue
+                zones_changed = zones_of.get(row.id, set()) != set(zones)
+                if row.content_hash == digest and not zones_changed:
+                    unchanged += 1
+                    continue
+                if row.content_hash != digest:
+                    for key, value in _fields(article).items():
+                        setattr(row, key, value)
+                    row.content_hash = digest
+                row.updated = now
+                if zones_changed:
+                    s.execute(delete(ArticleZoneRow).where(ArticleZoneRow.article_id == row.id))
+                    s.add_all(ArticleZoneRow(article_id=row.id, zone_slug=z) for z in zones)
+                    zones_of[row.id] = set(zones)
+                updated += 1
+        return SaveCounts(new, updated, unchanged)
+
+    def zone_articles(self, slug: str, limit: int) -> list[StoredArticle]:
+        """The newest ``limit`` articles of a zone, newest first (ties broken by id, newest first)."""
+        with self._session() as s:
+            rows = s.scalars(
+                select(ArticleRow)
+                .join(ArticleZoneRow, ArticleZoneRow.article_id == ArticleRow.id)
+                .where(ArticleZoneRow.zone_slug == slug)
+                .order_by(ArticleRow.published.desc(), ArticleRow.id.desc())
+                .limit(limit)
+            ).all()
+            return self._stored(s, rows)
+
+    def article_by_guid(self, guid: str) -> StoredArticle | None:
+        with self._session() as s:
+            row = s.scalar(select(ArticleRow).where(ArticleRow.guid == guid))
+            return self._stored(s, [row])[0] if row else None
+
+    def count_articles(self) -> int:
+        with self._session() as s:
+            return s.scalar(select(func.count()).select_from(ArticleRow)) or 0
+
+    @staticmethod
+    def _stored(s: Session, rows: Sequence[ArticleRow]) -> list[StoredArticle]:
+        if not rows:
+            return []
+        zones: dict[int, list[str]] = {}
+        for aid, slug in s.execute(
+            select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug)
+            .where(ArticleZoneRow.article_id.in_([r.id for r in rows]))
+            .order_by(ArticleZoneRow.zone_slug)
+        ):
+            zones.setdefault(aid, []).append(slug)
+        return [
+            StoredArticle(
+                id=r.id,
+                guid=r.guid,
+                article=Article(
+                    source_id=r.source_id,
+                    key=r.source_key,
+                    title=r.title,
+                    link=r.link,
+                    published=r.published,
+                    body_html=r.body_html,
+                    author=r.author,
+                    zone_names=tuple(r.zone_names),
+                    city=r.city,
+                    category=r.category,
+                ),
+                zones=tuple(zones.get(r.id, ())),
+                first_seen=r.first_seen,
+                updated=r.updated,
+            )
+            for r in rows
+        ]
+
+
+def _fields(article: Article) -> dict[str, Any]:
+    return {
+        "title": article.title,
+        "link": article.link,
+        "published": article.published,
+        "body_html": article.body_html,
+        "author": article.author,
+        "zone_names": list(article.zone_names),
+        "city": article.city,
+        "category": article.category,
+    }
+
+
+def _redact(url: str) -> str:
+    """A database URL fit for a log line: the password replaced."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid URL>"

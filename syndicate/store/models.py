@@ -1,0 +1,73 @@
+"""SQLAlchemy table definitions. Private to ``syndicate.store``: rows never leave it.
+
+Every datetime column holds UTC and comes back timezone-aware (``UTCDateTime``), on SQLite (which has no
+time zones) as on PostgreSQL (``timestamptz``). The schema is changed only through Alembic migrations in
+``migrations/versions``; these classes must match the newest one (a test checks it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ArticleRow(Base):
+    __tablename__ = "articles"
+    __table_args__ = (
+        UniqueConstraint("source_id", "source_key", name="uq_articles_source_key"),
+        Index("ix_articles_published", "published"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    guid: Mapped[str] = mapped_column(String(64), unique=True)
+    source_id: Mapped[str] = mapped_column(String(100))
+    source_key: Mapped[str] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(Text)
+    published: Mapped[datetime] = mapped_column(UTCDateTime)
+    body_html: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(Text, default="")
+    zone_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    city: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ArticleZoneRow(Base):
+    __tablename__ = "article_zones"
+    __table_args__ = (Index("ix_article_zones_zone", "zone_slug", "article_id"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE", name="fk_article_zones_article"), primary_key=True
+    )
+    zone_slug: Mapped[str] = mapped_column(String(100), primary_key=True)

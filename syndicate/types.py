@@ -1,0 +1,134 @@
+"""Value objects every layer shares: frozen, typed, timezone-aware.
+
+This module imports nothing of syndicate's. ORM rows never leave ``syndicate.store``; what crosses a
+module boundary is one of these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = [
+    "Article",
+    "FetchReport",
+    "SourceResult",
+    "StoredArticle",
+    "Zone",
+    "article_guid",
+]
+
+# Fixed forever: GUIDs are uuid5 names in this namespace. Changing it would re-deliver every article
+# to every subscriber (see docs/design.md, "Stable identifiers").
+_GUID_NAMESPACE = uuid.UUID("5f0c6a43-2f7e-4c1e-9d51-6a7d3f3e8b21")
+
+
+def article_guid(source_id: str, key: str) -> str:
+    """The permanent id of an article: a function of where it came from, never of what it says.
+
+    Title, link and body may be edited; the source id and the article's key within its source (file
+    stem, feed entry id, table row id) do not change, so neither does the GUID.
+    """
+    return "urn:uuid:" + str(uuid.uuid5(_GUID_NAMESPACE, f"{source_id}\x1f{key}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    """A development zone (开发区) that feeds are published for."""
+
+    slug: str
+    name: str
+    city: str
+    province: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An article as a source delivers it, before it is stored.
+
+    ``body_html`` is already sanitized. ``zone_names`` are the zones the article's own metadata names
+    (发布开发区, front matter ``zone``, feed categories), as written; turning them into zone slugs is the
+    job of ``syndicate.zones``.
+    """
+
+    source_id: str
+    key: str
+    title: str
+    link: str
+    published: datetime
+    body_html: str
+    author: str = ""
+    zone_names: tuple[str, ...] = ()
+    city: str | None = None
+    category: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.published.tzinfo is None or self.published.utcoffset() is None:
+            raise ValueError(f"Article {self.source_id}/{self.key}: published must be timezone-aware")
+
+    @property
+    def guid(self) -> str:
+        return article_guid(self.source_id, self.key)
+
+    def content_hash(self) -> str:
+        """A digest of everything a reader sees; equal hashes mean nothing to update."""
+        payload = json.dumps(
+            [
+                self.title,
+                self.link,
+                self.published.isoformat(),
+                self.body_html,
+                self.author,
+                list(self.zone_names),
+                self.city,
+                self.category,
+            ],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article as the store holds it: with its id, GUID, zone slugs and history."""
+
+    id: int
+    guid: str
+    article: Article
+    zones: tuple[str, ...]
+    first_seen: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceResult:
+    """What one read of one source gave.
+
+    ``problems`` are per-item failures (one unreadable file) that did not stop the others; ``error`` is
+    set when the source as a whole failed, and then ``articles`` is empty.
+    """
+
+    source_id: str
+    articles: tuple[Article, ...] = ()
+    problems: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchReport:
+    """The outcome of storing one source's result: the row of ``syndicate fetch``'s table."""
+
+    source_id: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
