@@ -38,13 +38,12 @@ _DROP_WITH_CONTENT = frozenset({"script", "style", "noscript", "iframe", "object
 def _cleaner(base_url: str | None) -> nh3.Cleaner:
     # Relative URLs become absolute against the article's own link (feed validators warn on relative
     # references, and a partner's page would resolve them against itself); with no base they are dropped.
-    relative: str | tuple[str, str] = ("rewrite_with_base", base_url) if base_url else "deny"
     return nh3.Cleaner(
         tags=set(_TAGS),
         clean_content_tags=set(_DROP_WITH_CONTENT),
         attributes={k: set(v) for k, v in _ATTRIBUTES.items()},
         url_schemes=set(_SCHEMES),
-        url_relative=relative,
+        url_relative=("rewrite_with_base", base_url) if base_url else "deny",
         link_rel="noopener noreferrer",
         strip_comments=True,
     )

@@ -15,7 +15,7 @@ __all__ = ["StaticServer"]
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    extensions_map = {
+    extensions_map = {  # noqa: RUF012 - the stdlib declares it as an instance attribute
         **SimpleHTTPRequestHandler.extensions_map,
         ".xml": "application/xml; charset=utf-8",
         ".html": "text/html; charset=utf-8",
@@ -29,7 +29,7 @@ class _Handler(SimpleHTTPRequestHandler):
             return "application/atom+xml; charset=utf-8"
         return super().guess_type(name)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

@@ -18,7 +18,7 @@ from feedgen.feed import FeedGenerator
 from ..text import summarize
 from ..types import StoredArticle
 
-__all__ = ["FeedSpec", "SiteInfo", "build_atom", "build_rss"]
+__all__ = ["FeedSpec", "SiteInfo", "build_atom", "build_rss", "entry_updated"]
 
 GENERATOR = "syndicate"
 
@@ -56,7 +56,7 @@ def _generator(spec: FeedSpec, site: SiteInfo, items: Sequence[StoredArticle], n
     fg.language(site.language)
     fg.author(name=site.title)
     fg.generator(GENERATOR, version=site.version)
-    newest = max((i.updated for i in items), default=now)
+    newest = max((entry_updated(i) for i in items), default=now)
     fg.updated(newest.astimezone(site.tz))
     fg.lastBuildDate(newest.astimezone(site.tz))
     for item in items:
@@ -67,12 +67,25 @@ def _generator(spec: FeedSpec, site: SiteInfo, items: Sequence[StoredArticle], n
         fe.title(a.title)
         fe.link(href=a.link, rel="alternate")
         fe.published(a.published.astimezone(site.tz))
-        fe.updated(item.updated.astimezone(site.tz))
-        fe.description(summarize(a.body_html, 200) or a.title)
+        fe.updated(entry_updated(item).astimezone(site.tz))
+        summary = summarize(a.body_html, 200) or a.title
+        fe.description(summary)
+        fe.summary(summary)
         fe.content(a.body_html, type="html")
         for term in _categories(a.category, a.city, spec.labels):
             fe.category(term=term)
     return fg
+
+
+def entry_updated(item: StoredArticle) -> datetime:
+    """When the entry last changed as readers see it: its publication, or the edit we saw after that.
+
+    An article never edited since we first stored it was last updated when it was published; using the
+    time we happened to fetch it would give every article of one fetch the same ``updated``.
+    """
+    if item.updated == item.first_seen:
+        return item.article.published
+    return max(item.updated, item.article.published)
 
 
 def _categories(category: str | None, city: str | None, labels: tuple[tuple[str, str], ...]) -> list[str]:

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, delete, event, func, select
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..exceptions import StoreError
@@ -33,8 +32,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 SchemaState = Literal["new", "current", "behind", "unknown"]
 
 
-@dataclass(frozen=True, slots=True)
-class SaveCounts:
+class SaveCounts(NamedTuple):
     new: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -86,8 +84,10 @@ class Store:
         try:
             with self._sessions.begin() as session:
                 yield session
-        except OperationalError as e:
-            raise StoreError(f"database {_redact(self.url)}: {e.orig or e}") from e
+        except IntegrityError:
+            raise  # a bug or a race, not an outage: callers that expect one handle it
+        except DBAPIError as e:
+            raise StoreError(f"database {_redact(self.url)} is unreachable or failed: {e.orig or e}") from e
 
     # -- schema ---------------------------------------------------------------------------------------
 

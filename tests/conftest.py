@@ -1,0 +1,150 @@
+"""Shared fixtures: a fresh database per test on SQLite and PostgreSQL, configs written to tmp folders.
+
+PostgreSQL: each test gets a database of its own, created on the server at SYNDICATE_TEST_PG (default
+postgresql://postgres@127.0.0.1:5432/test, the maintenance database to connect to) and dropped afterwards.
+When the server cannot be reached the PostgreSQL variants are skipped, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from syndicate.config import Config, load_config
+from syndicate.pipeline import Context
+from syndicate.store import Store
+
+from .helpers import FixedClock
+
+PG_ADMIN = os.environ.get("SYNDICATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+DATA = Path(__file__).parent / "data"
+
+
+def _pg_available() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return None
+    except psycopg.Error as e:
+        return str(e).strip()
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> str:
+    problem = _pg_available()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI but unreachable at {PG_ADMIN}: {problem}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN}: {problem}")
+    return PG_ADMIN
+
+
+@pytest.fixture
+def pg_url(pg_admin: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"syndicate_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = psycopg.conninfo.conninfo_to_dict(pg_admin)
+    host, port, user = info.get("host", "127.0.0.1"), info.get("port", "5432"), info.get("user", "postgres")
+    try:
+        yield f"postgresql+psycopg://{user}@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(pg_admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'syndicate.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    s.migrate()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2020, 12, 1, 8, 0, tzinfo=UTC))
+
+
+ZONES_TOML = """
+[[zones]]
+slug = "xishan"
+name = "锡山经济技术开发区"
+city = "无锡"
+province = "江苏"
+aliases = ["锡山经开区", "锡山开发区"]
+
+[[zones]]
+slug = "wuxi-hitech"
+name = "无锡高新技术产业开发区"
+city = "无锡"
+aliases = ["无锡高新区"]
+
+[[zones]]
+slug = "sip"
+name = "苏州工业园区"
+city = "苏州"
+"""
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a config file into tmp_path: site, database, publish, the test zones, plus ``extra``."""
+
+    def write(extra: str = "", db_url: str | None = None, articles: str = "articles") -> Path:
+        (tmp_path / articles).mkdir(exist_ok=True)
+        text = f"""
+[site]
+title = "测试平台"
+base_url = "http://feeds.example.org/"
+
+[database]
+url = "{db_url or 'sqlite:///var/syndicate.db'}"
+
+[publish]
+output_dir = "public"
+items_per_feed = 3
+{ZONES_TOML}
+[[sources]]
+id = "local"
+kind = "directory"
+path = "{articles}"
+link_template = "https://www.example.org/news/{{stem}}.html"
+{textwrap.dedent(extra)}
+"""
+        path = tmp_path / "syndicate.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def make_context(write_config: Callable[..., Path], db_url: str, clock: FixedClock) -> Iterator[Callable[..., Context]]:
+    opened: list[Context] = []
+
+    def make(extra: str = "") -> Context:
+        config: Config = load_config(write_config(extra, db_url=db_url))
+        ctx = Context.open(config, clock)
+        opened.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in opened:
+        ctx.close()

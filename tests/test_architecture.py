@@ -1,0 +1,87 @@
+"""Data flows one way: the import graph of the package is checked, so it stays that way.
+
+types/exceptions and the pure helpers (text, dates) import nothing of ours but each other; step modules
+import only those; pipeline imports the steps; the thin edges (cli, web, scheduler) import pipeline; nothing
+imports the edges
+but the command line, which starts them.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import syndicate
+
+PACKAGE = Path(syndicate.__file__).parent
+LEAVES = {"types", "exceptions", "text", "dates", "logs"}
+STEPS = {"config", "sources", "store", "zones", "publish"}
+ORCHESTRATOR = {"pipeline"}
+EDGES = {"cli", "web", "scheduler"}
+
+
+def _top(module_path: Path) -> str:
+    rel = module_path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _module_or_init(name: str) -> str:
+    """``from syndicate import X``: X is a module, or a name defined in ``__init__``."""
+    is_module = (PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").exists()
+    return name if is_module else "__init__"
+
+
+def _imports(path: Path) -> set[str]:
+    """The top-level syndicate modules that ``path`` imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    own = _top(path)
+    depth_of_file = len(path.relative_to(PACKAGE).parts) - 1
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                if node.module and node.module.startswith("syndicate."):
+                    found.add(node.module.split(".")[1])
+                elif node.module == "syndicate":
+                    found |= {_module_or_init(a.name) for a in node.names}
+                continue
+            if node.level - 1 < depth_of_file:
+                continue  # relative import inside the same subpackage
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found |= {_module_or_init(a.name) for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("syndicate.")}
+    found.discard(own)
+    return found
+
+
+def test_layers() -> None:
+    allowed = {
+        **dict.fromkeys(LEAVES, LEAVES),
+        **dict.fromkeys(STEPS, LEAVES),
+        **dict.fromkeys(ORCHESTRATOR, LEAVES | STEPS | {"__init__"}),
+        **dict.fromkeys(EDGES, LEAVES | STEPS | ORCHESTRATOR | {"__init__"}),
+        "__init__": LEAVES | {"config"},
+        "__main__": {"cli"},
+        # The command line is the outermost edge: it may start the server and the scheduler.
+        "cli": LEAVES | STEPS | ORCHESTRATOR | EDGES | {"__init__"},
+    }
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        top = _top(path)
+        assert top in allowed, f"{path}: module {top!r} has no layer; add it to test_architecture"
+        extra = _imports(path) - allowed[top]
+        if extra:
+            problems.append(f"{path.relative_to(PACKAGE)} imports {sorted(extra)}")
+    assert problems == [], problems
+
+
+def test_public_surface() -> None:
+    assert set(syndicate.__all__) == {
+        "Article", "Config", "ConfigError", "FetchError", "ParseError", "PublishError", "SourceError",
+        "StoreError", "StoredArticle", "SyndicateError", "Zone", "__version__", "load_config",
+    }

@@ -1,0 +1,84 @@
+"""The ``syndicate`` command, through click's test runner, on a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from syndicate.cli import cli
+
+from .helpers import page
+
+
+def run(config: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--config", str(config), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_check_ok_and_bad(write_config: Callable[..., Path]) -> None:
+    path = write_config()
+    code, out, _ = run(path, "check")
+    assert code == 0
+    assert "ok (3 zones, 1 sources)" in out
+    path = write_config("[publish2]\nx = 1\n")
+    code, _, err = run(path, "check")
+    assert code == 2
+    assert "publish2" in err
+    assert str(path) in err
+
+
+def test_config_from_environment(write_config: Callable[..., Path]) -> None:
+    path = write_config()
+    result = CliRunner().invoke(cli, ["check"], env={"SYNDICATE_CONFIG": str(path)})
+    assert result.exit_code == 0, result.output
+    assert str(path) in result.stdout
+
+
+def test_init_fetch_publish(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_config()
+    (tmp_path / "articles" / "a.txt").write_text(page(), encoding="utf-8")
+    assert run(path, "init")[1].strip() == "database created"
+    assert run(path, "init")[1].strip() == "database is current"
+    code, out, _ = run(path, "fetch")
+    assert code == 0
+    row = next(line for line in out.splitlines() if "local" in line)
+    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["local", "1", "0", "0", "0"]
+    code, out, _ = run(path, "publish")
+    assert code == 0
+    assert "6 files written" in out
+    assert (tmp_path / "public/zones/xishan/rss.xml").exists()
+
+
+def test_fetch_without_init_creates_the_database(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_config()
+    code, _, _ = run(path, "fetch")
+    assert code == 0
+    assert (tmp_path / "var/syndicate.db").exists()
+
+
+def test_broken_file_fails_the_fetch_but_the_rest_is_stored(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_config()
+    (tmp_path / "articles" / "good.txt").write_text(page(), encoding="utf-8")
+    (tmp_path / "articles" / "bad.txt").write_text("no article here", encoding="utf-8")
+    code, out, err = run(path, "fetch")
+    assert code == 1
+    assert "bad.txt" in err
+    assert "发布时间" in err
+    row = next(line for line in out.splitlines() if "local" in line)
+    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["local", "1", "0", "0", "1"]
+
+
+def test_unknown_source_id(write_config: Callable[..., Path]) -> None:
+    code, _, err = run(write_config(), "fetch", "nope")
+    assert code == 2
+    assert "'nope'" in err
+
+
+def test_unreachable_database_is_a_clear_error(write_config: Callable[..., Path]) -> None:
+    path = write_config(db_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    code, _, err = run(path, "fetch")
+    assert code == 1
+    assert "unreachable" in err
+    assert "Traceback" not in err

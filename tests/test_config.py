@@ -1,0 +1,98 @@
+"""Config loading: defaults, path resolution, and errors that name the key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from syndicate.config import DirectorySourceConfig, load_config, parse_duration
+from syndicate.exceptions import ConfigError
+
+EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
+
+
+def test_example_config_is_valid() -> None:
+    config = load_config(EXAMPLE)
+    assert len(config.zones) >= 3
+    assert len({z.city for z in config.zones}) >= 2
+    source = config.sources[0]
+    assert isinstance(source, DirectorySourceConfig)
+    assert source.path == EXAMPLE.parent.resolve() / "examples/articles"
+
+
+def test_relative_paths_resolve_against_the_config_folder(
+    write_config: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config()
+    monkeypatch.chdir("/")
+    config = load_config(path)
+    assert config.publish.output_dir == tmp_path / "public"
+    assert config.database.url == f"sqlite:///{tmp_path}/var/syndicate.db"
+    assert config.sources[0].path == tmp_path / "articles"  # type: ignore[union-attr]
+    assert config.site.base_url == "http://feeds.example.org/"
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("[serve]\nport = 1\n", "serve"),
+        ("[[sources]]\nid = 'x'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\nbogus = 1\n",
+         "sources[1].bogus"),
+        ("[[sources]]\nid = 'Bad Id'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\n",
+         "sources[1].id"),
+        ("[[sources]]\nid = 'x'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{id}'\n",
+         "sources[1].link_template"),
+        ("[[sources]]\nid = 'x'\nkind = 'carrier-pigeon'\n", "sources[1]"),
+        ("[[sources]]\nid = 'local'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\n",
+         "sources[1].id: 'local' is already used by sources[0]"),
+        ("[[zones]]\nslug = 'xishan'\nname = '另一个'\ncity = '某'\n", "zones[3].slug"),
+        ("[[zones]]\nslug = 'UPPER'\nname = 'n'\ncity = 'c'\n", "zones[3].slug"),
+        ("[[zones]]\nslug = 'ok'\nname = 'n'\n", "zones[3].city"),
+        ("[[sources]]\nid = 'x'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\n"
+         "interval = 'often'\n", "sources[1].interval"),
+    ],
+)
+def test_errors_name_the_key(write_config: Callable[..., Path], extra: str, key: str) -> None:
+    path = write_config(extra)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert key in message
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[site]\nlanguage = 'zh_CN'\n", "site.language"),
+        ("[site]\ntimezone = 'Mars/Olympus'\n", "site.timezone"),
+        ("[site]\nbase_url = 'feeds.example.org'\n", "site.base_url"),
+        ("[publish]\nitems_per_feed = 0\n", "publish.items_per_feed"),
+    ],
+)
+def test_site_errors(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(path)
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "none.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[site\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("30s", timedelta(seconds=30)), ("15m", timedelta(minutes=15)), ("1h", timedelta(hours=1)),
+     ("1d", timedelta(days=1)), ("500ms", timedelta(milliseconds=500)), (90, timedelta(seconds=90))],
+)
+def test_parse_duration(text: str | int, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
