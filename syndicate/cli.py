@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -122,6 +123,51 @@ def _print_fetch(reports: list[FetchReport]) -> None:
             _err.print(f"error: {r.source_id}: {message}", markup=False)
         for message in r.warnings:
             _err.print(f"warning: {r.source_id}: {message}", markup=False)
+
+
+@cli.command()
+@pass_state
+def sources(state: _State) -> None:
+    """Each source's health: last attempt and success, HTTP status, errors, next due time, entries."""
+    with _errors():
+        rows = _with_context(state, pipeline.source_health)
+        tz = state.config.site.tz
+    table = Table(
+        "source", "kind", "last attempt", "last success", "status", "errors", "last error", "next due", "entries"
+    )
+    notes: list[str] = []
+
+    def when(value: datetime | None) -> str:
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+    for row in rows:
+        st = row.state
+        if st is None:
+            table.add_row(row.id, row.kind, "never", "-", "-", "0", "-", "now", str(row.entries))
+            continue
+        status = "disabled" if st.disabled else (str(st.http_status) if st.http_status else "ok")
+        if st.consecutive_errors and not st.disabled:
+            status = f"{status} (failing)" if st.http_status else "failing"
+        table.add_row(
+            row.id,
+            row.kind,
+            when(st.last_attempt),
+            when(st.last_success),
+            status,
+            str(st.consecutive_errors),
+            f"{st.last_error_kind}: {st.last_error}" if st.last_error else "-",
+            "disabled" if st.disabled else when(st.next_due),
+            str(row.entries),
+        )
+        if st.moved_from and st.url:
+            notes.append(f"{row.id}: moved permanently from {st.moved_from} to {st.url}; update the config's url")
+        if st.disabled:
+            notes.append(f"{row.id}: disabled: {st.disabled}")
+        if st.warning:
+            notes.append(f"{row.id}: warning: {st.warning}")
+    _out.print(table)
+    for note in notes:
+        _out.print(note, markup=False)
 
 
 @cli.command()

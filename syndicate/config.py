@@ -32,6 +32,10 @@ __all__ = [
     "DEFAULT_CONFIG_NAME",
     "Config",
     "DirectorySourceConfig",
+    "FeedSourceConfig",
+    "FetchConfig",
+    "SourceConfig",
+    "SqlSourceConfig",
     "ZoneConfig",
     "default_config_path",
     "load_config",
@@ -139,14 +143,94 @@ class DirectorySourceConfig(_SourceBase):
         return v
 
 
-SourceConfig = Annotated[DirectorySourceConfig, Field(discriminator="kind")]
-_SOURCE_KINDS = {"directory"}
+_MIB = 1024 * 1024
+
+
+class FeedSourceConfig(_SourceBase):
+    """A partner's RSS or Atom feed, over HTTP(S) or from a local file (examples, tests)."""
+
+    kind: Literal["feed"]
+    url: str = Field(min_length=1)
+    zone: str | None = Field(default=None, pattern=_SLUG)  # default zone slug for entries that name none
+    category: str | None = None  # default category
+    interval: Duration = timedelta(minutes=15)
+    timeout: Duration | None = None  # per request, whole response; default [fetch] timeout
+    max_bytes: int | None = Field(default=None, ge=1024)  # default [fetch] max_bytes
+    priority: int = Field(default=50, ge=0, le=100)
+
+    @property
+    def is_http(self) -> bool:
+        return self.url.startswith(("http://", "https://"))
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", v) and not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError(f"must be an http(s) URL or a file path, got {v!r}")
+        return v
+
+
+_SQL_REQUIRED = ("id", "title", "body", "published")
+_SQL_OPTIONAL = ("source", "zone", "city", "category", "link", "updated")
+
+
+class SqlSourceConfig(_SourceBase):
+    """A table or view of the platform's own CMS database, read incrementally and never written."""
+
+    kind: Literal["sql"]
+    url: str = Field(min_length=1)
+    password_env: str | None = None  # the password comes from this environment variable
+    table: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+    columns: dict[str, str]
+    link_template: str | None = None  # used when no link column is mapped; {id} = the row id
+    zone: str | None = Field(default=None, pattern=_SLUG)
+    category: str | None = None
+    page_size: int = Field(default=500, ge=1, le=100_000)
+    interval: Duration = timedelta(minutes=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, v: dict[str, str]) -> dict[str, str]:
+        missing = [k for k in _SQL_REQUIRED if k not in v]
+        if missing:
+            raise ValueError(f"must map {', '.join(missing)} (required: {', '.join(_SQL_REQUIRED)})")
+        unknown = sorted(set(v) - set(_SQL_REQUIRED) - set(_SQL_OPTIONAL))
+        if unknown:
+            raise ValueError(f"unknown field {unknown[0]!r} (known: {', '.join(_SQL_REQUIRED + _SQL_OPTIONAL)})")
+        for field, column in v.items():
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", column):
+                raise ValueError(f"{field}: {column!r} is not a plain column name")
+        return v
+
+    @model_validator(mode="after")
+    def _link(self) -> SqlSourceConfig:
+        if "link" not in self.columns and not self.link_template:
+            raise ValueError("map a link column or set link_template (with {id})")
+        if self.link_template:
+            try:
+                self.link_template.format(id="1")
+            except (KeyError, IndexError, ValueError) as e:
+                raise ValueError(f"link_template may use only the placeholder {{id}}: {e}") from e
+        return self
+
+
+class FetchConfig(_Model):
+    concurrency: int = Field(default=8, ge=1, le=256)  # sources fetched at once (one request per host)
+    timeout: Duration = timedelta(seconds=20)  # per request, connect to last byte
+    max_bytes: int = Field(default=10 * _MIB, ge=1024)  # largest body read, after decompression
+    max_backoff: Duration = timedelta(hours=24)  # cap of the wait after consecutive failures
+    user_agent: str | None = None  # default: syndicate/{version} (+{site.base_url})
+
+
+SourceConfig = Annotated[DirectorySourceConfig | FeedSourceConfig | SqlSourceConfig, Field(discriminator="kind")]
+_SOURCE_KINDS = {"directory", "feed", "sql"}
 
 
 class Config(_Model):
     site: SiteConfig = SiteConfig()
     database: DatabaseConfig = DatabaseConfig()
     publish: PublishConfig = PublishConfig()
+    fetch: FetchConfig = FetchConfig()
     zones: tuple[ZoneConfig, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
     # Where the file was read from; relative paths in it were resolved against its folder.
@@ -158,6 +242,11 @@ class Config(_Model):
         _dupes(problems, "zones", "slug", [z.slug for z in self.zones])
         _dupes(problems, "zones", "name", [z.name for z in self.zones])
         _dupes(problems, "sources", "id", [s.id for s in self.sources])
+        slugs = {z.slug for z in self.zones}
+        for i, src in enumerate(self.sources):
+            zone = getattr(src, "zone", None)
+            if zone is not None and zone not in slugs:
+                problems.append(f"sources[{i}].zone: {zone!r} is no configured zone slug")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -226,10 +315,16 @@ def _resolve(config: Config, path: Path) -> Config:
     def rel(p: Path) -> Path:
         return p if p.is_absolute() else base / p
 
-    sources = tuple(
-        s.model_copy(update={"path": rel(s.path)}) if isinstance(s, DirectorySourceConfig) else s
-        for s in config.sources
-    )
+    def source(s: SourceConfig) -> SourceConfig:
+        if isinstance(s, DirectorySourceConfig):
+            return s.model_copy(update={"path": rel(s.path)})
+        if isinstance(s, FeedSourceConfig) and not s.is_http:
+            return s.model_copy(update={"url": str(rel(Path(s.url.removeprefix("file://"))))})
+        if isinstance(s, SqlSourceConfig):
+            return s.model_copy(update={"url": _resolve_sqlite(s.url, base)})
+        return s
+
+    sources = tuple(source(s) for s in config.sources)
     return config.model_copy(
         update={
             "path": path.resolve(),

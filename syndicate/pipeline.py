@@ -7,23 +7,27 @@ context's clock, never from ``datetime.now()`` inside a step.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
-import time
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from . import __version__
-from .config import Config, DirectorySourceConfig
+from .config import Config, DirectorySourceConfig, FeedSourceConfig, SourceConfig, SqlSourceConfig
 from .exceptions import ConfigError, PublishError
 from .publish import FeedSpec, SiteInfo, atomic_write, build_atom, build_rss
-from .sources import DirectorySource, Source
+from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
 from .store import Store
-from .types import Article, FetchReport, Zone
+from .types import Article, FetchReport, SourceResult, SourceState, Zone
+from .urls import is_private_address
 from .zones import ZoneIndex
 
-__all__ = ["Context", "PublishReport", "fetch", "init", "publish", "system_clock"]
+__all__ = ["Context", "PublishReport", "SourceHealth", "fetch", "init", "publish", "source_health", "system_clock"]
 
 log = logging.getLogger("syndicate")
 Clock = Callable[[], datetime]
@@ -40,10 +44,12 @@ class Context:
     config: Config
     store: Store
     clock: Clock = system_clock
+    # Which connected addresses count as private networks (partner feeds may not redirect into them).
+    is_private: Callable[[str], bool] = is_private_address
 
     @classmethod
-    def open(cls, config: Config, clock: Clock = system_clock) -> Context:
-        return cls(config, Store(config.database.url), clock)
+    def open(cls, config: Config, clock: Clock = system_clock, **kw: Any) -> Context:
+        return cls(config, Store(config.database.url), clock, **kw)
 
     def close(self) -> None:
         self.store.close()
@@ -77,66 +83,199 @@ def init(ctx: Context) -> str:
     return state
 
 
-def build_sources(config: Config) -> list[Source]:
-    sources: list[Source] = []
-    for s in config.sources:
-        if isinstance(s, DirectorySourceConfig):
-            sources.append(DirectorySource(s.id, s.path, s.link_template, config.site.tz))
-    return sources
+def fetch(
+    ctx: Context,
+    source_ids: Iterable[str] = (),
+    *,
+    only_due: bool = False,
+) -> list[FetchReport]:
+    """Read each source once and store what is new or changed. One failing source never stops another.
 
-
-def fetch(ctx: Context, source_ids: Iterable[str] = ()) -> list[FetchReport]:
-    """Read each source once and store what is new or changed. One failing source never stops another."""
+    Partner feeds are fetched concurrently (``[fetch] concurrency``, one request per host at a time);
+    each source's articles and its new state (ETag, cursor, health) are stored in one transaction as soon
+    as it is read. ``only_due`` skips sources whose next due time has not come (the daemon's mode).
+    """
+    config = ctx.config
     wanted = list(dict.fromkeys(source_ids))
-    known = {s.id for s in ctx.config.sources}
-    unknown = [i for i in wanted if i not in known]
+    unknown = [i for i in wanted if i not in {s.id for s in config.sources}]
     if unknown:
-        raise ConfigError(f"no source with id {', '.join(map(repr, unknown))} in {ctx.config.path}")
+        raise ConfigError(f"no source with id {', '.join(map(repr, unknown))} in {config.path}")
     ctx.store.ensure_ready()
     index = ZoneIndex(ctx.zones)
-    reports = []
-    for source in build_sources(ctx.config):
-        if wanted and source.id not in wanted:
+    states = ctx.store.source_states()
+    now = ctx.clock()
+    selected = [s for s in config.sources if not wanted or s.id in wanted]
+    if only_due:
+        selected = [s for s in selected if _due(states.get(s.id), _config_url(s), now)]
+
+    reports: dict[str, FetchReport] = {}
+    deferred: list[SourceState] = []  # states without articles, saved together at the end
+    for src in selected:
+        if isinstance(src, DirectorySourceConfig):
+            result = _read_directory(src, config, states.get(src.id), now)
+        elif isinstance(src, SqlSourceConfig):
+            result = _read_sql(src, config, states.get(src.id), now)
+        else:
             continue
-        reports.append(_fetch_one(ctx, source, index))
-    return reports
+        reports[src.id] = _store(ctx, index, src, result, deferred)
+    feeds = [s for s in selected if isinstance(s, FeedSourceConfig)]
+    if feeds:
+        asyncio.run(_fetch_feeds(ctx, index, feeds, states, now, reports, deferred))
+    if deferred:
+        ctx.store.save_source_states(deferred)
+    return [reports[s.id] for s in selected if s.id in reports]
 
 
-def _fetch_one(ctx: Context, source: Source, index: ZoneIndex) -> FetchReport:
-    started = time.perf_counter()
-    result = source.read()
+def _config_url(src: SourceConfig) -> str:
+    return str(src.path) if isinstance(src, DirectorySourceConfig) else src.url
+
+
+def _due(state: SourceState | None, config_url: str, now: datetime) -> bool:
+    if state is None or state.config_url != config_url:
+        return True
+    if state.disabled:
+        return False
+    return state.next_due is None or state.next_due <= now
+
+
+def _read_directory(
+    src: DirectorySourceConfig, config: Config, stored: SourceState | None, now: datetime
+) -> SourceResult:
+    result = DirectorySource(src.id, src.path, src.link_template, config.site.tz).read()
+    state = health.start(src.id, str(src.path), stored)
     if result.error is not None:
-        log.warning("fetch.failed", extra={"source": source.id, "error": result.error})
-        return FetchReport(source.id, errors=(result.error,))
+        new = health.failed(state, now, src.interval, config.fetch.max_backoff, "folder", result.error)
+        return dataclasses.replace(result, status="error", state=new)
+    return dataclasses.replace(result, state=health.succeeded(state, now, src.interval))
+
+
+def _read_sql(src: SqlSourceConfig, config: Config, stored: SourceState | None, now: datetime) -> SourceResult:
+    password = None
+    if src.password_env:
+        password = os.environ.get(src.password_env)
+        if password is None:
+            state = health.start(src.id, src.url, stored)
+            message = f"password_env: environment variable {src.password_env} is not set"
+            new = health.failed(state, now, src.interval, config.fetch.max_backoff, "config", message)
+            return SourceResult(src.id, status="error", error=message, state=new)
+    source = SqlSource(
+        src.id,
+        src.url,
+        src.table,
+        dict(src.columns),
+        config.site.tz,
+        password=password,
+        link_template=src.link_template,
+        category=src.category,
+        page_size=src.page_size,
+    )
+    state = health.start(src.id, src.url, stored)
+    result, cursor = source.read(state.cursor)
+    if result.error is not None:
+        new = health.failed(state, now, src.interval, config.fetch.max_backoff, "database", result.error)
+        return dataclasses.replace(result, state=new)
+    return dataclasses.replace(result, state=health.succeeded(state, now, src.interval, cursor=cursor))
+
+
+async def _fetch_feeds(
+    ctx: Context,
+    index: ZoneIndex,
+    feeds: list[FeedSourceConfig],
+    states: dict[str, SourceState],
+    now: datetime,
+    reports: dict[str, FetchReport],
+    deferred: list[SourceState],
+) -> None:
+    config = ctx.config
+    agent = config.fetch.user_agent or f"syndicate/{__version__} (+{config.site.base_url})"
+    async with HttpFetcher(agent, config.fetch.concurrency, ctx.is_private) as fetcher:
+        by_task = {}
+        for src in feeds:
+            source = FeedSource(
+                src.id,
+                src.url,
+                src.interval,
+                src.timeout or config.fetch.timeout,
+                src.max_bytes or config.fetch.max_bytes,
+                config.fetch.max_backoff,
+                config.site.tz,
+                src.category,
+            )
+            by_task[asyncio.ensure_future(source.read(fetcher, states.get(src.id), now))] = src
+        for task in asyncio.as_completed(list(by_task)):
+            result = await task
+            reports[result.source_id] = _store(ctx, index, config.source(result.source_id), result, deferred)
+
+
+def _store(
+    ctx: Context, index: ZoneIndex, src: SourceConfig, result: SourceResult, deferred: list[SourceState]
+) -> FetchReport:
+    """Save one source's articles with its state; a failed or unchanged read only updates the state."""
+    if result.error is not None or not result.articles:
+        if result.state is not None:
+            deferred.append(result.state)
+        if result.status == "disabled":
+            return FetchReport(src.id, warnings=(result.error or "disabled",), status="disabled")
+        if result.error is not None:
+            log.warning("fetch.failed", extra={"source": src.id, "error": result.error})
+            return FetchReport(src.id, errors=(result.error,), status="error")
+        log.info("fetch.done", extra={"source": src.id, "status": result.status, "new": 0})
+        return FetchReport(src.id, errors=result.problems, warnings=result.warnings, status=result.status)
+    default_zone = getattr(src, "zone", None)
     items: list[tuple[Article, tuple[str, ...]]] = []
-    warnings: list[str] = []
+    warnings = list(result.warnings)
     for article in result.articles:
-        assignment = index.assign(article)
+        assignment = index.assign(article, default_zone)
         warnings.extend(
             f"{article.key}: zone {name!r} is no configured zone name or alias" for name in assignment.unmatched
         )
         items.append((article, assignment.slugs))
-    counts = ctx.store.save_articles(source.id, items, ctx.clock())
+    counts = ctx.store.save_articles(src.id, items, ctx.clock(), state=result.state)
     report = FetchReport(
-        source.id,
+        src.id,
         new=counts.new,
         updated=counts.updated,
         unchanged=counts.unchanged,
         errors=result.problems,
         warnings=tuple(warnings),
+        status=result.status,
     )
     log.info(
         "fetch.done",
         extra={
-            "source": source.id,
+            "source": src.id,
+            "status": result.status,
             "new": report.new,
             "updated": report.updated,
             "unchanged": report.unchanged,
             "errors": len(report.errors),
-            "ms": round((time.perf_counter() - started) * 1000),
         },
     )
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """One row of ``syndicate sources``."""
+
+    id: str
+    kind: str
+    url: str
+    state: SourceState | None
+    entries: int
+
+
+def source_health(ctx: Context) -> list[SourceHealth]:
+    ctx.store.ensure_ready()
+    states = ctx.store.source_states()
+    counts = ctx.store.article_counts()
+    rows = []
+    for src in ctx.config.sources:
+        state = states.get(src.id)
+        if state is not None and state.config_url != _config_url(src):
+            state = None  # the configured URL changed: the old health no longer applies
+        rows.append(SourceHealth(src.id, src.kind, _config_url(src), state, counts.get(src.id, 0)))
+    return rows
 
 
 @dataclass

@@ -16,6 +16,7 @@ __all__ = [
     "Article",
     "FetchReport",
     "SourceResult",
+    "SourceState",
     "StoredArticle",
     "Zone",
     "article_guid",
@@ -65,6 +66,8 @@ class Article:
     zone_names: tuple[str, ...] = ()
     city: str | None = None
     category: str | None = None
+    tags: tuple[str, ...] = ()  # the source's own categories (feed <category>), as written
+    image: str | None = None  # absolute URL of the article's first image, if any
 
     def __post_init__(self) -> None:
         if self.published.tzinfo is None or self.published.utcoffset() is None:
@@ -76,19 +79,23 @@ class Article:
 
     def content_hash(self) -> str:
         """A digest of everything a reader sees; equal hashes mean nothing to update."""
-        payload = json.dumps(
-            [
-                self.title,
-                self.link,
-                self.published.isoformat(),
-                self.body_html,
-                self.author,
-                list(self.zone_names),
-                self.city,
-                self.category,
-            ],
-            ensure_ascii=False,
-        )
+        fields: list[object] = [
+            self.title,
+            self.link,
+            self.published.isoformat(),
+            self.body_html,
+            self.author,
+            list(self.zone_names),
+            self.city,
+            self.category,
+        ]
+        # Fields added later join the digest only when set, so that upgrading syndicate does not make
+        # every stored article look edited (which would change its Atom <updated>).
+        if self.tags:
+            fields.append(["tags", *self.tags])
+        if self.image:
+            fields.append(["image", self.image])
+        payload = json.dumps(fields, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -105,17 +112,45 @@ class StoredArticle:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceState:
+    """What syndicate remembers of one source between runs: its health and its conditional-GET state."""
+
+    source_id: str
+    config_url: str | None = None  # the URL as configured when this state began; a new one resets it
+    url: str | None = None  # where to fetch now (a permanent redirect changes it)
+    moved_from: str | None = None  # the URL a permanent redirect moved us away from
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None  # of the last body parsed, to skip parsing one that did not change
+    cursor: str | None = None  # sql sources: where the last incremental read stopped
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    http_status: int | None = None
+    consecutive_errors: int = 0
+    last_error_kind: str | None = None
+    last_error: str | None = None
+    warning: str | None = None  # the last run's warnings, e.g. a malformed ("bozo") feed that still parsed
+    next_due: datetime | None = None
+    disabled: str | None = None  # why the source is no longer fetched (410 Gone)
+
+
+@dataclass(frozen=True, slots=True)
 class SourceResult:
     """What one read of one source gave.
 
-    ``problems`` are per-item failures (one unreadable file) that did not stop the others; ``error`` is
-    set when the source as a whole failed, and then ``articles`` is empty.
+    ``problems`` are per-item failures (one unreadable file or entry) that did not stop the others;
+    ``error`` is set when the source as a whole failed, and then ``articles`` is empty. ``status`` says
+    what happened: ``ok`` (read and parsed), ``not_modified`` (HTTP 304), ``unchanged`` (same bytes as
+    last time, not parsed), ``error``. ``state`` is the source's state to remember after this read.
     """
 
     source_id: str
     articles: tuple[Article, ...] = ()
     problems: tuple[str, ...] = ()
     error: str | None = None
+    warnings: tuple[str, ...] = ()
+    status: str = "ok"
+    state: SourceState | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +163,7 @@ class FetchReport:
     unchanged: int = 0
     errors: tuple[str, ...] = field(default=())
     warnings: tuple[str, ...] = field(default=())
+    status: str = "ok"
 
     @property
     def failed(self) -> bool:

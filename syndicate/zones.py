@@ -47,7 +47,10 @@ class ZoneIndex:
     def lookup(self, name: str) -> Zone | None:
         return self._by_name.get(normalize_name(name))
 
-    def assign(self, article: Article) -> ZoneAssignment:
+    def assign(self, article: Article, default: str | None = None) -> ZoneAssignment:
+        """Zones the article's metadata names; its tags (feed categories) that are zone names; else the
+        source's ``default`` zone slug. Names in ``zone_names`` that match nothing are reported; tags
+        that match nothing are ordinary categories and are not."""
         slugs: list[str] = []
         unmatched: list[str] = []
         for name in article.zone_names:
@@ -56,4 +59,10 @@ class ZoneIndex:
                 unmatched.append(name)
             elif zone.slug not in slugs:
                 slugs.append(zone.slug)
+        for tag in article.tags:
+            zone = self.lookup(tag)
+            if zone is not None and zone.slug not in slugs:
+                slugs.append(zone.slug)
+        if not slugs and default is not None and default in self._by_slug:
+            slugs.append(default)
         return ZoneAssignment(tuple(slugs), tuple(unmatched))

@@ -115,7 +115,7 @@ title = "测试平台"
 base_url = "http://feeds.example.org/"
 
 [database]
-url = "{db_url or 'sqlite:///var/syndicate.db'}"
+url = "{db_url or "sqlite:///var/syndicate.db"}"
 
 [publish]
 output_dir = "public"

@@ -14,7 +14,7 @@ from pathlib import Path
 import syndicate
 
 PACKAGE = Path(syndicate.__file__).parent
-LEAVES = {"types", "exceptions", "text", "dates", "logs"}
+LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls"}
 STEPS = {"config", "sources", "store", "zones", "publish"}
 ORCHESTRATOR = {"pipeline"}
 EDGES = {"cli", "web", "scheduler"}
@@ -82,6 +82,17 @@ def test_layers() -> None:
 
 def test_public_surface() -> None:
     assert set(syndicate.__all__) == {
-        "Article", "Config", "ConfigError", "FetchError", "ParseError", "PublishError", "SourceError",
-        "StoreError", "StoredArticle", "SyndicateError", "Zone", "__version__", "load_config",
+        "Article",
+        "Config",
+        "ConfigError",
+        "FetchError",
+        "ParseError",
+        "PublishError",
+        "SourceError",
+        "StoreError",
+        "StoredArticle",
+        "SyndicateError",
+        "Zone",
+        "__version__",
+        "load_config",
     }

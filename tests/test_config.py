@@ -39,20 +39,31 @@ def test_relative_paths_resolve_against_the_config_folder(
     ("extra", "key"),
     [
         ("[serve]\nport = 1\n", "serve"),
-        ("[[sources]]\nid = 'x'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\nbogus = 1\n",
-         "sources[1].bogus"),
-        ("[[sources]]\nid = 'Bad Id'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\n",
-         "sources[1].id"),
-        ("[[sources]]\nid = 'x'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{id}'\n",
-         "sources[1].link_template"),
+        (
+            "[[sources]]\nid = 'x'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\nbogus = 1\n",
+            "sources[1].bogus",
+        ),
+        (
+            "[[sources]]\nid = 'Bad Id'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\n",
+            "sources[1].id",
+        ),
+        (
+            "[[sources]]\nid = 'x'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{id}'\n",
+            "sources[1].link_template",
+        ),
         ("[[sources]]\nid = 'x'\nkind = 'carrier-pigeon'\n", "sources[1]"),
-        ("[[sources]]\nid = 'local'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\n",
-         "sources[1].id: 'local' is already used by sources[0]"),
+        (
+            "[[sources]]\nid = 'local'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\n",
+            "sources[1].id: 'local' is already used by sources[0]",
+        ),
         ("[[zones]]\nslug = 'xishan'\nname = '另一个'\ncity = '某'\n", "zones[3].slug"),
         ("[[zones]]\nslug = 'UPPER'\nname = 'n'\ncity = 'c'\n", "zones[3].slug"),
         ("[[zones]]\nslug = 'ok'\nname = 'n'\n", "zones[3].city"),
-        ("[[sources]]\nid = 'x'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\n"
-         "interval = 'often'\n", "sources[1].interval"),
+        (
+            "[[sources]]\nid = 'x'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\n"
+            "interval = 'often'\n",
+            "sources[1].interval",
+        ),
     ],
 )
 def test_errors_name_the_key(write_config: Callable[..., Path], extra: str, key: str) -> None:
@@ -91,8 +102,14 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("30s", timedelta(seconds=30)), ("15m", timedelta(minutes=15)), ("1h", timedelta(hours=1)),
-     ("1d", timedelta(days=1)), ("500ms", timedelta(milliseconds=500)), (90, timedelta(seconds=90))],
+    [
+        ("30s", timedelta(seconds=30)),
+        ("15m", timedelta(minutes=15)),
+        ("1h", timedelta(hours=1)),
+        ("1d", timedelta(days=1)),
+        ("500ms", timedelta(milliseconds=500)),
+        (90, timedelta(seconds=90)),
+    ],
 )
 def test_parse_duration(text: str | int, expected: timedelta) -> None:
     assert parse_duration(text) == expected

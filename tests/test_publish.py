@@ -95,7 +95,10 @@ def test_atom_self_link_and_id(make_context: Callable[..., Context]) -> None:
     assert root.findtext(f"{ATOM}id") == "http://feeds.example.org/zones/sip/atom.xml"
     assert root.get("{http://www.w3.org/XML/1998/namespace}lang") == "zh-CN"
     links = {link.get("rel"): link.get("href") for link in root.findall(f"{ATOM}link")}
-    assert links == {"self": "http://feeds.example.org/zones/sip/atom.xml", "alternate": "http://feeds.example.org/zones/sip/"}
+    assert links == {
+        "self": "http://feeds.example.org/zones/sip/atom.xml",
+        "alternate": "http://feeds.example.org/zones/sip/",
+    }
 
 
 def test_second_fetch_adds_nothing_and_guids_survive_edits(make_context: Callable[..., Context]) -> None:

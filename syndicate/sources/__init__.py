@@ -2,25 +2,37 @@
 
 A source never touches the store and never decides zones; it reports what it read as a ``SourceResult``,
 with per-item problems as values, so one broken file or feed never stops the others.
+
+- ``local.DirectorySource``: the platform's local article store (a folder of files);
+- ``partner.FeedSource``: a partner's RSS/Atom feed, fetched with ``http.HttpFetcher``, parsed by ``feed``;
+- ``sql.SqlSource``: a table of the platform's CMS database, read incrementally;
+- ``health``: pure decisions on backoff and what to remember after each read.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from ..types import SourceResult
+from .feed import decode_body as decode_body
+from .feed import parse_feed as parse_feed
+from .http import HttpFetcher as HttpFetcher
+from .http import HttpRequest as HttpRequest
+from .http import HttpResult as HttpResult
 from .local import DirectorySource as DirectorySource
 from .page import PageFields as PageFields
 from .page import parse_front_matter as parse_front_matter
 from .page import parse_page as parse_page
+from .partner import FeedSource as FeedSource
+from .sql import SqlSource as SqlSource
 
-__all__ = ["DirectorySource", "PageFields", "Source", "parse_front_matter", "parse_page"]
-
-
-class Source(Protocol):
-    """Anything that can be read into articles."""
-
-    @property
-    def id(self) -> str: ...
-
-    def read(self) -> SourceResult: ...
+__all__ = [
+    "DirectorySource",
+    "FeedSource",
+    "HttpFetcher",
+    "HttpRequest",
+    "HttpResult",
+    "PageFields",
+    "SqlSource",
+    "decode_body",
+    "parse_feed",
+    "parse_front_matter",
+    "parse_page",
+]

@@ -43,9 +43,7 @@ class DirectorySource:
         problems: list[str] = []
         seen: dict[str, Path] = {}
         try:
-            files = sorted(
-                p for p in self.path.iterdir() if p.suffix in _PARSERS and not p.name.startswith(".")
-            )
+            files = sorted(p for p in self.path.iterdir() if p.suffix in _PARSERS and not p.name.startswith("."))
         except OSError as e:
             return SourceResult(self.id, error=f"{self.path}: cannot list folder: {e.strerror or e}")
         for file in files:

@@ -41,9 +41,7 @@ class PageFields:
 
 
 _META_LINE = re.compile(r"发布时间\s*[:：]")
-_META_FIELD = re.compile(
-    r"(发布时间|来源|发布开发区)\s*[:：]\s*(.*?)\s*(?=(?:发布时间|来源|发布开发区)\s*[:：]|$)"
-)
+_META_FIELD = re.compile(r"(发布时间|来源|发布开发区)\s*[:：]\s*(.*?)\s*(?=(?:发布时间|来源|发布开发区)\s*[:：]|$)")
 _BREADCRUMB = re.compile(r"首页\s*[>＞»›]")
 _CRUMB_SPLIT = re.compile(r"\s*[>＞»›]\s*")
 # Where the article ends and the site's navigation and footer begin.
@@ -167,4 +165,3 @@ def _front_date(value: object, tz: tzinfo) -> datetime:
         except ValueError as e:
             raise ValueError(f"field published: {e}") from e
     raise ValueError(f"field published: expected a date, got {value!r}")
-

@@ -8,7 +8,8 @@ one committed and leaves nothing half-done of the second.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +24,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemy
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..exceptions import StoreError
-from ..types import Article, StoredArticle
-from .models import ArticleRow, ArticleZoneRow
+from ..types import Article, SourceState, StoredArticle
+from .models import ArticleRow, ArticleZoneRow, SourceRow
 
 __all__ = ["SaveCounts", "SchemaState", "Store"]
 
@@ -129,18 +130,25 @@ class Store:
     # -- articles -------------------------------------------------------------------------------------
 
     def save_articles(
-        self, source_id: str, items: Sequence[tuple[Article, tuple[str, ...]]], now: datetime
+        self,
+        source_id: str,
+        items: Sequence[tuple[Article, tuple[str, ...]]],
+        now: datetime,
+        state: SourceState | None = None,
     ) -> SaveCounts:
         """Insert new articles and update changed ones (content or zones), in one transaction.
 
         ``items`` pairs each article with the zone slugs it belongs to. An article keeps its id, GUID and
         first-seen time across updates; nothing is deleted when a source stops listing an article.
+        ``state``, when given, is saved in the same transaction: the source's ETag or cursor never moves
+        past articles that were not stored.
         """
         new = updated = unchanged = 0
         with self._session() as s:
+            if state is not None:
+                s.merge(_state_row(state))
             existing = {
-                row.source_key: row
-                for row in s.scalars(select(ArticleRow).where(ArticleRow.source_id == source_id))
+                row.source_key: row for row in s.scalars(select(ArticleRow).where(ArticleRow.source_id == source_id))
             }
             zones_of: dict[int, set[str]] = {}
             for aid, slug in s.execute(
@@ -184,6 +192,24 @@ class Store:
                     zones_of[row.id] = set(zones)
                 updated += 1
         return SaveCounts(new, updated, unchanged)
+
+    # -- sources -------------------------------------------------------------------------------------
+
+    def source_states(self) -> dict[str, SourceState]:
+        with self._session() as s:
+            return {row.id: _state(row) for row in s.scalars(select(SourceRow))}
+
+    def save_source_states(self, states: Iterable[SourceState]) -> None:
+        """Upsert the state of many sources in one transaction."""
+        with self._session() as s:
+            for state in states:
+                s.merge(_state_row(state))
+
+    def article_counts(self) -> dict[str, int]:
+        """Articles stored per source id."""
+        with self._session() as s:
+            rows = s.execute(select(ArticleRow.source_id, func.count()).group_by(ArticleRow.source_id))
+            return {source_id: count for source_id, count in rows}
 
     def zone_articles(self, slug: str, limit: int) -> list[StoredArticle]:
         """The newest ``limit`` articles of a zone, newest first (ties broken by id, newest first)."""
@@ -232,6 +258,8 @@ class Store:
                     zone_names=tuple(r.zone_names),
                     city=r.city,
                     category=r.category,
+                    tags=tuple(r.tags or ()),
+                    image=r.image,
                 ),
                 zones=tuple(zones.get(r.id, ())),
                 first_seen=r.first_seen,
@@ -251,7 +279,23 @@ def _fields(article: Article) -> dict[str, Any]:
         "zone_names": list(article.zone_names),
         "city": article.city,
         "category": article.category,
+        "tags": list(article.tags),
+        "image": article.image,
     }
+
+
+_STATE_FIELDS = [f.name for f in dataclasses.fields(SourceState)]
+
+
+def _state_row(state: SourceState) -> SourceRow:
+    values = {name: getattr(state, name) for name in _STATE_FIELDS}
+    values["id"] = values.pop("source_id")
+    return SourceRow(**values)
+
+
+def _state(row: SourceRow) -> SourceState:
+    values = {name: getattr(row, "id" if name == "source_id" else name) for name in _STATE_FIELDS}
+    return SourceState(**values)
 
 
 def _redact(url: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -58,6 +58,8 @@ class ArticleRow(Base):
     zone_names: Mapped[list[str]] = mapped_column(JSON, default=list)
     city: Mapped[str | None] = mapped_column(String(200), nullable=True)
     category: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    image: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     updated: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -71,3 +73,27 @@ class ArticleZoneRow(Base):
         ForeignKey("articles.id", ondelete="CASCADE", name="fk_article_zones_article"), primary_key=True
     )
     zone_slug: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class SourceRow(Base):
+    """Health and conditional-GET state of one source (see ``syndicate.types.SourceState``)."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    config_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    moved_from: Mapped[str | None] = mapped_column(Text, nullable=True)
+    etag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
+    body_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_attempt: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_success: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
+    last_error_kind: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    warning: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disabled: Mapped[str | None] = mapped_column(Text, nullable=True)

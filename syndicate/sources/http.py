@@ -1,0 +1,199 @@
+"""Fetching feed documents over HTTP(S), politely and defensively (httpx, asyncio).
+
+Owns: conditional GET (If-None-Match / If-Modified-Since), redirects followed one hop at a time (so a
+permanent move is noticed, a loop is caught, and every hop's connected address is checked), the body limit
+enforced while streaming (after decompression, so a gzip bomb stops at the limit), one deadline per request
+that a server dripping bytes cannot stretch, a bounded pool of concurrent requests and at most one request
+at a time per host. Returns an ``HttpResult`` value for every outcome; it never raises for a bad server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from ..urls import is_private_address
+
+__all__ = ["HttpFetcher", "HttpRequest", "HttpResult"]
+
+_REDIRECTS = {301, 302, 303, 307, 308}
+_PERMANENT = {301, 308}
+_MAX_REDIRECTS = 5
+_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    source_id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    timeout: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResult:
+    """What one fetch gave. ``error_kind`` is set on failure: timeout, connect, too_large, redirect,
+    blocked, http (an error status), protocol."""
+
+    url: str  # the URL the final response came from
+    status: int | None = None
+    body: bytes | None = None
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_url: str | None = None  # set when every redirect on the way was permanent (301/308)
+    retry_after: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    ms: int = 0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class _Fail(Exception):
+    def __init__(self, kind: str, message: str, status: int | None = None, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.message, self.status, self.retry_after = kind, message, status, retry_after
+
+
+class HttpFetcher:
+    """Use as ``async with HttpFetcher(...) as f: await f.fetch(request)``.
+
+    ``is_private`` decides which connected addresses count as private; a feed first reached on a public
+    address may not be redirected to a private one. Tests pass their own rule to make a loopback address
+    stand for a public host.
+    """
+
+    def __init__(
+        self,
+        user_agent: str,
+        concurrency: int = 8,
+        is_private: Callable[[str], bool] = is_private_address,
+    ) -> None:
+        self._user_agent = user_agent
+        self._pool = asyncio.Semaphore(concurrency)
+        self._hosts: dict[str, asyncio.Lock] = {}
+        self._is_private = is_private
+        self._client: httpx.AsyncClient | None = None
+        self._limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+
+    async def __aenter__(self) -> HttpFetcher:
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            trust_env=False,  # an operator's proxy variables must not bypass the address checks
+            limits=self._limits,
+            headers={"User-Agent": self._user_agent, "Accept": _ACCEPT},
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def fetch(self, req: HttpRequest) -> HttpResult:
+        host = (urlsplit(req.url).hostname or "").lower()
+        lock = self._hosts.setdefault(host, asyncio.Lock())
+        started = time.perf_counter()
+        async with self._pool, lock:
+            try:
+                async with asyncio.timeout(req.timeout):
+                    result = await self._follow(req)
+            except _Fail as f:
+                result = HttpResult(req.url, f.status, error_kind=f.kind, error=f.message, retry_after=f.retry_after)
+            except TimeoutError:
+                result = HttpResult(
+                    req.url, error_kind="timeout", error=f"no complete response within {req.timeout:g}s"
+                )
+            except httpx.TimeoutException:
+                result = HttpResult(req.url, error_kind="timeout", error=f"timed out after {req.timeout:g}s")
+            except httpx.ConnectError as e:
+                result = HttpResult(req.url, error_kind="connect", error=f"cannot connect: {e or type(e).__name__}")
+            except httpx.HTTPError as e:
+                result = HttpResult(req.url, error_kind="protocol", error=f"{type(e).__name__}: {e}")
+        return dataclasses.replace(result, ms=round((time.perf_counter() - started) * 1000))
+
+    async def _follow(self, req: HttpRequest) -> HttpResult:
+        assert self._client is not None, "use HttpFetcher as an async context manager"
+        url, permanent, origin_public = req.url, True, None
+        seen = {url}
+        headers = {}
+        if req.etag:
+            headers["If-None-Match"] = req.etag
+        if req.last_modified:
+            headers["If-Modified-Since"] = req.last_modified
+        for _hop in range(_MAX_REDIRECTS + 1):
+            async with self._client.stream("GET", url, headers=headers) as resp:
+                addr = _peer(resp)
+                if origin_public is None:
+                    origin_public = addr is not None and not self._is_private(addr)
+                elif origin_public and (addr is None or self._is_private(addr)):
+                    raise _Fail("blocked", f"redirected from a public address into a private network ({url})")
+                status = resp.status_code
+                if status in _REDIRECTS:
+                    location = resp.headers.get("location")
+                    if not location:
+                        raise _Fail("redirect", f"HTTP {status} without a Location header", status)
+                    nxt = urljoin(url, location)
+                    if not nxt.startswith(("http://", "https://")):
+                        raise _Fail("redirect", f"redirected to a non-HTTP URL {nxt!r}", status)
+                    if nxt in seen:
+                        raise _Fail("redirect", f"redirect loop at {nxt}", status)
+                    seen.add(nxt)
+                    permanent = permanent and status in _PERMANENT
+                    url = nxt
+                    continue
+                moved = url if permanent and url != req.url else None
+                if status == 304:
+                    return HttpResult(url, status, permanent_url=moved, etag=req.etag, last_modified=req.last_modified)
+                if status >= 400:
+                    raise _Fail(
+                        "http", f"HTTP {status} {resp.reason_phrase}".strip(), status, resp.headers.get("retry-after")
+                    )
+                if status != 200:
+                    raise _Fail("http", f"unexpected HTTP {status}", status)
+                body = await _read_limited(resp, req.max_bytes)
+                return HttpResult(
+                    url,
+                    status,
+                    body=body,
+                    content_type=resp.headers.get("content-type"),
+                    etag=resp.headers.get("etag"),
+                    last_modified=resp.headers.get("last-modified"),
+                    permanent_url=moved,
+                )
+        raise _Fail("redirect", f"more than {_MAX_REDIRECTS} redirects")
+
+
+async def _read_limited(resp: httpx.Response, limit: int) -> bytes:
+    declared = resp.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _Fail("too_large", f"body of {int(declared)} bytes exceeds the limit of {limit}", resp.status_code)
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        async for chunk in resp.aiter_bytes():
+            total += len(chunk)
+            if total > limit:
+                raise _Fail("too_large", f"body exceeds the limit of {limit} bytes", resp.status_code)
+            chunks.append(chunk)
+    except httpx.DecodingError as e:
+        raise _Fail("protocol", f"cannot decompress body: {e}", resp.status_code) from e
+    return b"".join(chunks)
+
+
+def _peer(resp: httpx.Response) -> str | None:
+    stream = resp.extensions.get("network_stream")
+    if stream is None:
+        return None
+    addr = stream.get_extra_info("server_addr")
+    return str(addr[0]) if addr else None
