@@ -38,3 +38,59 @@ def page(
         "上一条:上一篇文章\n下一条:下一篇文章\n与我们联系\n"
         "  • 联系电话:+86-0000-00000000\nCopyright © 2015-2024 示例平台 All Rights Reserved."
     )
+
+
+def rss(
+    items: list[dict[str, str]], title: str = "合作伙伴", link: str = "http://partner.example/", encoding: str = "utf-8"
+) -> bytes:
+    """An RSS 2.0 document. Item keys: title, link, guid, date (RFC 822), body (HTML), category, author."""
+    from xml.sax.saxutils import escape
+
+    parts = []
+    for it in items:
+        x = [f"<title>{escape(it['title'])}</title>"] if "title" in it else []
+        if "link" in it:
+            x.append(f"<link>{escape(it['link'])}</link>")
+        if "guid" in it:
+            x.append(f'<guid isPermaLink="false">{escape(it["guid"])}</guid>')
+        if "date" in it:
+            x.append(f"<pubDate>{it['date']}</pubDate>")
+        if "body" in it:
+            x.append(f"<description>{escape(it['body'])}</description>")
+        if "category" in it:
+            x.append(f"<category>{escape(it['category'])}</category>")
+        if "author" in it:
+            x.append(f"<author>{escape(it['author'])}</author>")
+        parts.append("<item>" + "".join(x) + "</item>")
+    doc = (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n<rss version="2.0"><channel><title>{escape(title)}</title>'
+        f"<link>{escape(link)}</link><description>d</description>{''.join(parts)}</channel></rss>"
+    )
+    return doc.encode("gb18030" if encoding.lower() in ("gbk", "gb2312", "gb18030") else encoding)
+
+
+def atom(items: list[dict[str, str]], title: str = "合作伙伴", link: str = "http://partner.example/") -> bytes:
+    """An Atom 1.0 document with the same item keys as ``rss`` (date in RFC 3339)."""
+    from xml.sax.saxutils import escape
+
+    parts = []
+    for it in items:
+        x = [f"<title>{escape(it['title'])}</title>"] if "title" in it else []
+        if "link" in it:
+            x.append(f'<link href="{escape(it["link"])}"/>')
+        if "guid" in it:
+            x.append(f"<id>{escape(it['guid'])}</id>")
+        if "date" in it:
+            x.append(f"<published>{it['date']}</published><updated>{it['date']}</updated>")
+        if "body" in it:
+            x.append(f'<content type="html">{escape(it["body"])}</content>')
+        if "category" in it:
+            x.append(f'<category term="{escape(it["category"])}"/>')
+        if "author" in it:
+            x.append(f"<author><name>{escape(it['author'])}</name></author>")
+        parts.append("<entry>" + "".join(x) + "</entry>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>{escape(title)}</title><id>urn:x</id><updated>2020-10-19T00:00:00Z</updated>"
+        f'<link href="{escape(link)}"/>{"".join(parts)}</feed>'
+    ).encode()

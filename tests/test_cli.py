@@ -6,10 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
 
 from syndicate.cli import cli
 
-from .helpers import page
+from .helpers import page, rss
 
 
 def run(config: Path, *args: str) -> tuple[int, str, str]:
@@ -82,3 +83,33 @@ def test_unreachable_database_is_a_clear_error(write_config: Callable[..., Path]
     assert code == 1
     assert "unreachable" in err
     assert "Traceback" not in err
+
+
+def test_sources_shows_health(write_config: Callable[..., Path], tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/old").respond_with_data("", status=301, headers={"Location": "/new"})
+    httpserver.expect_request("/new").respond_with_data(
+        rss([{"title": "t", "link": "http://p.example/1", "body": "b"}])
+    )
+    httpserver.expect_request("/broken").respond_with_data("oops", status=500)
+    path = write_config(
+        f'[[sources]]\nid = "moved"\nkind = "feed"\nurl = "{httpserver.url_for("/old")}"\n'
+        f'[[sources]]\nid = "broken"\nkind = "feed"\nurl = "{httpserver.url_for("/broken")}"\n'
+    )
+    code, _, err = run(path, "fetch", "moved", "broken")
+    assert code == 1
+    assert "broken: http: HTTP 500" in err
+    result = CliRunner().invoke(cli, ["--config", str(path), "sources"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("│")}
+    assert set(lines) == {"local", "moved", "broken"}
+    assert "never" in lines["local"]
+    moved = [c.strip() for c in lines["moved"].split("│")[1:-1]]
+    assert moved[1] == "feed"
+    assert moved[4] == "200"
+    assert moved[5] == "0"
+    assert moved[8] == "1"
+    broken = [c.strip() for c in lines["broken"].split("│")[1:-1]]
+    assert broken[4] == "500 (failing)"
+    assert broken[5] == "1"
+    assert "HTTP 500" in broken[6]
+    assert f"moved permanently from {httpserver.url_for('/old')} to {httpserver.url_for('/new')}" in result.stdout

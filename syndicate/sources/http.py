@@ -10,12 +10,16 @@ at a time per host. Returns an ``HttpResult`` value for every outcome; it never 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from ..urls import is_private_address
@@ -66,6 +70,73 @@ class _Fail(Exception):
         self.kind, self.message, self.status, self.retry_after = kind, message, status, retry_after
 
 
+class _Guard:
+    """The address rule of one fetch: once a public address is reached, no private one may follow."""
+
+    def __init__(self, is_private: Callable[[str], bool]) -> None:
+        self.is_private = is_private
+        self.origin_public: bool | None = None
+
+    def check(self, ip: str | None, url: str) -> None:
+        private = ip is None or self.is_private(ip)
+        if self.origin_public is None:
+            self.origin_public = not private
+        elif self.origin_public and private:
+            raise _Fail("blocked", f"redirected from a public address into a private network ({url}, {ip})")
+
+
+_GUARD: contextvars.ContextVar[_Guard] = contextvars.ContextVar("syndicate_fetch_guard")
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host itself and connects to the address it checked, so that a name which resolves
+    to a public address for the check and a private one for the connection (DNS rebinding) cannot pass."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        if not infos:
+            raise httpcore.ConnectError(f"cannot resolve {host}")
+        ip = str(infos[0][4][0])
+        guard = _GUARD.get(None)
+        if guard is not None:
+            guard.check(ip, f"{host}:{port}")
+        return await self._inner.connect_tcp(
+            ip, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    # httpx offers no public way to give its transport a network backend; the pool it builds is
+    # replaced by an equal one that connects through _GuardedBackend.
+    def __init__(self, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_GuardedBackend(),
+        )
+
+
 class HttpFetcher:
     """Use as ``async with HttpFetcher(...) as f: await f.fetch(request)``.
 
@@ -89,6 +160,7 @@ class HttpFetcher:
 
     async def __aenter__(self) -> HttpFetcher:
         self._client = httpx.AsyncClient(
+            transport=_GuardedTransport(self._limits),
             follow_redirects=False,
             trust_env=False,  # an operator's proxy variables must not bypass the address checks
             limits=self._limits,
@@ -105,6 +177,7 @@ class HttpFetcher:
         lock = self._hosts.setdefault(host, asyncio.Lock())
         started = time.perf_counter()
         async with self._pool, lock:
+            _GUARD.set(_Guard(self._is_private))
             try:
                 async with asyncio.timeout(req.timeout):
                     result = await self._follow(req)
@@ -124,7 +197,8 @@ class HttpFetcher:
 
     async def _follow(self, req: HttpRequest) -> HttpResult:
         assert self._client is not None, "use HttpFetcher as an async context manager"
-        url, permanent, origin_public = req.url, True, None
+        url, permanent = req.url, True
+        guard = _GUARD.get()
         seen = {url}
         headers = {}
         if req.etag:
@@ -133,11 +207,10 @@ class HttpFetcher:
             headers["If-Modified-Since"] = req.last_modified
         for _hop in range(_MAX_REDIRECTS + 1):
             async with self._client.stream("GET", url, headers=headers) as resp:
-                addr = _peer(resp)
-                if origin_public is None:
-                    origin_public = addr is not None and not self._is_private(addr)
-                elif origin_public and (addr is None or self._is_private(addr)):
-                    raise _Fail("blocked", f"redirected from a public address into a private network ({url})")
+                # Checked at connect time by _GuardedBackend; a kept-alive connection skips that, so
+                # the connected address is checked again here.
+                if guard.origin_public is not False:
+                    guard.check(_peer(resp), url)
                 status = resp.status_code
                 if status in _REDIRECTS:
                     location = resp.headers.get("location")

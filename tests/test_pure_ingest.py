@@ -1,0 +1,153 @@
+"""Pure pieces of ingestion: backoff, Retry-After, link normalization, addresses, charset choice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from syndicate.sources import decode_body, health
+from syndicate.sources.feed import read_date
+from syndicate.types import SourceState
+from syndicate.urls import is_private_address, normalize_link
+
+from .helpers import SHANGHAI
+
+NOW = datetime(2020, 12, 1, tzinfo=UTC)
+M = timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("errors", "expected"),
+    [(0, 15 * M), (1, 30 * M), (2, 60 * M), (3, 120 * M), (6, 960 * M), (7, 24 * 60 * M), (50, 24 * 60 * M)],
+)
+def test_backoff(errors: int, expected: timedelta) -> None:
+    assert health.backoff(errors, 15 * M, timedelta(hours=24)) == expected
+
+
+def test_failure_then_success() -> None:
+    s = health.start("p", "http://x/", None)
+    s = health.failed(s, NOW, 15 * M, timedelta(hours=24), "http", "HTTP 500", http_status=500)
+    s = health.failed(s, NOW, 15 * M, timedelta(hours=24), "http", "HTTP 500", http_status=500)
+    assert (s.consecutive_errors, s.next_due) == (2, NOW + 60 * M)
+    s = health.succeeded(s, NOW, 15 * M, http_status=200, etag='"e"')
+    assert (s.consecutive_errors, s.next_due, s.etag, s.last_success) == (0, NOW + 15 * M, '"e"', NOW)
+
+
+def test_retry_after_never_exceeds_the_cap() -> None:
+    s = health.failed(SourceState("p"), NOW, M, timedelta(hours=24), "http", "429", wait_at_least=timedelta(days=30))
+    assert s.next_due == NOW + timedelta(hours=24)
+
+
+def test_new_config_url_starts_afresh() -> None:
+    old = SourceState("p", config_url="http://a/", url="http://b/", disabled="410", consecutive_errors=4)
+    assert health.start("p", "http://a/", old) is old
+    fresh = health.start("p", "http://c/", old)
+    assert (fresh.url, fresh.disabled, fresh.consecutive_errors) == ("http://c/", None, 0)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", timedelta(seconds=120)),
+        ("Tue, 01 Dec 2020 01:00:00 GMT", timedelta(hours=1)),
+        ("Mon, 30 Nov 2020 00:00:00 GMT", timedelta(0)),
+        ("soon", None),
+        (None, None),
+    ],
+)
+def test_retry_after(value: str | None, expected: timedelta | None) -> None:
+    assert health.retry_after(value, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("HTTP://WWW.Example.ORG:80/a/B.html#frag", "http://www.example.org/a/B.html"),
+        ("https://example.org:443/x?utm_source=rss&id=3&utm_medium=f", "https://example.org/x?id=3"),
+        ("https://example.org:8443", "https://example.org:8443/"),
+        ("https://example.org/p?b=2&a=1", "https://example.org/p?b=2&a=1"),
+    ],
+)
+def test_normalize_link(url: str, expected: str) -> None:
+    assert normalize_link(url) == expected
+
+
+_URLS = st.builds(
+    "{}://{}{}/{}?{}#{}".format,
+    st.sampled_from(["http", "HTTP", "https"]),
+    st.from_regex(r"[A-Za-z0-9]{1,10}(\.[A-Za-z]{2,5}){1,2}", fullmatch=True),
+    st.sampled_from(["", ":80", ":443", ":8080"]),
+    st.text(alphabet="abc/锡山-_", max_size=10),
+    st.lists(st.sampled_from(["utm_source=x", "id=1", "a=", "utm_medium=y", "p=锡"]), max_size=4).map("&".join),
+    st.text(alphabet="abc", max_size=3),
+)
+
+
+@given(_URLS)
+def test_normalize_link_is_idempotent_and_drops_tracking(url: str) -> None:
+    once = normalize_link(url)
+    assert normalize_link(once) == once
+    assert "utm_" not in once
+    assert "#" not in once
+    assert once == once.split("://")[0].lower() + "://" + once.split("://")[1]
+
+
+@pytest.mark.parametrize(
+    ("ip", "private"),
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("172.16.0.1", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),
+        ("::1", True),
+        ("fd00::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", True),
+        ("not an ip", True),
+        ("8.8.8.8", False),
+        ("2001:4860:4860::8888", False),
+    ],
+)
+def test_private_addresses(ip: str, private: bool) -> None:
+    assert is_private_address(ip) is private
+
+
+TEXT = '<?xml version="1.0" encoding="{enc}"?><rss><channel><title>锡山经济技术开发区新闻</title></channel></rss>'
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "encoding"),
+    [
+        (TEXT.format(enc="utf-8").encode(), None, "utf-8"),
+        (TEXT.format(enc="utf-8").encode("gbk"), "text/xml; charset=utf-8", "gb18030"),  # mislabelled
+        (TEXT.format(enc="gb2312").encode("gbk"), None, "gb18030"),
+        (TEXT.format(enc="gbk").encode("utf-8"), "text/xml; charset=gbk", "utf-8"),  # UTF-8 declared GBK
+        ("\ufeff".encode() + TEXT.format(enc="utf-8").encode(), None, "utf-8-sig"),
+        (TEXT.format(enc="utf-16").encode("utf-16"), None, "utf-16-le"),
+    ],
+)
+def test_decode_body(data: bytes, content_type: str | None, encoding: str) -> None:
+    text, used = decode_body(data, content_type)
+    assert "锡山经济技术开发区新闻" in text
+    assert used == encoding
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Mon, 19 Oct 2020 08:30:00 +0800", datetime(2020, 10, 19, 8, 30, tzinfo=SHANGHAI)),
+        ("Mon, 19 Oct 2020 08:30:00 CST", datetime(2020, 10, 19, 8, 30, tzinfo=SHANGHAI)),
+        ("Mon, 19 Oct 2020 08:30:00 GMT", datetime(2020, 10, 19, 8, 30, tzinfo=UTC)),
+        ("Mon, 19 Oct 2020 08:30:00", datetime(2020, 10, 19, 8, 30, tzinfo=SHANGHAI)),
+        ("2020-10-19 08:30", datetime(2020, 10, 19, 8, 30, tzinfo=SHANGHAI)),
+        ("2020年10月19日", datetime(2020, 10, 19, tzinfo=SHANGHAI)),
+        ("garbage", None),
+        ("", None),
+    ],
+)
+def test_read_date(raw: str, expected: datetime | None) -> None:
+    assert read_date(raw, SHANGHAI) == expected
