@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,7 @@ __all__ = ["SaveCounts", "SchemaState", "Store"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 SchemaState = Literal["new", "current", "behind", "unknown"]
+_CHUNK = 500  # values per IN (...) list; well under every backend's parameter limit
 
 
 class SaveCounts(NamedTuple):
@@ -143,55 +144,83 @@ class Store:
         ``state``, when given, is saved in the same transaction: the source's ETag or cursor never moves
         past articles that were not stored.
         """
-        new = updated = unchanged = 0
+        batch: dict[str, tuple[Article, tuple[str, ...]]] = {}
+        for article, zones in items:
+            batch.setdefault(article.key, (article, zones))  # a key twice in one read: the first wins
+        new_rows: list[dict[str, Any]] = []
+        new_zones: dict[str, tuple[str, ...]] = {}
+        changed_rows: list[dict[str, Any]] = []
+        rezoned: dict[int, tuple[str, ...]] = {}
+        unchanged = 0
         with self._session() as s:
             if state is not None:
                 s.merge(_state_row(state))
-            existing = {
-                row.source_key: row for row in s.scalars(select(ArticleRow).where(ArticleRow.source_id == source_id))
-            }
-            zones_of: dict[int, set[str]] = {}
-            for aid, slug in s.execute(
-                select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug)
-                .join(ArticleRow, ArticleRow.id == ArticleZoneRow.article_id)
-                .where(ArticleRow.source_id == source_id)
-            ):
-                zones_of.setdefault(aid, set()).add(slug)
-
-            for article, zones in items:
-                digest = article.content_hash()
-                row = existing.get(article.key)
-                if row is None:
-                    row = ArticleRow(
-                        guid=article.guid,
-                        source_id=source_id,
-                        source_key=article.key,
-                        content_hash=digest,
-                        first_seen=now,
-                        updated=now,
-                        **_fields(article),
+            # Only the rows this read touches are loaded: the cost follows the batch, not the store.
+            existing: dict[str, tuple[int, str]] = {}
+            keys = list(batch)
+            for chunk in (keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)):
+                for aid, key, digest in s.execute(
+                    select(ArticleRow.id, ArticleRow.source_key, ArticleRow.content_hash).where(
+                        ArticleRow.source_id == source_id, ArticleRow.source_key.in_(chunk)
                     )
-                    s.add(row)
-                    s.flush()
-                    s.add_all(ArticleZoneRow(article_id=row.id, zone_slug=z) for z in zones)
-                    existing[article.key] = row
-                    new += 1
+                ):
+                    existing[key] = (aid, digest)
+            zones_of: dict[int, set[str]] = {}
+            ids = [aid for aid, _ in existing.values()]
+            for id_chunk in (ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)):
+                for aid, slug in s.execute(
+                    select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug).where(
+                        ArticleZoneRow.article_id.in_(id_chunk)
+                    )
+                ):
+                    zones_of.setdefault(aid, set()).add(slug)
+
+            for key, (article, zones) in batch.items():
+                digest = article.content_hash()
+                if key not in existing:
+                    new_rows.append(
+                        {
+                            "guid": article.guid,
+                            "source_id": source_id,
+                            "source_key": key,
+                            "content_hash": digest,
+                            "first_seen": now,
+                            "updated": now,
+                            **_fields(article),
+                        }
+                    )
+                    new_zones[key] = zones
                     continue
-                zones_changed = zones_of.get(row.id, set()) != set(zones)
-                if row.content_hash == digest and not zones_changed:
+                aid, old_digest = existing[key]
+                zones_changed = zones_of.get(aid, set()) != set(zones)
+                if old_digest == digest and not zones_changed:
                     unchanged += 1
                     continue
-                if row.content_hash != digest:
-                    for key, value in _fields(article).items():
-                        setattr(row, key, value)
-                    row.content_hash = digest
-                row.updated = now
+                row: dict[str, Any] = {"id": aid, "updated": now}
+                if old_digest != digest:
+                    row.update(_fields(article), content_hash=digest)
+                changed_rows.append(row)
                 if zones_changed:
-                    s.execute(delete(ArticleZoneRow).where(ArticleZoneRow.article_id == row.id))
-                    s.add_all(ArticleZoneRow(article_id=row.id, zone_slug=z) for z in zones)
-                    zones_of[row.id] = set(zones)
-                updated += 1
-        return SaveCounts(new, updated, unchanged)
+                    rezoned[aid] = zones
+
+            if new_rows:
+                inserted = s.execute(
+                    insert(ArticleRow).returning(ArticleRow.id, ArticleRow.source_key, sort_by_parameter_order=True),
+                    new_rows,
+                )
+                zone_rows = [{"article_id": aid, "zone_slug": z} for aid, key in inserted for z in new_zones[key]]
+                if zone_rows:
+                    s.execute(insert(ArticleZoneRow), zone_rows)
+            if changed_rows:
+                # Rows of different shapes (content changed or only zones) are updated in two groups.
+                for shape in {tuple(sorted(r)) for r in changed_rows}:
+                    s.execute(update(ArticleRow), [r for r in changed_rows if tuple(sorted(r)) == shape])
+            if rezoned:
+                s.execute(delete(ArticleZoneRow).where(ArticleZoneRow.article_id.in_(list(rezoned))))
+                zone_rows = [{"article_id": aid, "zone_slug": z} for aid, zs in rezoned.items() for z in zs]
+                if zone_rows:
+                    s.execute(insert(ArticleZoneRow), zone_rows)
+        return SaveCounts(len(new_rows), len(changed_rows), unchanged)
 
     # -- sources -------------------------------------------------------------------------------------
 
@@ -200,10 +229,19 @@ class Store:
             return {row.id: _state(row) for row in s.scalars(select(SourceRow))}
 
     def save_source_states(self, states: Iterable[SourceState]) -> None:
-        """Upsert the state of many sources in one transaction."""
+        """Upsert the state of many sources in one transaction (one query to see which exist)."""
+        rows = {state.source_id: _state_values(state) for state in states}
+        if not rows:
+            return
         with self._session() as s:
-            for state in states:
-                s.merge(_state_row(state))
+            ids = list(rows)
+            known: set[str] = set()
+            for chunk in (ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)):
+                known.update(s.scalars(select(SourceRow.id).where(SourceRow.id.in_(chunk))))
+            if known:
+                s.execute(update(SourceRow), [rows[i] for i in ids if i in known])
+            if len(known) < len(rows):
+                s.execute(insert(SourceRow), [rows[i] for i in ids if i not in known])
 
     def article_counts(self) -> dict[str, int]:
         """Articles stored per source id."""
@@ -287,10 +325,14 @@ def _fields(article: Article) -> dict[str, Any]:
 _STATE_FIELDS = [f.name for f in dataclasses.fields(SourceState)]
 
 
-def _state_row(state: SourceState) -> SourceRow:
+def _state_values(state: SourceState) -> dict[str, Any]:
     values = {name: getattr(state, name) for name in _STATE_FIELDS}
     values["id"] = values.pop("source_id")
-    return SourceRow(**values)
+    return values
+
+
+def _state_row(state: SourceState) -> SourceRow:
+    return SourceRow(**_state_values(state))
 
 
 def _state(row: SourceRow) -> SourceState:
