@@ -431,3 +431,46 @@ def test_nothing_given_is_lost_by_a_later_failure(httpserver: HTTPServer, ctx_fo
     assert one(ctx, "p").failed
     assert one(ctx, "p").failed
     assert ctx.store.count_articles() == 2
+
+
+RSS091 = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="0.91"><channel><title>t</title><link>http://partner.example/</link><description>d</description>
+<item><title>锡山经开区签约智能制造项目</title><link>http://partner.example/news/1.html</link>
+<description>&lt;p&gt;项目总投资十亿元。&lt;/p&gt;</description></item></channel></rss>"""
+
+RSS10 = """<?xml version="1.0" encoding="utf-8"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel rdf:about="http://partner.example/"><title>t</title><link>http://partner.example/</link><description>d</description></channel>
+<item rdf:about="http://partner.example/news/1.html"><title>锡山经开区签约智能制造项目</title>
+<link>http://partner.example/news/1.html</link><dc:date>2020-10-19T08:30:00+08:00</dc:date>
+<description>&lt;p&gt;项目总投资十亿元。&lt;/p&gt;</description></item></rdf:RDF>"""
+
+ATOM03 = """<?xml version="1.0" encoding="utf-8"?>
+<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>t</title><link rel="alternate" href="http://partner.example/"/>
+<modified>2020-10-19T08:30:00+08:00</modified>
+<entry><title>锡山经开区签约智能制造项目</title><link rel="alternate" href="http://partner.example/news/1.html"/>
+<id>http://partner.example/news/1.html</id><issued>2020-10-19T08:30:00+08:00</issued><modified>2020-10-19T08:30:00+08:00</modified>
+<content type="text/html" mode="escaped">&lt;p&gt;项目总投资十亿元。&lt;/p&gt;</content></entry></feed>"""
+
+
+@pytest.mark.parametrize("doc", [RSS091, RSS10, ATOM03], ids=["rss-0.91", "rss-1.0", "atom-0.3"])
+def test_older_formats(httpserver: HTTPServer, ctx_for: Callable[..., Context], doc: str) -> None:
+    httpserver.expect_request("/f").respond_with_data(doc.encode())
+    ctx = ctx_for(feed_source("p", httpserver.url_for("/f"), zone="xishan"))
+    assert one(ctx, "p").new == 1
+    [stored] = ctx.store.zone_articles("xishan", 1)
+    assert stored.article.title == "锡山经开区签约智能制造项目"
+    assert stored.article.link == "http://partner.example/news/1.html"
+    assert stored.article.body_html == "<p>项目总投资十亿元。</p>"
+
+
+def test_first_image_enclosure_and_author(httpserver: HTTPServer, ctx_for: Callable[..., Context]) -> None:
+    doc = rss(ITEMS[:1]).replace(b"</item>", b'<enclosure url="/img/a.jpg" length="100" type="image/jpeg"/></item>')
+    httpserver.expect_request("/f").respond_with_data(doc)
+    ctx = ctx_for(feed_source("p", httpserver.url_for("/f")))
+    one(ctx, "p")
+    [stored] = ctx.store.zone_articles("xishan", 1)
+    assert stored.article.image == "http://partner.example/img/a.jpg"
+    assert stored.article.author == "锡山区宣传部"
+    assert stored.article.tags == ("锡山经开区",)
