@@ -86,10 +86,16 @@ def check(state: _State) -> None:
     """Validate the config; name each wrong key. Exits 2 on error."""
     with _errors():
         config = state.config
-    _out.print(
-        f"{config.path}: ok ({len(config.zones)} zones, {len(config.sources)} sources)",
-        markup=False,
-    )
+        problems, warnings = pipeline.check(config)
+    for message in warnings:
+        _err.print(f"warning: {message}", markup=False)
+    if problems:
+        _err.print(f"error: {config.path}: invalid config", markup=False)
+        for message in problems:
+            _err.print(f"  - {message}", markup=False)
+        sys.exit(2)
+    zones = len(pipeline.zone_set(config).zones)
+    _out.print(f"{config.path}: ok ({zones} zones, {len(config.sources)} sources)", markup=False)
 
 
 @cli.command()

@@ -118,6 +118,11 @@ class ZoneConfig(_Model):
     aliases: tuple[str, ...] = ()
 
 
+class ZonesRegistryConfig(_Model):
+    builtin: Literal["national-2018"] | None = None  # a built-in zone registry to switch on
+    max_zone_mentions: int = Field(default=5, ge=1)  # a text naming more zones than this is a list
+
+
 class _SourceBase(_Model):
     id: str = Field(pattern=_SLUG, max_length=100)
     priority: int = Field(default=100, ge=0, le=100)
@@ -231,6 +236,7 @@ class Config(_Model):
     database: DatabaseConfig = DatabaseConfig()
     publish: PublishConfig = PublishConfig()
     fetch: FetchConfig = FetchConfig()
+    zones_registry: ZonesRegistryConfig = ZonesRegistryConfig()
     zones: tuple[ZoneConfig, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
     # Where the file was read from; relative paths in it were resolved against its folder.
@@ -242,11 +248,6 @@ class Config(_Model):
         _dupes(problems, "zones", "slug", [z.slug for z in self.zones])
         _dupes(problems, "zones", "name", [z.name for z in self.zones])
         _dupes(problems, "sources", "id", [s.id for s in self.sources])
-        slugs = {z.slug for z in self.zones}
-        for i, src in enumerate(self.sources):
-            zone = getattr(src, "zone", None)
-            if zone is not None and zone not in slugs:
-                problems.append(f"sources[{i}].zone: {zone!r} is no configured zone slug")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -21,8 +22,10 @@ from . import __version__
 from .config import Config, DirectorySourceConfig, FeedSourceConfig, SourceConfig, SqlSourceConfig
 from .exceptions import ConfigError, PublishError
 from .publish import FeedSpec, SiteInfo, atomic_write, build_atom, build_rss
+from .registry import ZoneSet, load_builtin, merge_zones
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
 from .store import Store
+from .text import plain_text
 from .types import Article, FetchReport, SourceResult, SourceState, Zone
 from .urls import is_private_address
 from .zones import ZoneIndex
@@ -60,17 +63,47 @@ class Context:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @functools.cached_property
+    def zone_set(self) -> ZoneSet:
+        return zone_set(self.config)
+
     @property
     def zones(self) -> tuple[Zone, ...]:
-        return tuple(
-            Zone(slug=z.slug, name=z.name, city=z.city, province=z.province, aliases=z.aliases)
-            for z in self.config.zones
-        )
+        return self.zone_set.zones
+
+    def zone_index(self) -> ZoneIndex:
+        return ZoneIndex(self.zones, self.config.zones_registry.max_zone_mentions)
 
     @property
     def site(self) -> SiteInfo:
         s = self.config.site
         return SiteInfo(title=s.title, base_url=s.base_url, language=s.language, tz=s.tz, version=__version__)
+
+
+def zone_set(config: Config) -> ZoneSet:
+    """The configured zones merged over the built-in registry, if one is switched on."""
+    configured = [
+        Zone(slug=z.slug, name=z.name, city=z.city, province=z.province, aliases=z.aliases) for z in config.zones
+    ]
+    builtin = load_builtin(config.zones_registry.builtin) if config.zones_registry.builtin else []
+    return merge_zones(builtin, configured)
+
+
+def check(config: Config) -> tuple[list[str], list[str]]:
+    """What ``syndicate check`` finds beyond the schema: (problems, warnings), each naming its key."""
+    problems: list[str] = []
+    zones = zone_set(config)
+    slugs = {z.slug for z in zones.zones}
+    seen_slugs: dict[str, str] = {}
+    for z in zones.zones:
+        if z.slug in seen_slugs:
+            problems.append(f"zones: slug {z.slug!r} is used by {seen_slugs[z.slug]} and {z.name}")
+        seen_slugs[z.slug] = z.name
+    for i, src in enumerate(config.sources):
+        zone = getattr(src, "zone", None)
+        if zone is not None and zone not in slugs:
+            problems.append(f"sources[{i}].zone: {zone!r} is no zone slug")
+    return problems, list(zones.dropped_aliases)
 
 
 def init(ctx: Context) -> str:
@@ -101,7 +134,7 @@ def fetch(
     if unknown:
         raise ConfigError(f"no source with id {', '.join(map(repr, unknown))} in {config.path}")
     ctx.store.ensure_ready()
-    index = ZoneIndex(ctx.zones)
+    index = ctx.zone_index()
     states = ctx.store.source_states()
     now = ctx.clock()
     selected = [s for s in config.sources if not wanted or s.id in wanted]
@@ -225,7 +258,7 @@ def _store(
     items: list[tuple[Article, tuple[str, ...]]] = []
     warnings = list(result.warnings)
     for article in result.articles:
-        assignment = index.assign(article, default_zone)
+        assignment = index.assign(article, default_zone, f"{article.title}\n{plain_text(article.body_html)}")
         warnings.extend(
             f"{article.key}: zone {name!r} is no configured zone name or alias" for name in assignment.unmatched
         )

@@ -15,7 +15,7 @@ import syndicate
 
 PACKAGE = Path(syndicate.__file__).parent
 LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls"}
-STEPS = {"config", "sources", "store", "zones", "publish"}
+STEPS = {"config", "sources", "store", "zones", "publish", "dedupe", "registry", "data"}
 ORCHESTRATOR = {"pipeline"}
 EDGES = {"cli", "web", "scheduler"}
 

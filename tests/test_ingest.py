@@ -338,14 +338,22 @@ def test_hostile_html_is_sanitized(httpserver: HTTPServer, ctx_for: Callable[...
     assert 'src="http://partner.example/pic/a.jpg"' in html
 
 
-def test_zone_from_category_else_default(httpserver: HTTPServer, ctx_for: Callable[..., Context]) -> None:
-    items = [ITEMS[0], {**ITEMS[1], "category": "综合新闻", "guid": "tag:partner.example,2020:news-3"}]
+def test_zones_from_category_default_and_text(httpserver: HTTPServer, ctx_for: Callable[..., Context]) -> None:
+    items = [
+        {**ITEMS[0], "title": "签约仪式举行"},  # category 锡山经开区
+        {**ITEMS[1], "category": "综合新闻", "guid": "tag:partner.example,2020:news-3", "title": "论坛举行"},
+        {**ITEMS[1], "category": "综合新闻", "guid": "g4", "title": "苏州工业园区论坛举行"},  # named in the title
+    ]
     httpserver.expect_request("/f").respond_with_data(rss(items))
     ctx = ctx_for(feed_source("p", httpserver.url_for("/f"), zone="wuxi-hitech", category="文字新闻"))
     one(ctx, "p")
-    assert [s.article.key for s in ctx.store.zone_articles("xishan", 10)] == ["tag:partner.example,2020:news-1"]
-    [default] = ctx.store.zone_articles("wuxi-hitech", 10)
-    assert default.article.key == "tag:partner.example,2020:news-3"
+    zones = {
+        s.article.title: s.zones for slug in ("xishan", "wuxi-hitech", "sip") for s in ctx.store.zone_articles(slug, 10)
+    }
+    assert zones["签约仪式举行"] == ("wuxi-hitech", "xishan")
+    assert zones["论坛举行"] == ("wuxi-hitech",)
+    assert zones["苏州工业园区论坛举行"] == ("sip", "wuxi-hitech")
+    [default] = [s for s in ctx.store.zone_articles("wuxi-hitech", 10) if s.article.title == "论坛举行"]
     assert default.article.category == "文字新闻"
 
 

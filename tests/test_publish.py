@@ -135,8 +135,8 @@ def test_newest_first_at_most_items_per_feed(make_context: Callable[..., Context
 
 def test_alias_and_unknown_zone(make_context: Callable[..., Context]) -> None:
     ctx = make_context()
-    (articles_dir(ctx) / "alias.txt").write_text(page(zone="无锡高新区"), encoding="utf-8")
-    (articles_dir(ctx) / "unknown.txt").write_text(page(zone="火星开发区"), encoding="utf-8")
+    (articles_dir(ctx) / "alias.txt").write_text(page(title="签约仪式举行", zone="无锡高新区"), encoding="utf-8")
+    (articles_dir(ctx) / "unknown.txt").write_text(page(title="座谈会召开", zone="火星开发区"), encoding="utf-8")
     [report] = pipeline.fetch(ctx)
     assert report.new == 2
     assert any("火星开发区" in w for w in report.warnings)
