@@ -177,6 +177,47 @@ def sources(state: _State) -> None:
 
 
 @cli.command()
+@click.argument("args", nargs=-1, metavar="[ARTICLE] | split ARTICLE")
+@pass_state
+def dupes(state: _State, args: tuple[str, ...]) -> None:
+    """List stories told by several sources, or one ARTICLE's story (id, GUID or link), with the rule and
+    similarity that joined each version. `dupes split ARTICLE` takes a wrongly merged article out of its
+    story for good."""
+    if len(args) > 2 or (len(args) == 2 and args[0] != "split") or args == ("split",):
+        raise click.UsageError("give nothing, an ARTICLE, or: split ARTICLE")
+    with _errors():
+        if args and args[0] == "split" and len(args) == 2:
+            new_story = _with_context(state, lambda ctx: pipeline.split(ctx, args[1]))
+            _out.print(f"{args[1]}: now story {new_story} on its own; later fetches keep it apart", markup=False)
+            found = _with_context(state, lambda ctx: pipeline.stories(ctx, args[1]))
+        else:
+            found = _with_context(state, lambda ctx: pipeline.stories(ctx, args[0] if args else None))
+        tz = state.config.site.tz
+    if not found:
+        _out.print("no story has more than one version", markup=False)
+    for story in found:
+        table = Table("", "article", "source", "published", "title", "joined by", title=f"story {story.id}")
+        for v in story.versions:
+            if v.rule == "split":
+                how = "split by operator"
+            elif v.rule:
+                how = f"{v.rule} {v.similarity:.2f} with {v.dup_of}" if v.dup_of else f"{v.rule} {v.similarity:.2f}"
+            else:
+                how = "first seen"
+            table.add_row(
+                "*" if v.canonical else "",
+                str(v.id),
+                v.source_id,
+                v.published.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                v.title,
+                how,
+            )
+        _out.print(table)
+    if found:
+        _out.print("* the version published in feeds and digests", markup=False)
+
+
+@cli.command()
 @pass_state
 def publish(state: _State) -> None:
     """Write every zone's RSS and Atom feeds under publish.output_dir."""

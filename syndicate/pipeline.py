@@ -12,19 +12,19 @@ import dataclasses
 import functools
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, dedupe
 from .config import Config, DirectorySourceConfig, FeedSourceConfig, SourceConfig, SqlSourceConfig
 from .exceptions import ConfigError, PublishError
 from .publish import FeedSpec, SiteInfo, atomic_write, build_atom, build_rss
 from .registry import ZoneSet, load_builtin, merge_zones
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
-from .store import Store
+from .store import Store, Story
 from .text import plain_text
 from .types import Article, FetchReport, SourceResult, SourceState, Zone
 from .urls import is_private_address
@@ -156,6 +156,7 @@ def fetch(
         asyncio.run(_fetch_feeds(ctx, index, feeds, states, now, reports, deferred))
     if deferred:
         ctx.store.save_source_states(deferred)
+    deduplicate(ctx)
     return [reports[s.id] for s in selected if s.id in reports]
 
 
@@ -287,6 +288,90 @@ def _store(
     return report
 
 
+@dataclass
+class DedupeReport:
+    checked: int = 0
+    merged: int = 0
+
+
+def _choose(members: Sequence[tuple[int, int, datetime]]) -> int:
+    return dedupe.choose_canonical([dedupe.Member(*m) for m in members])
+
+
+def priorities(config: Config) -> dict[str, int]:
+    return {s.id: s.priority for s in config.sources}
+
+
+def deduplicate(ctx: Context, batch: int = 500) -> DedupeReport:
+    """Fingerprint every article not yet fingerprinted and join it to its story (docs/design.md, "Dedupe").
+
+    Each batch is one transaction; a crash leaves the rest pending for the next run. Candidate
+    fingerprints are computed from their stored bodies once per run.
+    """
+    tz = ctx.config.site.tz
+    report = DedupeReport()
+    cache: dict[int, dedupe.Fingerprint] = {}
+
+    def fp(article: Article) -> dedupe.Fingerprint:
+        return dedupe.fingerprint(article.title, article.body_html, article.link, article.published, tz)
+
+    while True:
+        with ctx.store.dedupe_session(priorities(ctx.config), _choose) as session:
+            pending = session.pending(batch)
+            for item in pending:
+                mine = fp(item.article)
+                cache[item.id] = mine
+                joined = None
+                if item.story_id is None:
+                    candidates = [
+                        dedupe.Candidate(cid, cache.get(cid) or cache.setdefault(cid, fp(art)), pinned)
+                        for cid, art, pinned in session.candidates(
+                            item.id, mine.link, mine.body_hash, mine.title_key, mine.buckets
+                        )
+                    ]
+                    found = dedupe.match(mine, candidates)
+                    if found is not None:
+                        joined = (found.article_id, found.rule, found.similarity)
+                        report.merged += 1
+                session.record(
+                    item.id,
+                    mine.link,
+                    mine.body_hash,
+                    mine.title_key,
+                    mine.length,
+                    mine.buckets,
+                    joined,
+                    keep_story=item.story_id is not None,
+                )
+                report.checked += 1
+        if len(pending) < batch:
+            break
+        if len(cache) > 50_000:
+            cache.clear()
+    if report.checked:
+        log.info("dedupe.done", extra={"checked": report.checked, "merged": report.merged})
+    return report
+
+
+def split(ctx: Context, ref: str) -> int:
+    """Take an article out of its story for good. Returns its new story id."""
+    article_id = ctx.store.resolve_article(ref)
+    if article_id is None:
+        raise ConfigError(f"no article {ref!r} (give an id, GUID or link)")
+    deduplicate(ctx)
+    return ctx.store.split(article_id, priorities(ctx.config), _choose)
+
+
+def stories(ctx: Context, ref: str | None = None) -> list[Story]:
+    ctx.store.ensure_ready()
+    if ref is None:
+        return ctx.store.stories()
+    article_id = ctx.store.resolve_article(ref)
+    if article_id is None:
+        raise ConfigError(f"no article {ref!r} (give an id, GUID or link)")
+    return ctx.store.stories(article_id)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceHealth:
     """One row of ``syndicate sources``."""
@@ -337,6 +422,7 @@ def feed_specs(ctx: Context) -> list[tuple[FeedSpec, str]]:
 def publish(ctx: Context) -> PublishReport:
     """Write every zone's RSS and Atom feed. Each file is replaced atomically; unchanged bytes stay."""
     ctx.store.ensure_ready()
+    deduplicate(ctx)  # articles stored by a run that stopped before dedupe are decided first
     site = ctx.site
     out = ctx.config.publish.output_dir
     limit = ctx.config.publish.items_per_feed

@@ -66,8 +66,7 @@ class ZoneIndex:
         if self._automaton is None or not text:
             return ()
         spans = [
-            (end - length + 1, end + 1, slug)
-            for end, (length, slug) in self._automaton.iter(normalize_name(text))
+            (end - length + 1, end + 1, slug) for end, (length, slug) in self._automaton.iter(normalize_name(text))
         ]
         # Longest first; a match inside a longer match (of any zone) is part of that name, not a mention.
         spans.sort(key=lambda s: (s[0] - s[1], s[0]))

@@ -125,7 +125,7 @@ def test_second_fetch_adds_nothing_and_guids_survive_edits(make_context: Callabl
 def test_newest_first_at_most_items_per_feed(make_context: Callable[..., Context]) -> None:
     ctx = make_context()
     for day in (1, 5, 3, 9, 7):
-        text = page(title=f"第{day}日", date=f"2020-10-0{day}")
+        text = page(title=f"第{day}日", date=f"2020-10-0{day}", body=(f"第{day}日的正文。",))
         (articles_dir(ctx) / f"d{day}.txt").write_text(text, encoding="utf-8")
     pipeline.fetch(ctx)
     pipeline.publish(ctx)

@@ -9,7 +9,7 @@ one committed and leaves nothing half-done of the second.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -19,15 +19,25 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..exceptions import StoreError
 from ..types import Article, SourceState, StoredArticle
-from .models import ArticleRow, ArticleZoneRow, SourceRow
+from .dedupe import ChooseCanonical, DedupeSession, Pending, Story, Version, forget_signatures
+from .models import ArticleRow, ArticleZoneRow, SourceRow, StoryRow
 
-__all__ = ["SaveCounts", "SchemaState", "Store"]
+__all__ = [
+    "ChooseCanonical",
+    "DedupeSession",
+    "Pending",
+    "SaveCounts",
+    "SchemaState",
+    "Store",
+    "Story",
+    "Version",
+]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 SchemaState = Literal["new", "current", "behind", "unknown"]
@@ -215,12 +225,96 @@ class Store:
                 # Rows of different shapes (content changed or only zones) are updated in two groups.
                 for shape in {tuple(sorted(r)) for r in changed_rows}:
                     s.execute(update(ArticleRow), [r for r in changed_rows if tuple(sorted(r)) == shape])
+            edited = [r["id"] for r in changed_rows if "content_hash" in r]
+            if edited:
+                # An edited article is fingerprinted again (it keeps its story).
+                forget_signatures(s, edited)
             if rezoned:
                 s.execute(delete(ArticleZoneRow).where(ArticleZoneRow.article_id.in_(list(rezoned))))
                 zone_rows = [{"article_id": aid, "zone_slug": z} for aid, zs in rezoned.items() for z in zs]
                 if zone_rows:
                     s.execute(insert(ArticleZoneRow), zone_rows)
         return SaveCounts(len(new_rows), len(changed_rows), unchanged)
+
+    # -- dedupe ---------------------------------------------------------------------------------------
+
+    @contextmanager
+    def dedupe_session(self, priorities: Mapping[str, int], choose: ChooseCanonical) -> Iterator[DedupeSession]:
+        """One transaction of dedupe lookups and decisions."""
+        with self._session() as s:
+            yield DedupeSession(s, priorities, choose)
+
+    def resolve_article(self, ref: str) -> int | None:
+        """An article by id, GUID, or link."""
+        with self._session() as s:
+            if ref.isdigit():
+                found = s.scalar(select(ArticleRow.id).where(ArticleRow.id == int(ref)))
+                if found is not None:
+                    return found
+            return s.scalar(select(ArticleRow.id).where(or_(ArticleRow.guid == ref, ArticleRow.link == ref)).limit(1))
+
+    def split(self, article_id: int, priorities: Mapping[str, int], choose: ChooseCanonical) -> int:
+        """Take an article out of its story into one of its own, for good. Returns the new story id."""
+        with self._session() as s:
+            old = s.scalar(select(ArticleRow.story_id).where(ArticleRow.id == article_id))
+            new = s.execute(insert(StoryRow).returning(StoryRow.id), [{}]).scalar_one()
+            s.execute(
+                update(ArticleRow)
+                .where(ArticleRow.id == article_id)
+                .values(story_id=new, pinned=True, dup_of=None, dup_rule="split", dup_similarity=None)
+            )
+            # Versions that had joined the story through this article now point at nothing it holds.
+            s.execute(update(ArticleRow).where(ArticleRow.dup_of == article_id).values(dup_of=None))
+            session = DedupeSession(s, priorities, choose)
+            session.recanonicalize(new)
+            if old is not None:
+                session.recanonicalize(old)
+            return new
+
+    def stories(self, article_id: int | None = None, limit: int = 50) -> list[Story]:
+        """Stories with more than one version, newest first; or the story of one article."""
+        with self._session() as s:
+            if article_id is not None:
+                story = s.scalar(select(ArticleRow.story_id).where(ArticleRow.id == article_id))
+                ids = [story] if story is not None else []
+            else:
+                ids = list(
+                    s.scalars(
+                        select(ArticleRow.story_id)
+                        .where(ArticleRow.story_id.is_not(None))
+                        .group_by(ArticleRow.story_id)
+                        .having(func.count() > 1)
+                        .order_by(func.max(ArticleRow.id).desc())
+                        .limit(limit)
+                    )
+                )
+            out = []
+            for story_id in ids:
+                rows = s.scalars(
+                    select(ArticleRow).where(ArticleRow.story_id == story_id).order_by(ArticleRow.id)
+                ).all()
+                out.append(
+                    Story(
+                        story_id,
+                        tuple(
+                            Version(
+                                r.id,
+                                r.guid,
+                                r.source_id,
+                                r.title,
+                                r.link,
+                                r.published,
+                                r.canonical,
+                                r.pinned,
+                                r.dup_rule,
+                                r.dup_similarity,
+                                r.dup_of,
+                            )
+                            for r in rows
+                        ),
+                    )
+                )
+            return out
 
     # -- sources -------------------------------------------------------------------------------------
 
@@ -255,10 +349,16 @@ class Store:
             rows = s.scalars(
                 select(ArticleRow)
                 .join(ArticleZoneRow, ArticleZoneRow.article_id == ArticleRow.id)
-                .where(ArticleZoneRow.zone_slug == slug)
+                .where(ArticleZoneRow.zone_slug == slug, ArticleRow.canonical.is_(True))
                 .order_by(ArticleRow.published.desc(), ArticleRow.id.desc())
                 .limit(limit)
             ).all()
+            return self._stored(s, rows)
+
+    def source_articles(self, source_id: str) -> list[StoredArticle]:
+        """Every article of one source, duplicates included, in the order they were stored."""
+        with self._session() as s:
+            rows = s.scalars(select(ArticleRow).where(ArticleRow.source_id == source_id).order_by(ArticleRow.id)).all()
             return self._stored(s, rows)
 
     def article_by_guid(self, guid: str) -> StoredArticle | None:

@@ -10,7 +10,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -63,6 +75,14 @@ class ArticleRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     updated: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Dedupe: the story this article is a version of, whether it is the version published, and why it
+    # joined the story (rule, similarity, the article it matched). NULL story: not yet deduplicated.
+    story_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    canonical: Mapped[bool] = mapped_column(Boolean, default=True)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)  # split by an operator: stays alone
+    dup_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dup_rule: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    dup_similarity: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class ArticleZoneRow(Base):
@@ -97,3 +117,36 @@ class SourceRow(Base):
     warning: Mapped[str | None] = mapped_column(Text, nullable=True)
     next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     disabled: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class StoryRow(Base):
+    """A story: one press release, however many sites carried it."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+
+
+class SignatureRow(Base):
+    """An article's dedupe fingerprint, kept so the index survives restarts without rebuilding."""
+
+    __tablename__ = "article_signatures"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE", name="fk_signatures_article"), primary_key=True
+    )
+    link_hash: Mapped[str] = mapped_column(String(64), index=True)
+    body_hash: Mapped[str] = mapped_column(String(64), index=True)
+    title_hash: Mapped[str] = mapped_column(String(64), index=True)
+    length: Mapped[int] = mapped_column(Integer)
+
+
+class BucketRow(Base):
+    """LSH buckets: articles whose MinHash bands agree share a bucket and are compared."""
+
+    __tablename__ = "lsh_buckets"
+
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE", name="fk_buckets_article"), primary_key=True
+    )
