@@ -6,9 +6,9 @@ pipeline asks the store for candidates and this module decides.
 One story, one item. Two articles are one story when (first rule that holds, docs/design.md "Dedupe"):
 
 1. **link**: their normalized links are equal (scheme/host case, default port, fragment, utm_* folded);
-2. **body**: their normalized bodies are equal (tags, whitespace, punctuation width and bylines folded);
-3. **title** (short texts only, under ``SHORT_TEXT`` characters): equal normalized titles on the same day.
+2. **title** (short texts, under ``SHORT_TEXT`` characters): equal normalized titles on the same day.
    A short text is never matched on its body;
+3. **body**: their normalized bodies are equal (tags, whitespace, punctuation width and bylines folded);
 4. **near**: their bodies' character 3-shingle sets are near-identical: Jaccard ≥ ``NEAR_JACCARD``, or one
    is a trimmed copy of the other (containment ≥ ``NEAR_CONTAINMENT`` with the smaller under
    ``TRIM_RATIO`` of the larger). Periodic reports from one template score 0.64-0.77 on this measure and
@@ -60,7 +60,8 @@ _SHINGLE = 3
 
 # Bylines and editor lines differ between re-posts of one release; they are not the story.
 _BOILERPLATE = re.compile(
-    r"[(（【\[]?\s*(?:来源|责任编辑|编辑|记者|通讯员|作者|审核|校对|供稿|摄影|图)\s*[:：]\s*[^\s。;；)）】\]]{0,30}[)）】\]]?"
+    r"[(（【\[]\s*(?:记者|通讯员|来源|作者|摄影|图|文)[^)）】\]]{0,40}[)）】\]]"  # (记者 王明 通讯员 李华)
+    r"|(?:来源|责任编辑|编辑|记者|通讯员|作者|审核|校对|供稿|摄影)\s*[:：]\s*[^\s。;；]{0,30}"  # 责任编辑:张蕾
 )
 _NOT_WORD = re.compile(r"[\W_]+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?|[零〇一二三四五六七八九十百千万两]+(?=季度|月份|月|日|号|年|届|期|批|次|周年)")
@@ -192,10 +193,11 @@ def match(new: Fingerprint, candidates: Sequence[Candidate]) -> Match | None:
 def _rule(a: Fingerprint, b: Fingerprint) -> tuple[str, float] | None:
     if a.link and a.link == b.link:
         return "link", 1.0
-    if a.body_hash == b.body_hash and a.length > 0:
-        return "body", 1.0
     if a.short or b.short:
+        # A short text says too little to be recognised by its wording: its title and day decide.
         return ("title", 1.0) if a.short and b.short and a.title_key == b.title_key else None
+    if a.body_hash == b.body_hash:
+        return "body", 1.0
     if (a.numbers - b.numbers) and (b.numbers - a.numbers):
         return None  # each states a figure the other does not: a series, not a re-post
     jaccard, containment = similarity(a, b)

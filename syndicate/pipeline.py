@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from . import __version__, dedupe
 from .config import Config, DirectorySourceConfig, FeedSourceConfig, SourceConfig, SqlSourceConfig
 from .exceptions import ConfigError, PublishError
 from .publish import FeedSpec, SiteInfo, atomic_write, build_atom, build_rss
-from .registry import ZoneSet, load_builtin, merge_zones
+from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
 from .store import Store, Story
 from .text import plain_text
@@ -402,25 +403,74 @@ class PublishReport:
     unchanged: list[Path] = field(default_factory=list)
 
 
-def feed_specs(ctx: Context) -> list[tuple[FeedSpec, str]]:
-    """Every feed to publish, each with the zone slug whose articles it holds."""
+@dataclass(frozen=True, slots=True)
+class FeedSelection:
+    """One published feed and the articles it holds: those of ``zones`` (None: every zone) and of
+    ``category`` (None: any)."""
+
+    spec: FeedSpec
+    zones: tuple[str, ...] | None = None
+    category: str | None = None
+
+
+def _unique_slugs(names: Sequence[str]) -> dict[str, str]:
+    """Pinyin slugs for names; names whose pinyin clashes get -2, -3 in sorted order of the names."""
+    slugs: dict[str, str] = {}
+    used: Counter[str] = Counter()
+    for name in sorted(names):
+        base = pinyin_slug(name) or "x"
+        used[base] += 1
+        slugs[name] = base if used[base] == 1 else f"{base}-{used[base]}"
+    return slugs
+
+
+def feed_selections(ctx: Context) -> list[FeedSelection]:
+    """Every feed to publish: per zone, per city, per category, and all."""
     title = ctx.config.site.title
-    return [
-        (
+    zones = ctx.zones
+    out = [
+        FeedSelection(
             FeedSpec(
                 path=f"zones/{z.slug}",
                 title=f"{z.name} · {title}",
                 description=f"{z.city} {z.name}的最新新闻",
                 labels=(("zone", z.name), ("city", z.city)),
             ),
-            z.slug,
+            zones=(z.slug,),
         )
-        for z in ctx.zones
+        for z in zones
     ]
+    by_city: dict[str, list[str]] = {}
+    for z in zones:
+        by_city.setdefault(z.city, []).append(z.slug)
+    city_slugs = _unique_slugs(list(by_city))
+    for city, slugs in sorted(by_city.items(), key=lambda kv: city_slugs[kv[0]]):
+        out.append(
+            FeedSelection(
+                FeedSpec(
+                    f"cities/{city_slugs[city]}", f"{city} · {title}", f"{city}各开发区的最新新闻", (("city", city),)
+                ),
+                zones=tuple(slugs),
+            )
+        )
+    categories = ctx.store.categories()
+    category_slugs = _unique_slugs(categories)
+    for category in categories:
+        out.append(
+            FeedSelection(
+                FeedSpec(
+                    f"categories/{category_slugs[category]}", f"{category} · {title}", f"{category}栏目的最新新闻"
+                ),
+                category=category,
+            )
+        )
+    out.append(FeedSelection(FeedSpec("all", title, f"{title}:全部开发区的最新新闻")))
+    return out
 
 
 def publish(ctx: Context) -> PublishReport:
-    """Write every zone's RSS and Atom feed. Each file is replaced atomically; unchanged bytes stay."""
+    """Write every feed (zones, cities, categories, all) as RSS and Atom. Each file is replaced
+    atomically; a file whose bytes would not change is left alone."""
     ctx.store.ensure_ready()
     deduplicate(ctx)  # articles stored by a run that stopped before dedupe are decided first
     site = ctx.site
@@ -428,8 +478,9 @@ def publish(ctx: Context) -> PublishReport:
     limit = ctx.config.publish.items_per_feed
     now = ctx.clock()
     report = PublishReport()
-    for spec, slug in feed_specs(ctx):
-        items = ctx.store.zone_articles(slug, limit)
+    for selection in feed_selections(ctx):
+        spec = selection.spec
+        items = ctx.store.feed_articles(limit, zones=selection.zones, category=selection.category)
         for filename, build in (("rss.xml", build_rss), ("atom.xml", build_atom)):
             path = out / spec.path / filename
             try:

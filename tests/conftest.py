@@ -142,6 +142,7 @@ def make_context(write_config: Callable[..., Path], db_url: str, clock: FixedClo
     def make(extra: str = "") -> Context:
         config: Config = load_config(write_config(extra, db_url=db_url))
         ctx = Context.open(config, clock)
+        ctx.store.ensure_ready()
         opened.append(ctx)
         return ctx
 

@@ -344,16 +344,41 @@ class Store:
             return {source_id: count for source_id, count in rows}
 
     def zone_articles(self, slug: str, limit: int) -> list[StoredArticle]:
-        """The newest ``limit`` articles of a zone, newest first (ties broken by id, newest first)."""
+        """The newest ``limit`` canonical articles of a zone, newest first."""
+        return self.feed_articles(limit, zones=[slug])
+
+    def feed_articles(
+        self, limit: int, zones: Sequence[str] | None = None, category: str | None = None
+    ) -> list[StoredArticle]:
+        """The newest ``limit`` canonical articles in any of ``zones`` (all when None) and of ``category``
+        (any when None), newest first, ties broken by id."""
+        query = select(ArticleRow).where(ArticleRow.canonical.is_(True))
+        if zones is not None:
+            query = query.where(
+                ArticleRow.id.in_(select(ArticleZoneRow.article_id).where(ArticleZoneRow.zone_slug.in_(list(zones))))
+            )
+        if category is not None:
+            query = query.where(ArticleRow.category == category)
         with self._session() as s:
-            rows = s.scalars(
-                select(ArticleRow)
-                .join(ArticleZoneRow, ArticleZoneRow.article_id == ArticleRow.id)
-                .where(ArticleZoneRow.zone_slug == slug, ArticleRow.canonical.is_(True))
-                .order_by(ArticleRow.published.desc(), ArticleRow.id.desc())
-                .limit(limit)
-            ).all()
+            rows = s.scalars(query.order_by(ArticleRow.published.desc(), ArticleRow.id.desc()).limit(limit)).all()
             return self._stored(s, rows)
+
+    def story_map(self) -> dict[str, int]:
+        """GUID → story id of every deduplicated article (for reports and evaluation)."""
+        with self._session() as s:
+            rows = s.execute(select(ArticleRow.guid, ArticleRow.story_id).where(ArticleRow.story_id.is_not(None)))
+            return {guid: story for guid, story in rows if story is not None}
+
+    def categories(self) -> list[str]:
+        """Every category a canonical article has, sorted."""
+        with self._session() as s:
+            return sorted(
+                s.scalars(
+                    select(ArticleRow.category)
+                    .where(ArticleRow.category.is_not(None), ArticleRow.canonical.is_(True))
+                    .distinct()
+                )
+            )
 
     def source_articles(self, source_id: str) -> list[StoredArticle]:
         """Every article of one source, duplicates included, in the order they were stored."""
