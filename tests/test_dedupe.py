@@ -55,14 +55,17 @@ def test_near_duplicate_above_and_below_the_threshold() -> None:
     reordered = fp([BASE[0], BASE[2], BASE[1], BASE[3], BASE[4]], link="https://b.example/3")
     assert rule(a, trimmed) == "near"
     assert rule(a, reordered) == "near"
-    half = fp(BASE[:2] + ["另起炉灶的内容,讲述的是完全不同的一件事情,和前文没有关系。" * 3], link="https://b.example/4")
+    half = fp([*BASE[:2], "另起炉灶的内容,讲述的是完全不同的一件事情,和前文没有关系。" * 3], link="https://b.example/4")
     assert rule(a, half) is None
     jaccard, _ = dedupe.similarity(a, half)
     assert jaccard < dedupe.NEAR_JACCARD
 
 
 def test_numbers_veto_series() -> None:
-    q1 = "2020年一季度,开发区实现地区生产总值120亿元,同比增长5.2%,规模以上工业增加值45亿元,同比增长6.1%。固定资产投资保持增长,新签约项目十二个,主导产业平稳运行。"
+    q1 = (
+        "2020年一季度,开发区实现地区生产总值120亿元,同比增长5.2%,规模以上工业增加值45亿元,同比增长6.1%。"
+        "固定资产投资保持增长,新签约项目十二个,主导产业平稳运行。"
+    )
     q2 = (
         q1.replace("一季度", "上半年")
         .replace("120", "250")
