@@ -72,25 +72,29 @@ def _stable_u64(label: str) -> int:
 
 
 # Fixed forever (fingerprints are stored): derived from labels, not from a random generator's stream.
-_A = np.array([_stable_u64(f"syndicate-minhash-a-{i}") | 1 for i in range(_PERMS)], dtype=np.uint64)
-_B = np.array([_stable_u64(f"syndicate-minhash-b-{i}") for i in range(_PERMS)], dtype=np.uint64)
+_A = np.array([(_stable_u64(f"syndicate-minhash-a-{i}") >> 32) | 1 for i in range(_PERMS)], dtype=np.uint32)
+_B = np.array([_stable_u64(f"syndicate-minhash-b-{i}") >> 32 for i in range(_PERMS)], dtype=np.uint32)
 _MIX1 = np.uint64(0xFF51AFD7ED558CCD)
 _MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
 
 
+def _fold(text: str) -> str:
+    """Width folded, bylines and editor lines dropped."""
+    return _BOILERPLATE.sub("", unicodedata.normalize("NFKC", text))
+
+
 def normalize_text(text: str) -> str:
     """Fold width, drop bylines, whitespace and punctuation: what is left is the wording."""
-    text = unicodedata.normalize("NFKC", text)
-    text = _BOILERPLATE.sub("", text)
-    return _NOT_WORD.sub("", text).lower()
+    return _NOT_WORD.sub("", _fold(text)).lower()
 
 
 def numbers(text: str) -> frozenset[str]:
     """Figures and dates a text states: digits, and Chinese numerals before 季度/月/年/届/期/…."""
-    return frozenset(_NUMBER.findall(unicodedata.normalize("NFKC", _BOILERPLATE.sub("", text))))
+    return frozenset(_NUMBER.findall(_fold(text)))
 
 
-def _shingles(norm: str) -> npt.NDArray[np.uint64]:
+def _shingles(norm: str) -> npt.NDArray[np.uint32]:
+    """The set of the text's character 3-shingles, as well-mixed 32-bit hashes (sorted, unique)."""
     codes = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     if len(codes) < _SHINGLE:
         codes = np.concatenate([codes, np.zeros(_SHINGLE - len(codes), dtype=np.uint64)])
@@ -100,19 +104,25 @@ def _shingles(norm: str) -> npt.NDArray[np.uint64]:
     h ^= h >> np.uint64(33)
     h *= _MIX2
     h ^= h >> np.uint64(33)
-    return np.unique(h)
+    v = np.sort((h >> np.uint64(32)).astype(np.uint32))
+    keep = np.empty(len(v), dtype=bool)
+    keep[0] = True
+    np.not_equal(v[1:], v[:-1], out=keep[1:])
+    return v[keep]
 
 
-def _minhash(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    values: npt.NDArray[np.uint64] = (_A[:, None] * shingles[None, :] + _B[:, None]) >> np.uint64(32)
-    result: npt.NDArray[np.uint64] = values.min(axis=1)
+def _minhash(shingles: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    # One multiply-add per hash function in 32-bit arithmetic (wrapping), over inputs already mixed.
+    values: npt.NDArray[np.uint32] = _A[:, None] * shingles[None, :] + _B[:, None]
+    result: npt.NDArray[np.uint32] = values.min(axis=1)
     return result
 
 
-def _buckets(signature: npt.NDArray[np.uint64]) -> tuple[int, ...]:
+def _buckets(signature: npt.NDArray[np.uint32]) -> tuple[int, ...]:
     out = []
+    raw = signature.astype("<u4").tobytes()
     for band in range(BANDS):
-        chunk = signature[band * ROWS : (band + 1) * ROWS].astype("<u8").tobytes()
+        chunk = raw[band * ROWS * 4 : (band + 1) * ROWS * 4]
         digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
         out.append(int.from_bytes(digest, "little", signed=True))
     return tuple(out)
@@ -127,7 +137,7 @@ class Fingerprint:
     title_key: str
     length: int
     numbers: frozenset[str]
-    shingles: npt.NDArray[np.uint64]
+    shingles: npt.NDArray[np.uint32]
     buckets: tuple[int, ...]
 
     @property
@@ -136,8 +146,8 @@ class Fingerprint:
 
 
 def fingerprint(title: str, body_html: str, link: str, published: datetime, tz: tzinfo) -> Fingerprint:
-    text = plain_text(body_html)
-    norm = normalize_text(text)
+    folded = _fold(plain_text(body_html))
+    norm = _NOT_WORD.sub("", folded).lower()
     shingles = _shingles(norm)
     short = len(norm) < SHORT_TEXT
     day = published.astimezone(tz).date().isoformat()
@@ -146,7 +156,7 @@ def fingerprint(title: str, body_html: str, link: str, published: datetime, tz: 
         body_hash=hashlib.sha256(norm.encode()).hexdigest(),
         title_key=f"{day}|{normalize_text(title)}",
         length=len(norm),
-        numbers=numbers(text),
+        numbers=frozenset(_NUMBER.findall(folded)),
         shingles=shingles,
         buckets=() if short else _buckets(_minhash(shingles)),
     )

@@ -25,7 +25,7 @@ from .exceptions import ConfigError, PublishError
 from .publish import FeedSpec, SiteInfo, atomic_write, build_atom, build_rss
 from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
-from .store import Store, Story
+from .store import Decision, Keys, Store, Story
 from .text import plain_text
 from .types import Article, FetchReport, SourceResult, SourceState, Zone
 from .urls import is_private_address
@@ -303,48 +303,68 @@ def priorities(config: Config) -> dict[str, int]:
     return {s.id: s.priority for s in config.sources}
 
 
-def deduplicate(ctx: Context, batch: int = 500) -> DedupeReport:
+def deduplicate(ctx: Context, batch: int = 2000) -> DedupeReport:
     """Fingerprint every article not yet fingerprinted and join it to its story (docs/design.md, "Dedupe").
 
-    Each batch is one transaction; a crash leaves the rest pending for the next run. Candidate
-    fingerprints are computed from their stored bodies once per run.
+    Each batch is one transaction with one round of lookups and one of writes; a crash leaves the rest
+    pending for the next run. Articles of one batch are also compared with each other.
     """
     tz = ctx.config.site.tz
     report = DedupeReport()
     cache: dict[int, dedupe.Fingerprint] = {}
 
-    def fp(article: Article) -> dedupe.Fingerprint:
+    def fingerprint(article: Article) -> dedupe.Fingerprint:
         return dedupe.fingerprint(article.title, article.body_html, article.link, article.published, tz)
 
+    def keys(f: dedupe.Fingerprint) -> Keys:
+        return Keys(f.link, f.body_hash, f.title_key, f.length, f.buckets)
+
+    after = 0  # the pending scan resumes where the last batch ended instead of starting over
     while True:
         with ctx.store.dedupe_session(priorities(ctx.config), _choose) as session:
-            pending = session.pending(batch)
-            for item in pending:
-                mine = fp(item.article)
-                cache[item.id] = mine
-                joined = None
-                if item.story_id is None:
-                    candidates = [
-                        dedupe.Candidate(cid, cache.get(cid) or cache.setdefault(cid, fp(art)), pinned)
-                        for cid, art, pinned in session.candidates(
-                            item.id, mine.link, mine.body_hash, mine.title_key, mine.buckets
-                        )
-                    ]
-                    found = dedupe.match(mine, candidates)
-                    if found is not None:
-                        joined = (found.article_id, found.rule, found.similarity)
+            pending = session.pending(batch, after)
+            if pending:
+                after = pending[-1].id
+            mine = {p.id: fingerprint(p.article) for p in pending}
+            found = session.lookup({i: keys(f) for i, f in mine.items()})
+            story_of = {k.id: k.story_id for k in found.known.values()}
+            pinned = {k.id for k in found.known.values() if k.pinned}
+            # Keys of the batch's own articles, so that two copies arriving together are joined too.
+            local: dict[object, list[int]] = {}
+            decisions = []
+            for p in pending:
+                f = mine[p.id]
+                k = keys(f)
+                lookup_keys: list[object] = [("l", f.link), ("b", f.body_hash), ("t", f.title_key), *f.buckets]
+                if p.story_id is not None:
+                    decisions.append(Decision(p.id, k, p.story_id, keep_story=True))
+                    story_of[p.id] = p.story_id
+                else:
+                    ids = set(found.hits[p.id])
+                    for key in lookup_keys:
+                        ids.update(local.get(key, ()))
+                    candidates = []
+                    for cid in sorted(ids):
+                        if cid in mine:
+                            candidates.append(dedupe.Candidate(cid, mine[cid], cid in pinned))
+                        elif cid in found.known:
+                            if cid not in cache:
+                                cache[cid] = fingerprint(found.known[cid].article)
+                            candidates.append(dedupe.Candidate(cid, cache[cid], cid in pinned))
+                    m = dedupe.match(f, candidates)
+                    if m is None:
+                        story_of[p.id] = p.id
+                        decisions.append(Decision(p.id, k, p.id))
+                    else:
+                        story_of[p.id] = story_of[m.article_id]
+                        decisions.append(Decision(p.id, k, story_of[p.id], m.article_id, m.rule, m.similarity))
                         report.merged += 1
-                session.record(
-                    item.id,
-                    mine.link,
-                    mine.body_hash,
-                    mine.title_key,
-                    mine.length,
-                    mine.buckets,
-                    joined,
-                    keep_story=item.story_id is not None,
-                )
-                report.checked += 1
+                if p.pinned:
+                    pinned.add(p.id)
+                for key in lookup_keys:
+                    local.setdefault(key, []).append(p.id)
+            session.record(decisions)
+            report.checked += len(pending)
         if len(pending) < batch:
             break
         if len(cache) > 50_000:

@@ -25,12 +25,25 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..exceptions import StoreError
 from ..types import Article, SourceState, StoredArticle
-from .dedupe import ChooseCanonical, DedupeSession, Pending, Story, Version, forget_signatures
-from .models import ArticleRow, ArticleZoneRow, SourceRow, StoryRow
+from .dedupe import (
+    ChooseCanonical,
+    Decision,
+    DedupeSession,
+    Keys,
+    Known,
+    Pending,
+    Story,
+    Version,
+    forget_signatures,
+)
+from .models import ArticleRow, ArticleZoneRow, SourceRow
 
 __all__ = [
     "ChooseCanonical",
+    "Decision",
     "DedupeSession",
+    "Keys",
+    "Known",
     "Pending",
     "SaveCounts",
     "SchemaState",
@@ -64,6 +77,7 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: the dedupe index stays in memory
     cur.close()
 
 
@@ -254,22 +268,30 @@ class Store:
             return s.scalar(select(ArticleRow.id).where(or_(ArticleRow.guid == ref, ArticleRow.link == ref)).limit(1))
 
     def split(self, article_id: int, priorities: Mapping[str, int], choose: ChooseCanonical) -> int:
-        """Take an article out of its story into one of its own, for good. Returns the new story id."""
+        """Take an article out of its story into one of its own, for good. Returns the new story id
+        (the article's own id)."""
         with self._session() as s:
             old = s.scalar(select(ArticleRow.story_id).where(ArticleRow.id == article_id))
-            new = s.execute(insert(StoryRow).returning(StoryRow.id), [{}]).scalar_one()
+            if old == article_id:
+                # The article began its story: the others keep theirs, under the id of the oldest of them.
+                others = list(
+                    s.scalars(select(ArticleRow.id).where(ArticleRow.story_id == old, ArticleRow.id != article_id))
+                )
+                old = min(others) if others else None
+                if old is not None:
+                    s.execute(update(ArticleRow).where(ArticleRow.id.in_(others)).values(story_id=old))
             s.execute(
                 update(ArticleRow)
                 .where(ArticleRow.id == article_id)
-                .values(story_id=new, pinned=True, dup_of=None, dup_rule="split", dup_similarity=None)
+                .values(
+                    story_id=article_id, pinned=True, canonical=True, dup_of=None, dup_rule="split", dup_similarity=None
+                )
             )
-            # Versions that had joined the story through this article now point at nothing it holds.
+            # Versions that had joined through this article no longer point at their story's member.
             s.execute(update(ArticleRow).where(ArticleRow.dup_of == article_id).values(dup_of=None))
-            session = DedupeSession(s, priorities, choose)
-            session.recanonicalize(new)
             if old is not None:
-                session.recanonicalize(old)
-            return new
+                DedupeSession(s, priorities, choose).recanonicalize(old)
+            return article_id
 
     def stories(self, article_id: int | None = None, limit: int = 50) -> list[Story]:
         """Stories with more than one version, newest first; or the story of one article."""

@@ -1,28 +1,49 @@
 """Storage of dedupe decisions: signatures, LSH buckets, stories and their canonical versions.
 
-``Store.dedupe_session()`` yields a ``DedupeSession`` that works in one transaction, so a batch of
-decisions is all stored or none (a crash re-runs the batch: articles without a signature are pending).
-Decisions themselves are made by ``syndicate.dedupe``; this module only looks up and records.
+A story's id is the id of the article that began it. ``Store.dedupe_session()`` yields a
+``DedupeSession`` working in one transaction: a batch of decisions is stored whole or not at all (a crash
+re-runs the batch, since articles without a signature are pending). Lookups and writes are made per batch,
+not per article. Decisions themselves are made by ``syndicate.dedupe``; this module looks up and records.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..types import Article
-from .models import ArticleRow, BucketRow, SignatureRow, StoryRow
+from .models import ArticleRow, BucketRow, SignatureRow
 
-__all__ = ["ChooseCanonical", "DedupeSession", "Pending", "Story", "Version"]
+__all__ = [
+    "ChooseCanonical",
+    "Decision",
+    "DedupeSession",
+    "Keys",
+    "Known",
+    "Lookup",
+    "Pending",
+    "Story",
+    "Version",
+    "article_of",
+    "forget_signatures",
+]
+
+_CHUNK = 500
 
 
 def _h(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[list[Any]]:
+    for i in range(0, len(values), _CHUNK):
+        yield list(values[i : i + _CHUNK])
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +54,38 @@ class Pending:
     article: Article
     story_id: int | None
     pinned: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """An already-decided article that may be a candidate."""
+
+    id: int
+    article: Article
+    story_id: int
+    pinned: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The lookup keys of one fingerprint."""
+
+    link: str
+    body_hash: str
+    title_key: str
+    length: int
+    buckets: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    article_id: int
+    keys: Keys
+    story_id: int
+    matched: int | None = None  # the article it was joined to
+    rule: str | None = None
+    similarity: float | None = None
+    keep_story: bool = False  # an edited article: only its signature is renewed
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +109,11 @@ class Story:
     versions: tuple[Version, ...]
 
 
-def _article(r: ArticleRow) -> Article:
+# (article id, source priority, published) of each version → the canonical version's id.
+ChooseCanonical = Callable[[Sequence[tuple[int, int, datetime]]], int]
+
+
+def article_of(r: ArticleRow) -> Article:
     return Article(
         source_id=r.source_id,
         key=r.source_key,
@@ -73,8 +130,12 @@ def _article(r: ArticleRow) -> Article:
     )
 
 
-# (article id, source priority, published) of each version → the canonical version's id.
-ChooseCanonical = Callable[[Sequence[tuple[int, int, datetime]]], int]
+@dataclass
+class Lookup:
+    """Candidates of a batch: per pending article the ids that share a key, and those articles."""
+
+    hits: dict[int, set[int]] = field(default_factory=dict)
+    known: dict[int, Known] = field(default_factory=dict)
 
 
 class DedupeSession:
@@ -83,89 +144,107 @@ class DedupeSession:
         self._priorities = priorities
         self._choose = choose
 
-    def pending(self, limit: int) -> list[Pending]:
-        """Articles with no signature yet, oldest first."""
+    def pending(self, limit: int, after: int = 0) -> list[Pending]:
+        """Articles with no signature yet and an id above ``after``, oldest first."""
         rows = self._s.scalars(
             select(ArticleRow)
             .outerjoin(SignatureRow, SignatureRow.article_id == ArticleRow.id)
-            .where(SignatureRow.article_id.is_(None))
+            .where(SignatureRow.article_id.is_(None), ArticleRow.id > after)
             .order_by(ArticleRow.id)
             .limit(limit)
         ).all()
-        return [Pending(r.id, _article(r), r.story_id, r.pinned) for r in rows]
+        return [Pending(r.id, article_of(r), r.story_id, r.pinned) for r in rows]
 
-    def candidates(
-        self, article_id: int, link: str, body_hash: str, title_key: str, buckets: Sequence[int]
-    ) -> list[tuple[int, Article, bool]]:
-        """Articles sharing a link, a body, a title-and-day, or an LSH bucket: (id, article, pinned)."""
-        ids = set(
-            self._s.scalars(
-                select(SignatureRow.article_id).where(
-                    or_(
-                        SignatureRow.link_hash == _h(link),
-                        SignatureRow.body_hash == body_hash,
-                        SignatureRow.title_hash == _h(title_key),
-                    )
-                )
-            )
-        )
-        if buckets:
-            ids.update(self._s.scalars(select(BucketRow.article_id).where(BucketRow.bucket.in_(list(buckets)))))
-        ids.discard(article_id)
-        if not ids:
-            return []
-        rows = self._s.scalars(select(ArticleRow).where(ArticleRow.id.in_(sorted(ids)))).all()
-        return [(r.id, _article(r), r.pinned) for r in rows]
+    def lookup(self, batch: Mapping[int, Keys]) -> Lookup:
+        """Decided articles sharing a link, a body, a title-and-day or an LSH bucket with each of ``batch``."""
+        by_link: dict[str, list[int]] = {}
+        by_body: dict[str, list[int]] = {}
+        by_title: dict[str, list[int]] = {}
+        by_bucket: dict[int, list[int]] = {}
+        links = list({_h(k.link) for k in batch.values()})
+        bodies = list({k.body_hash for k in batch.values()})
+        titles = list({_h(k.title_key) for k in batch.values()})
+        buckets = list({b for k in batch.values() for b in k.buckets})
+        for column, values, index in (
+            (SignatureRow.link_hash, links, by_link),
+            (SignatureRow.body_hash, bodies, by_body),
+            (SignatureRow.title_hash, titles, by_title),
+        ):
+            for chunk in _chunks(values):
+                for aid, value in self._s.execute(select(SignatureRow.article_id, column).where(column.in_(chunk))):
+                    index.setdefault(value, []).append(aid)
+        for chunk in _chunks(buckets):
+            for bucket, aid in self._s.execute(
+                select(BucketRow.bucket, BucketRow.article_id).where(BucketRow.bucket.in_(chunk))
+            ):
+                by_bucket.setdefault(bucket, []).append(aid)
+        result = Lookup()
+        for aid, k in batch.items():
+            ids = set(by_link.get(_h(k.link), ()))
+            ids.update(by_body.get(k.body_hash, ()))
+            ids.update(by_title.get(_h(k.title_key), ()))
+            for b in k.buckets:
+                ids.update(by_bucket.get(b, ()))
+            ids.discard(aid)
+            result.hits[aid] = ids
+        wanted = sorted({i for ids in result.hits.values() for i in ids})
+        for chunk in _chunks(wanted):
+            for r in self._s.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk))):
+                if r.story_id is not None:
+                    result.known[r.id] = Known(r.id, article_of(r), r.story_id, r.pinned)
+        return result
 
-    def record(
-        self,
-        article_id: int,
-        link: str,
-        body_hash: str,
-        title_key: str,
-        length: int,
-        buckets: Sequence[int],
-        joined: tuple[int, str, float] | None,
-        keep_story: bool,
-    ) -> int:
-        """Store the signature and buckets, and the story decision. Returns the article's story id.
-
-        ``joined`` is (matched article id, rule, similarity) when the article joins the matched article's
-        story; else it starts a story of its own. ``keep_story``: an edited article keeps its story.
-        """
+    def record(self, decisions: Sequence[Decision]) -> None:
+        """Store signatures, buckets and story membership of a batch; re-choose canonical versions of the
+        stories that gained a version."""
         s = self._s
+        if not decisions:
+            return
+        # Core statements (not the ORM's bulk path): this is the hot loop of a large import.
         s.execute(
-            insert(SignatureRow),
+            insert(cast(Table, SignatureRow.__table__)),
             [
                 {
-                    "article_id": article_id,
-                    "link_hash": _h(link),
-                    "body_hash": body_hash,
-                    "title_hash": _h(title_key),
-                    "length": length,
+                    "article_id": d.article_id,
+                    "link_hash": _h(d.keys.link),
+                    "body_hash": d.keys.body_hash,
+                    "title_hash": _h(d.keys.title_key),
+                    "length": d.keys.length,
                 }
+                for d in decisions
             ],
         )
+        buckets = [{"bucket": b, "article_id": d.article_id} for d in decisions for b in dict.fromkeys(d.keys.buckets)]
         if buckets:
-            s.execute(insert(BucketRow), [{"bucket": b, "article_id": article_id} for b in dict.fromkeys(buckets)])
-        if keep_story:
-            story = s.scalar(select(ArticleRow.story_id).where(ArticleRow.id == article_id))
-            assert story is not None
-            return story
-        if joined is not None:
-            matched, rule, score = joined
-            story = s.scalar(select(ArticleRow.story_id).where(ArticleRow.id == matched))
-            assert story is not None, "a candidate always has a story"
+            s.execute(insert(cast(Table, BucketRow.__table__)), buckets)
+        changes = [
+            {
+                "_id": d.article_id,
+                "story_id": d.story_id,
+                "dup_of": d.matched,
+                "dup_rule": d.rule,
+                "dup_similarity": d.similarity,
+                "canonical": d.matched is None,
+            }
+            for d in decisions
+            if not d.keep_story
+        ]
+        if changes:
+            table = cast(Table, ArticleRow.__table__)
             s.execute(
-                update(ArticleRow)
-                .where(ArticleRow.id == article_id)
-                .values(story_id=story, dup_of=matched, dup_rule=rule, dup_similarity=score)
+                update(table)
+                .where(table.c.id == bindparam("_id"))
+                .values(
+                    story_id=bindparam("story_id"),
+                    dup_of=bindparam("dup_of"),
+                    dup_rule=bindparam("dup_rule"),
+                    dup_similarity=bindparam("dup_similarity"),
+                    canonical=bindparam("canonical"),
+                ),
+                changes,
             )
-        else:
-            story = s.execute(insert(StoryRow).returning(StoryRow.id), [{}]).scalar_one()
-            s.execute(update(ArticleRow).where(ArticleRow.id == article_id).values(story_id=story, canonical=True))
-        self.recanonicalize(story)
-        return story
+        for story in sorted({d.story_id for d in decisions if d.matched is not None}):
+            self.recanonicalize(story)
 
     def recanonicalize(self, story_id: int) -> None:
         """Mark the story's canonical version (highest source priority, earliest, first stored)."""

@@ -75,8 +75,9 @@ class ArticleRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     updated: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Dedupe: the story this article is a version of, whether it is the version published, and why it
-    # joined the story (rule, similarity, the article it matched). NULL story: not yet deduplicated.
+    # Dedupe: the story this article is a version of (a story's id is the id of the article that began
+    # it), whether it is the version published, and why it joined the story (rule, similarity, the
+    # article it matched). NULL story: not yet deduplicated.
     story_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     canonical: Mapped[bool] = mapped_column(Boolean, default=True)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)  # split by an operator: stays alone
@@ -119,14 +120,6 @@ class SourceRow(Base):
     disabled: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class StoryRow(Base):
-    """A story: one press release, however many sites carried it."""
-
-    __tablename__ = "stories"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-
-
 class SignatureRow(Base):
     """An article's dedupe fingerprint, kept so the index survives restarts without rebuilding."""
 
@@ -145,6 +138,8 @@ class BucketRow(Base):
     """LSH buckets: articles whose MinHash bands agree share a bucket and are compared."""
 
     __tablename__ = "lsh_buckets"
+    # On SQLite the (bucket, article_id) key is the table itself: one B-tree instead of two.
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy's declarative form
 
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     article_id: Mapped[int] = mapped_column(

@@ -1,4 +1,4 @@
-"""Dedupe: stories, article signatures and LSH buckets.
+"""Dedupe: story membership on articles, article signatures and LSH buckets.
 
 Revision ID: 0003
 Revises: 0002
@@ -15,7 +15,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table("stories", sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True))
     with op.batch_alter_table("articles") as batch:
         batch.add_column(sa.Column("story_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("canonical", sa.Boolean(), nullable=False, server_default=sa.true()))
@@ -48,6 +47,7 @@ def upgrade() -> None:
             sa.ForeignKey("articles.id", ondelete="CASCADE", name="fk_buckets_article"),
             primary_key=True,
         ),
+        sqlite_with_rowid=False,
     )
 
 
@@ -58,4 +58,3 @@ def downgrade() -> None:
     with op.batch_alter_table("articles") as batch:
         for column in ("dup_similarity", "dup_rule", "dup_of", "pinned", "canonical", "story_id"):
             batch.drop_column(column)
-    op.drop_table("stories")
