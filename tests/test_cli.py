@@ -113,3 +113,44 @@ def test_sources_shows_health(write_config: Callable[..., Path], tmp_path: Path,
     assert broken[5] == "1"
     assert "HTTP 500" in broken[6]
     assert f"moved permanently from {httpserver.url_for('/old')} to {httpserver.url_for('/new')}" in result.stdout
+
+
+def test_check_with_the_builtin_registry_reports_dropped_aliases(write_config: Callable[..., Path]) -> None:
+    path = write_config(
+        '[zones_registry]\nbuiltin = "national-2018"\n'
+        '[[zones]]\nslug = "test-zone"\nname = "测试开发区"\ncity = "无锡"\naliases = ["宜兴经开区"]\n'
+    )
+    code, out, err = run(path, "check")
+    assert code == 0, err
+    assert "ok (376 zones" in out  # 375 built-in, the 3 test zones override theirs by name, 1 added
+    assert "alias '宜兴经开区' of yixing-etdz also names test-zone: dropped" in err
+
+
+def test_check_unknown_source_zone(write_config: Callable[..., Path]) -> None:
+    path = write_config('[[sources]]\nid = "p"\nkind = "feed"\nurl = "p.xml"\nzone = "nowhere"\n')
+    code, _, err = run(path, "check")
+    assert code == 2
+    assert "sources[1].zone: 'nowhere' is no zone slug" in err
+
+
+def test_dupes_and_split(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_config()
+    body = tuple(f"第{i}段:开发区今天举行重大项目集中签约活动,共签约项目二十个,总投资超过一百亿元。" for i in range(4))
+    (tmp_path / "articles" / "a.txt").write_text(page(title="原稿", body=body), encoding="utf-8")
+    (tmp_path / "articles" / "b.txt").write_text(page(title="转载稿", body=body), encoding="utf-8")
+    run(path, "fetch")
+    result = CliRunner().invoke(cli, ["--config", str(path), "dupes"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    rows = [line for line in result.stdout.splitlines() if "原稿" in line or "转载稿" in line]
+    assert len(rows) == 2
+    assert "body 1.00 with 1" in next(r for r in rows if "转载稿" in r)
+    assert next(r for r in rows if "原稿" in r).split("│")[1].strip() == "*"
+
+    code, out, _ = run(path, "dupes", "split", "2")
+    assert code == 0
+    assert "now story 2 on its own" in out
+    run(path, "fetch")
+    assert "no story has more than one version" in run(path, "dupes")[1]
+    code, _, err = run(path, "dupes", "split", "999")
+    assert code == 2
+    assert "no article '999'" in err

@@ -195,3 +195,48 @@ def test_dates_use_site_zone(make_context: Callable[..., Context]) -> None:
     pipeline.fetch(ctx)
     stored = ctx.store.zone_articles("xishan", 1)[0]
     assert stored.article.published == datetime(2020, 10, 19, 23, 30, tzinfo=SHANGHAI)
+
+
+def test_city_category_and_all_feeds(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    folder = articles_dir(ctx)
+    (folder / "a.txt").write_text(
+        page(title="甲", zone="锡山经开区", category="文字新闻", body=("甲文。",)), encoding="utf-8"
+    )
+    (folder / "b.txt").write_text(
+        page(title="乙", zone="无锡高新区", category="招商动态", body=("乙文。",)), encoding="utf-8"
+    )
+    (folder / "c.txt").write_text(
+        page(title="丙", zone="苏州工业园区", city="苏州", category="招商动态", body=("丙文。",)), encoding="utf-8"
+    )
+    pipeline.fetch(ctx)
+    pipeline.publish(ctx)
+    out = ctx.config.publish.output_dir
+
+    def titles(path: str) -> set[str]:
+        parsed = feedparser.parse((out / path).read_bytes())
+        assert not parsed.bozo
+        return {e.title for e in parsed.entries}
+
+    assert titles("cities/wuxi/rss.xml") == {"甲", "乙"}
+    assert titles("cities/suzhou/atom.xml") == {"丙"}
+    assert titles("categories/zhaoshangdongtai/rss.xml") == {"乙", "丙"}
+    assert titles("categories/wenzixinwen/atom.xml") == {"甲"}
+    assert titles("all/rss.xml") == {"甲", "乙", "丙"}
+    root = etree.fromstring((out / "cities/wuxi/atom.xml").read_bytes())
+    assert root.findtext(f"{ATOM}id") == "http://feeds.example.org/cities/wuxi/atom.xml"
+
+
+def test_reposts_are_published_once(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    body = tuple(
+        f"第{i}段:开发区今天举行重大项目集中签约活动,共签约项目二十个,总投资超过一百亿元,涵盖多个产业。"
+        for i in range(4)
+    )
+    folder = articles_dir(ctx)
+    (folder / "a.txt").write_text(page(title="重大项目集中签约", body=body), encoding="utf-8")
+    (folder / "b.txt").write_text(page(title="锡山经开区重大项目签约(转)", body=body[:3]), encoding="utf-8")
+    pipeline.fetch(ctx)
+    pipeline.publish(ctx)
+    entries = feed(ctx, "xishan", "rss.xml").entries
+    assert [e.title for e in entries] == ["重大项目集中签约"]
