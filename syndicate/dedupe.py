@@ -16,8 +16,8 @@ One story, one item. Two articles are one story when (first rule that holds, doc
    number or date the other lacks (一季度 vs 二季度, 3.2% vs 4.1%), they are different stories however
    similar the wording.
 
-Candidates are found by MinHash (100 values from one multiply-shift hash family) and LSH (20 bands of 5),
-so the cost of a lookup does not grow with the number of stored articles.
+Candidates are found by MinHash (100 values from one multiply-add hash family) and LSH (20 bands of 5) in an
+in-memory ``LshIndex``, so the cost of a lookup does not grow with the number of stored articles.
 """
 
 from __future__ import annotations
@@ -42,12 +42,15 @@ __all__ = [
     "SHORT_TEXT",
     "Candidate",
     "Fingerprint",
+    "LshIndex",
     "Match",
     "Member",
     "choose_canonical",
     "fingerprint",
     "match",
+    "pack_buckets",
     "similarity",
+    "unpack_buckets",
 ]
 
 SHORT_TEXT = 80
@@ -217,6 +220,41 @@ def _rule(a: Fingerprint, b: Fingerprint) -> tuple[str, float] | None:
     if containment >= NEAR_CONTAINMENT and ratio < TRIM_RATIO:
         return "near", round(containment, 3)
     return None
+
+
+def pack_buckets(buckets: Sequence[int]) -> bytes:
+    return np.array(buckets, dtype="<i8").tobytes()
+
+
+def unpack_buckets(blob: bytes) -> tuple[int, ...]:
+    return tuple(np.frombuffer(blob, dtype="<i8").tolist())
+
+
+class LshIndex:
+    """LSH bucket key → article ids, in memory: O(1) to add and to query at any size.
+
+    Built from the stored signatures the first time a process deduplicates, then kept current: each run
+    first loads the signatures stored since (``high_water``), e.g. by another process, then adds its own.
+    """
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, list[int]] = {}
+        self.high_water = 0
+        self.articles = 0
+
+    def add(self, article_id: int, buckets: Sequence[int]) -> None:
+        for b in buckets:
+            self._buckets.setdefault(b, []).append(article_id)
+        self.high_water = max(self.high_water, article_id)
+        self.articles += 1
+
+    def query(self, buckets: Sequence[int]) -> set[int]:
+        found: set[int] = set()
+        for b in buckets:
+            ids = self._buckets.get(b)
+            if ids:
+                found.update(ids)
+        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,8 @@ class Context:
     clock: Clock = system_clock
     # Which connected addresses count as private networks (partner feeds may not redirect into them).
     is_private: Callable[[str], bool] = is_private_address
+    # The in-memory LSH index of dedupe, built from stored signatures on first use in this process.
+    lsh: dedupe.LshIndex | None = None
 
     @classmethod
     def open(cls, config: Config, clock: Clock = system_clock, **kw: Any) -> Context:
@@ -319,6 +321,11 @@ def deduplicate(ctx: Context, batch: int = 2000) -> DedupeReport:
     def keys(f: dedupe.Fingerprint) -> Keys:
         return Keys(f.link, f.body_hash, f.title_key, f.length, f.buckets)
 
+    if ctx.lsh is None:
+        ctx.lsh = dedupe.LshIndex()
+    index = ctx.lsh
+    for article_id, blob in ctx.store.signature_buckets(after=index.high_water):
+        index.add(article_id, dedupe.unpack_buckets(blob))  # first use, or what other processes stored since
     after = 0  # the pending scan resumes where the last batch ended instead of starting over
     while True:
         with ctx.store.dedupe_session(priorities(ctx.config), _choose) as session:
@@ -326,7 +333,8 @@ def deduplicate(ctx: Context, batch: int = 2000) -> DedupeReport:
             if pending:
                 after = pending[-1].id
             mine = {p.id: fingerprint(p.article) for p in pending}
-            found = session.lookup({i: keys(f) for i, f in mine.items()})
+            hits = {i: index.query(f.buckets) for i, f in mine.items()}
+            found = session.lookup({i: keys(f) for i, f in mine.items()}, hits)
             story_of = {k.id: k.story_id for k in found.known.values()}
             pinned = {k.id for k in found.known.values() if k.pinned}
             # Keys of the batch's own articles, so that two copies arriving together are joined too.
@@ -365,6 +373,8 @@ def deduplicate(ctx: Context, batch: int = 2000) -> DedupeReport:
                     local.setdefault(key, []).append(p.id)
             session.record(decisions)
             report.checked += len(pending)
+        for d in decisions:  # after the commit: the index holds only what the store holds
+            index.add(d.article_id, d.keys.buckets)
         if len(pending) < batch:
             break
         if len(cache) > 50_000:

@@ -36,7 +36,7 @@ from .dedupe import (
     Version,
     forget_signatures,
 )
-from .models import ArticleRow, ArticleZoneRow, SourceRow
+from .models import ArticleRow, ArticleZoneRow, SignatureRow, SourceRow
 
 __all__ = [
     "ChooseCanonical",
@@ -384,6 +384,21 @@ class Store:
         with self._session() as s:
             rows = s.scalars(query.order_by(ArticleRow.published.desc(), ArticleRow.id.desc()).limit(limit)).all()
             return self._stored(s, rows)
+
+    def signature_buckets(self, after: int = 0, page: int = 20_000) -> Iterator[tuple[int, bytes]]:
+        """(article id, packed LSH bucket keys) of every signature with an id above ``after``, in id order."""
+        while True:
+            with self._session() as s:
+                rows = s.execute(
+                    select(SignatureRow.article_id, SignatureRow.buckets)
+                    .where(SignatureRow.article_id > after)
+                    .order_by(SignatureRow.article_id)
+                    .limit(page)
+                ).all()
+            yield from ((aid, blob) for aid, blob in rows)
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
 
     def story_map(self) -> dict[str, int]:
         """GUID → story id of every deduplicated article (for reports and evaluation)."""

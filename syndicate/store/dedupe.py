@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+import numpy as np
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..types import Article
-from .models import ArticleRow, BucketRow, SignatureRow
+from .models import ArticleRow, SignatureRow
 
 __all__ = [
     "ChooseCanonical",
@@ -155,16 +156,15 @@ class DedupeSession:
         ).all()
         return [Pending(r.id, article_of(r), r.story_id, r.pinned) for r in rows]
 
-    def lookup(self, batch: Mapping[int, Keys]) -> Lookup:
-        """Decided articles sharing a link, a body, a title-and-day or an LSH bucket with each of ``batch``."""
+    def lookup(self, batch: Mapping[int, Keys], bucket_hits: Mapping[int, set[int]]) -> Lookup:
+        """Decided articles sharing a link, a body or a title-and-day with each of ``batch``, plus
+        ``bucket_hits`` (from the in-memory LSH index); and those articles."""
         by_link: dict[str, list[int]] = {}
         by_body: dict[str, list[int]] = {}
         by_title: dict[str, list[int]] = {}
-        by_bucket: dict[int, list[int]] = {}
         links = list({_h(k.link) for k in batch.values()})
         bodies = list({k.body_hash for k in batch.values()})
         titles = list({_h(k.title_key) for k in batch.values()})
-        buckets = list({b for k in batch.values() for b in k.buckets})
         for column, values, index in (
             (SignatureRow.link_hash, links, by_link),
             (SignatureRow.body_hash, bodies, by_body),
@@ -173,18 +173,12 @@ class DedupeSession:
             for chunk in _chunks(values):
                 for aid, value in self._s.execute(select(SignatureRow.article_id, column).where(column.in_(chunk))):
                     index.setdefault(value, []).append(aid)
-        for chunk in _chunks(buckets):
-            for bucket, aid in self._s.execute(
-                select(BucketRow.bucket, BucketRow.article_id).where(BucketRow.bucket.in_(chunk))
-            ):
-                by_bucket.setdefault(bucket, []).append(aid)
         result = Lookup()
         for aid, k in batch.items():
             ids = set(by_link.get(_h(k.link), ()))
             ids.update(by_body.get(k.body_hash, ()))
             ids.update(by_title.get(_h(k.title_key), ()))
-            for b in k.buckets:
-                ids.update(by_bucket.get(b, ()))
+            ids.update(bucket_hits.get(aid, ()))
             ids.discard(aid)
             result.hits[aid] = ids
         wanted = sorted({i for ids in result.hits.values() for i in ids})
@@ -210,13 +204,11 @@ class DedupeSession:
                     "body_hash": d.keys.body_hash,
                     "title_hash": _h(d.keys.title_key),
                     "length": d.keys.length,
+                    "buckets": np.array(d.keys.buckets, dtype="<i8").tobytes(),
                 }
                 for d in decisions
             ],
         )
-        buckets = [{"bucket": b, "article_id": d.article_id} for d in decisions for b in dict.fromkeys(d.keys.buckets)]
-        if buckets:
-            s.execute(insert(cast(Table, BucketRow.__table__)), buckets)
         changes = [
             {
                 "_id": d.article_id,
@@ -263,5 +255,4 @@ class DedupeSession:
 
 def forget_signatures(session: Session, article_ids: Sequence[int]) -> None:
     """Make articles pending again (after an edit): their fingerprints are computed anew."""
-    session.execute(delete(BucketRow).where(BucketRow.article_id.in_(list(article_ids))))
     session.execute(delete(SignatureRow).where(SignatureRow.article_id.in_(list(article_ids))))

@@ -12,13 +12,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -132,16 +132,6 @@ class SignatureRow(Base):
     body_hash: Mapped[str] = mapped_column(String(64), index=True)
     title_hash: Mapped[str] = mapped_column(String(64), index=True)
     length: Mapped[int] = mapped_column(Integer)
-
-
-class BucketRow(Base):
-    """LSH buckets: articles whose MinHash bands agree share a bucket and are compared."""
-
-    __tablename__ = "lsh_buckets"
-    # On SQLite the (bucket, article_id) key is the table itself: one B-tree instead of two.
-    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy's declarative form
-
-    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    article_id: Mapped[int] = mapped_column(
-        ForeignKey("articles.id", ondelete="CASCADE", name="fk_buckets_article"), primary_key=True
-    )
+    # The LSH bucket keys (little-endian int64s). The bucket index itself is kept in memory and rebuilt
+    # from these at start: random inserts into a 20-rows-per-article table cost more as it grows.
+    buckets: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,4 +1,4 @@
-"""Dedupe: story membership on articles, article signatures and LSH buckets.
+"""Dedupe: story membership on articles and article signatures.
 
 Revision ID: 0003
 Revises: 0002
@@ -35,24 +35,13 @@ def upgrade() -> None:
         sa.Column("body_hash", sa.String(64), nullable=False),
         sa.Column("title_hash", sa.String(64), nullable=False),
         sa.Column("length", sa.Integer(), nullable=False),
+        sa.Column("buckets", sa.LargeBinary(), nullable=False),
     )
     for column in ("link_hash", "body_hash", "title_hash"):
         op.create_index(f"ix_article_signatures_{column}", "article_signatures", [column])
-    op.create_table(
-        "lsh_buckets",
-        sa.Column("bucket", sa.BigInteger(), primary_key=True, autoincrement=False),
-        sa.Column(
-            "article_id",
-            sa.Integer(),
-            sa.ForeignKey("articles.id", ondelete="CASCADE", name="fk_buckets_article"),
-            primary_key=True,
-        ),
-        sqlite_with_rowid=False,
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("lsh_buckets")
     op.drop_table("article_signatures")
     op.drop_index("ix_articles_story_id", "articles")
     with op.batch_alter_table("articles") as batch:
