@@ -48,9 +48,7 @@ __all__ = [
     "choose_canonical",
     "fingerprint",
     "match",
-    "pack_buckets",
     "similarity",
-    "unpack_buckets",
 ]
 
 SHORT_TEXT = 80
@@ -222,38 +220,53 @@ def _rule(a: Fingerprint, b: Fingerprint) -> tuple[str, float] | None:
     return None
 
 
-def pack_buckets(buckets: Sequence[int]) -> bytes:
-    return np.array(buckets, dtype="<i8").tobytes()
-
-
-def unpack_buckets(blob: bytes) -> tuple[int, ...]:
-    return tuple(np.frombuffer(blob, dtype="<i8").tolist())
-
-
 class LshIndex:
-    """LSH bucket key → article ids, in memory: O(1) to add and to query at any size.
+    """LSH bucket key → article ids, in memory: lookups cost the same at any size.
 
-    Built from the stored signatures the first time a process deduplicates, then kept current: each run
-    first loads the signatures stored since (``high_water``), e.g. by another process, then adds its own.
+    Bulk loads (the stored signatures, the first time a process deduplicates, then whatever other
+    processes stored since ``high_water``) go to two sorted arrays searched with ``searchsorted``; the
+    articles this process adds go to a dictionary. Loading 100,000 signatures is one sort.
     """
 
     def __init__(self) -> None:
-        self._buckets: dict[int, list[int]] = {}
+        self._keys: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._ids: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._added: dict[int, list[int]] = {}
         self.high_water = 0
-        self.articles = 0
+
+    def load(self, article_ids: Sequence[int], packed: Sequence[bytes]) -> None:
+        """Add many articles at once, from their packed bucket keys."""
+        if not article_ids:
+            return
+        keys = np.frombuffer(b"".join(packed), dtype="<i8").astype(np.int64)
+        counts = [len(p) // 8 for p in packed]
+        ids = np.repeat(np.asarray(article_ids, dtype=np.int64), counts)
+        keys = np.concatenate([self._keys, keys])
+        ids = np.concatenate([self._ids, ids])
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._ids = keys[order], ids[order]
+        self.high_water = max(self.high_water, max(article_ids))
 
     def add(self, article_id: int, buckets: Sequence[int]) -> None:
         for b in buckets:
-            self._buckets.setdefault(b, []).append(article_id)
+            self._added.setdefault(b, []).append(article_id)
         self.high_water = max(self.high_water, article_id)
-        self.articles += 1
 
     def query(self, buckets: Sequence[int]) -> set[int]:
         found: set[int] = set()
+        if not buckets:
+            return found
         for b in buckets:
-            ids = self._buckets.get(b)
+            ids = self._added.get(b)
             if ids:
                 found.update(ids)
+        if len(self._keys):
+            q = np.asarray(buckets, dtype=np.int64)
+            lo = np.searchsorted(self._keys, q, side="left")
+            hi = np.searchsorted(self._keys, q, side="right")
+            for a, z in zip(lo.tolist(), hi.tolist(), strict=True):
+                if z > a:
+                    found.update(self._ids[a:z].tolist())
         return found
 
 

@@ -324,8 +324,9 @@ def deduplicate(ctx: Context, batch: int = 2000) -> DedupeReport:
     if ctx.lsh is None:
         ctx.lsh = dedupe.LshIndex()
     index = ctx.lsh
-    for article_id, blob in ctx.store.signature_buckets(after=index.high_water):
-        index.add(article_id, dedupe.unpack_buckets(blob))  # first use, or what other processes stored since
+    # First use in this process: every stored signature; later: what other processes stored since.
+    loaded = list(ctx.store.signature_buckets(after=index.high_water))
+    index.load([aid for aid, _ in loaded], [blob for _, blob in loaded])
     after = 0  # the pending scan resumes where the last batch ended instead of starting over
     while True:
         with ctx.store.dedupe_session(priorities(ctx.config), _choose) as session:

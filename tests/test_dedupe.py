@@ -198,3 +198,19 @@ def test_edited_article_keeps_its_story(make_context: Callable[..., Context]) ->
     assert pipeline.deduplicate(ctx).checked == 1
     [story] = ctx.store.stories()
     assert len(story.versions) == 2
+
+
+def test_lsh_index_bulk_load_and_additions() -> None:
+    index = dedupe.LshIndex()
+    import numpy as np
+
+    packed = [np.array(b, dtype="<i8").tobytes() for b in ([1, 2, 3], [3, 4, 5], [-7, 8, 9])]
+    index.load([10, 11, 12], packed)
+    index.add(13, [5, 100])
+    assert index.query([3]) == {10, 11}
+    assert index.query([5]) == {11, 13}
+    assert index.query([-7, 100, 42]) == {12, 13}
+    assert index.query([42]) == set()
+    assert index.high_water == 13
+    index.load([14], [np.array([2], dtype="<i8").tobytes()])  # a later catch-up merges into the base
+    assert index.query([2]) == {10, 14}
