@@ -125,6 +125,7 @@ class ZonesRegistryConfig(_Model):
 
 class _SourceBase(_Model):
     id: str = Field(pattern=_SLUG, max_length=100)
+    title: str | None = None  # the name feeds credit the source with; default: its id
     priority: int = Field(default=100, ge=0, le=100)
 
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import html
 import logging
+import mimetypes
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,12 +25,12 @@ from typing import Any
 from . import __version__, dedupe
 from .config import Config, DirectorySourceConfig, FeedSourceConfig, SourceConfig, SqlSourceConfig
 from .exceptions import ConfigError, PublishError
-from .publish import FeedSpec, SiteInfo, atomic_write, build_atom, build_rss
+from .publish import FeedItem, FeedSpec, SiteInfo, Source, atomic_write, build_atom, build_json, build_rss
 from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
 from .store import Decision, Keys, Store, Story
-from .text import plain_text
-from .types import Article, FetchReport, SourceResult, SourceState, Zone
+from .text import plain_text, summarize
+from .types import Article, FetchReport, SourceResult, SourceState, StoredArticle, Zone
 from .urls import is_private_address
 from .zones import ZoneIndex
 
@@ -499,9 +502,68 @@ def feed_selections(ctx: Context) -> list[FeedSelection]:
     return out
 
 
+_IMG = re.compile(r'<img[^>]*?\ssrc="(https?://[^"]+)"')
+
+
+class _ItemMaker:
+    """Turns stored articles into feed items: categories, image, source credit, other sources."""
+
+    def __init__(self, ctx: Context) -> None:
+        config = ctx.config
+        self.zone_names = {z.slug: z.name for z in ctx.zones}
+        self.zone_cities = {z.slug: z.city for z in ctx.zones}
+        self.ctx = ctx
+        self.titles = {s.id: s.title or s.id for s in config.sources}
+        states = ctx.store.source_states()
+        platform = Source(config.site.title, f"{config.site.base_url}all/atom.xml", config.site.base_url)
+        self.sources: dict[str, Source] = {}
+        for src in config.sources:
+            if isinstance(src, FeedSourceConfig) and src.is_http:
+                state = states.get(src.id)
+                url = (state.url if state and state.url and state.config_url == src.url else None) or src.url
+                self.sources[src.id] = Source(self.titles[src.id], url, url)
+            else:
+                self.sources[src.id] = platform
+
+    def __call__(self, stored: Sequence[StoredArticle]) -> list[FeedItem]:
+        stories = self.ctx.store.story_sources([s.story_id for s in stored if s.story_id is not None])
+        items = []
+        for s in stored:
+            a = s.article
+            categories = [self.zone_names[z] for z in s.zones if z in self.zone_names]
+            categories += [self.zone_cities[z] for z in s.zones if z in self.zone_cities]
+            if a.category:
+                categories.append(a.category)
+            image = a.image
+            if image is None and (m := _IMG.search(a.body_html)):
+                image = html.unescape(m.group(1))
+            others = [self.titles.get(o, o) for o in stories.get(s.story_id or -1, []) if o != a.source_id]
+            items.append(
+                FeedItem(
+                    guid=s.guid,
+                    title=a.title,
+                    link=a.link,
+                    published=a.published,
+                    updated=s.updated,
+                    summary=summarize(a.body_html, 200),
+                    content_html=a.body_html,
+                    author=a.author,
+                    categories=tuple(dict.fromkeys(categories)),
+                    image=image,
+                    image_type=(mimetypes.guess_type(image)[0] if image else None) or ("image/jpeg" if image else None),
+                    source=self.sources.get(a.source_id),
+                    also=tuple(dict.fromkeys(others)),
+                )
+            )
+        return items
+
+
+FORMATS = (("rss.xml", build_rss), ("atom.xml", build_atom), ("feed.json", build_json))
+
+
 def publish(ctx: Context) -> PublishReport:
-    """Write every feed (zones, cities, categories, all) as RSS and Atom. Each file is replaced
-    atomically; a file whose bytes would not change is left alone."""
+    """Write every feed (zones, cities, categories, all) as RSS, Atom and JSON Feed. Each file is
+    replaced atomically; a file whose bytes would not change is left alone."""
     ctx.store.ensure_ready()
     deduplicate(ctx)  # articles stored by a run that stopped before dedupe are decided first
     site = ctx.site
@@ -509,10 +571,11 @@ def publish(ctx: Context) -> PublishReport:
     limit = ctx.config.publish.items_per_feed
     now = ctx.clock()
     report = PublishReport()
+    make_items = _ItemMaker(ctx)
     for selection in feed_selections(ctx):
         spec = selection.spec
-        items = ctx.store.feed_articles(limit, zones=selection.zones, category=selection.category)
-        for filename, build in (("rss.xml", build_rss), ("atom.xml", build_atom)):
+        items = make_items(ctx.store.feed_articles(limit, zones=selection.zones, category=selection.category))
+        for filename, build in FORMATS:
             path = out / spec.path / filename
             try:
                 changed = atomic_write(path, build(spec, site, items, now))

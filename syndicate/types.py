@@ -109,6 +109,7 @@ class StoredArticle:
     zones: tuple[str, ...]
     first_seen: datetime
     updated: datetime
+    story_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

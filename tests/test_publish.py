@@ -150,11 +150,11 @@ def test_republish_keeps_bytes_and_leaves_no_temp_files(make_context: Callable[.
     (articles_dir(ctx) / "a.txt").write_text(page(), encoding="utf-8")
     pipeline.fetch(ctx)
     first = pipeline.publish(ctx)
-    assert len(first.written) == 14  # (3 zones + 2 cities + 1 category + all) x RSS and Atom
+    assert len(first.written) == 21  # (3 zones + 2 cities + 1 category + all) x RSS, Atom, JSON
     path = ctx.config.publish.output_dir / "zones/xishan/rss.xml"
     before = path.read_bytes()
     second = pipeline.publish(ctx)
-    assert len(second.unchanged) == 14
+    assert len(second.unchanged) == 21
     assert second.written == []
     assert path.read_bytes() == before
     leftovers = [p for p in ctx.config.publish.output_dir.rglob("*") if p.name.startswith(".")]

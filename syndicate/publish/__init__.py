@@ -6,11 +6,26 @@ decided by ``syndicate.pipeline``.
 
 from __future__ import annotations
 
+from .feeds import FeedItem as FeedItem
+from .feeds import FeedLinks as FeedLinks
 from .feeds import FeedSpec as FeedSpec
 from .feeds import SiteInfo as SiteInfo
+from .feeds import Source as Source
 from .feeds import build_atom as build_atom
+from .feeds import build_json as build_json
 from .feeds import build_rss as build_rss
 from .writer import TEMP_PREFIX as TEMP_PREFIX
 from .writer import atomic_write as atomic_write
 
-__all__ = ["TEMP_PREFIX", "FeedSpec", "SiteInfo", "atomic_write", "build_atom", "build_rss"]
+__all__ = [
+    "TEMP_PREFIX",
+    "FeedItem",
+    "FeedLinks",
+    "FeedSpec",
+    "SiteInfo",
+    "Source",
+    "atomic_write",
+    "build_atom",
+    "build_json",
+    "build_rss",
+]

@@ -1,26 +1,33 @@
-"""Building one feed document (RSS 2.0 or Atom 1.0) from stored articles, with feedgen.
+"""Building one feed document (RSS 2.0, Atom 1.0 or JSON Feed 1.1) from feed items.
 
-Pure: takes the feed's description, its items (newest first) and the build time for empty feeds, returns
-bytes. No I/O, no clock. The known feedgen traps are handled here (docs/design.md, "Feeds"):
-``add_entry`` prepends unless told to append; ``updated``/``lastBuildDate`` default to the build time, so
-they are set to the newest item's so that unchanged content gives unchanged bytes; dates are given in the
-site's zone so RSS writes a numeric ``+0800``, never ``CST``.
+Pure: takes the feed's description and its items (newest first), returns bytes. No I/O, no clock: the
+build time for an empty feed is passed in. feedgen builds RSS and Atom; what it cannot express (Atom
+``<source>``, image links, Media RSS, RFC 5005 archive links) is added by a feedgen extension, never by
+editing the output text. The known traps are handled here (docs/design.md, "Feeds"): ``add_entry``
+prepends unless told to append; ``updated``/``lastBuildDate`` default to the build time, so they are set
+from the items and unchanged content gives unchanged bytes; dates are given in the site's zone so RSS
+writes ``+0800``, never ``CST``; content is ``type="html"``, never feedgen's invalid ``CDATA``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import Any
 
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
-from ..text import summarize
-from ..types import StoredArticle
-
-__all__ = ["FeedSpec", "SiteInfo", "build_atom", "build_rss", "entry_updated"]
+__all__ = ["FeedItem", "FeedLinks", "FeedSpec", "SiteInfo", "Source", "build_atom", "build_json", "build_rss"]
 
 GENERATOR = "syndicate"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+FH_NS = "http://purl.org/syndication/history/1.0"
+STYLESHEET = "feed.xsl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +46,7 @@ class FeedSpec:
     path: str  # folder under output_dir, e.g. "zones/xishan"
     title: str
     description: str
-    labels: tuple[tuple[str, str], ...] = ()  # (scheme, term) categories every item of the feed carries
+    labels: tuple[tuple[str, str], ...] = ()  # (scheme, term): what the feed is about (zone, city)
 
     def url(self, site: SiteInfo, filename: str) -> str:
         return f"{site.base_url}{self.path}/{filename}"
@@ -48,71 +55,225 @@ class FeedSpec:
         return f"{site.base_url}{self.path}/"
 
 
-def _generator(spec: FeedSpec, site: SiteInfo, items: Sequence[StoredArticle], now: datetime) -> FeedGenerator:
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an item was first published: the feed or store it came from."""
+
+    title: str
+    url: str  # that source's own feed (or page) URL
+    id: str  # an absolute IRI naming it
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One entry as every format writes it. Built by the pipeline from a stored article."""
+
+    guid: str
+    title: str
+    link: str
+    published: datetime
+    updated: datetime
+    summary: str  # plain text
+    content_html: str  # sanitized
+    author: str = ""
+    categories: tuple[str, ...] = ()
+    image: str | None = None
+    image_type: str | None = None
+    source: Source | None = None
+    also: tuple[str, ...] = ()  # other sources that carried the same story
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLinks:
+    """RFC 5005 and WebSub links of one document."""
+
+    current: str | None = None  # in an archive: the subscription document
+    prev_archive: str | None = None
+    next_archive: str | None = None
+    archive: bool = False  # this document is an archive (fh:archive)
+    hubs: tuple[str, ...] = ()
+
+
+@dataclass
+class _Extra:
+    links: FeedLinks = field(default_factory=FeedLinks)
+
+
+class _FeedExtension(BaseExtension):  # type: ignore[misc]
+    """Feed-level additions: namespaces, archive and hub links."""
+
+    def __init__(self) -> None:
+        self.extra = _Extra()
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"media": MEDIA_NS, "fh": FH_NS} if self.extra.links.archive else {"media": MEDIA_NS}
+
+    def _links(self, parent: Any) -> None:
+        links = self.extra.links
+        for rel, href in (
+            ("current", links.current),
+            ("prev-archive", links.prev_archive),
+            ("next-archive", links.next_archive),
+        ):
+            if href:
+                etree.SubElement(parent, f"{{{ATOM_NS}}}link", rel=rel, href=href)
+        for hub in links.hubs:
+            etree.SubElement(parent, f"{{{ATOM_NS}}}link", rel="hub", href=hub)
+        if links.archive:
+            etree.SubElement(parent, f"{{{FH_NS}}}archive")
+
+    def extend_atom(self, feed: Any) -> Any:
+        self._links(feed)
+        return feed
+
+    def extend_rss(self, feed: Any) -> Any:
+        self._links(feed.find("channel"))
+        return feed
+
+
+class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
+    """Entry-level additions: Atom <source>, image links (Atom enclosure link, Media RSS)."""
+
+    def __init__(self) -> None:
+        self.item: FeedItem | None = None
+        self.tz: tzinfo | None = None
+
+    def extend_atom(self, entry: Any) -> Any:
+        item = self.item
+        if item is None:
+            return entry
+        if item.image:
+            etree.SubElement(
+                entry, f"{{{ATOM_NS}}}link", rel="enclosure", href=item.image, type=item.image_type or "image/jpeg"
+            )
+        if item.source is not None:
+            source = etree.SubElement(entry, f"{{{ATOM_NS}}}source")
+            etree.SubElement(source, f"{{{ATOM_NS}}}id").text = item.source.id
+            etree.SubElement(source, f"{{{ATOM_NS}}}title").text = item.source.title
+            etree.SubElement(source, f"{{{ATOM_NS}}}updated").text = item.updated.astimezone(self.tz).isoformat()
+            etree.SubElement(source, f"{{{ATOM_NS}}}link", rel="self", href=item.source.url)
+        return entry
+
+    def extend_rss(self, entry: Any) -> Any:
+        item = self.item
+        if item is not None and item.image:
+            etree.SubElement(
+                entry, f"{{{MEDIA_NS}}}content", url=item.image, medium="image", type=item.image_type or "image/jpeg"
+            )
+        return entry
+
+
+def _generator(
+    spec: FeedSpec, site: SiteInfo, items: Sequence[FeedItem], now: datetime, links: FeedLinks
+) -> FeedGenerator:
     fg = FeedGenerator()
+    fg.register_extension("syndicate", _FeedExtension, _EntryExtension, atom=True, rss=True)
+    fg.syndicate.extra.links = links
     fg.load_extension("dc", atom=False, rss=True)
     fg.title(spec.title)
     fg.description(spec.description)
     fg.language(site.language)
     fg.author(name=site.title)
     fg.generator(GENERATOR, version=site.version)
-    newest = max((entry_updated(i) for i in items), default=now)
+    newest = max((i.updated for i in items), default=now)
     fg.updated(newest.astimezone(site.tz))
     fg.lastBuildDate(newest.astimezone(site.tz))
     for item in items:
-        a = item.article
         fe = fg.add_entry(order="append")
+        fe.syndicate.item = item
+        fe.syndicate.tz = site.tz
         fe.id(item.guid)
         fe.guid(item.guid, permalink=False)
-        fe.title(a.title)
-        fe.link(href=a.link, rel="alternate")
-        fe.published(a.published.astimezone(site.tz))
-        fe.updated(entry_updated(item).astimezone(site.tz))
-        summary = summarize(a.body_html, 200) or a.title
+        fe.title(item.title)
+        fe.link(href=item.link, rel="alternate", type="text/html")
+        fe.published(item.published.astimezone(site.tz))
+        fe.updated(item.updated.astimezone(site.tz))
+        summary = item.summary or item.title
         fe.description(summary)
         fe.summary(summary)
-        fe.content(a.body_html, type="html")
-        for term in _categories(a.category, a.city, spec.labels):
+        fe.content(item.content_html, type="html")
+        for term in item.categories:
             fe.category(term=term)
     return fg
 
 
-def entry_updated(item: StoredArticle) -> datetime:
-    """When the entry last changed as readers see it: its publication, or the edit we saw after that.
-
-    An article never edited since we first stored it was last updated when it was published; using the
-    time we happened to fetch it would give every article of one fetch the same ``updated``.
-    """
-    if item.updated == item.first_seen:
-        return item.article.published
-    return max(item.updated, item.article.published)
+def _with_stylesheet(xml: bytes) -> bytes:
+    """The processing instruction that makes a browser show the feed as a page (``feed.xsl``)."""
+    decl_end = xml.index(b"?>") + 2
+    return xml[:decl_end] + f'\n<?xml-stylesheet type="text/xsl" href="/{STYLESHEET}"?>'.encode() + xml[decl_end:]
 
 
-def _categories(category: str | None, city: str | None, labels: tuple[tuple[str, str], ...]) -> list[str]:
-    terms = [term for _scheme, term in labels]
-    for extra in (city, category):
-        if extra and extra not in terms:
-            terms.append(extra)
-    return terms
-
-
-def build_rss(spec: FeedSpec, site: SiteInfo, items: Sequence[StoredArticle], now: datetime) -> bytes:
-    fg = _generator(spec, site, items, now)
-    fg.link(href=spec.url(site, "rss.xml"), rel="self", type="application/rss+xml")
+def build_rss(
+    spec: FeedSpec,
+    site: SiteInfo,
+    items: Sequence[FeedItem],
+    now: datetime,
+    links: FeedLinks = FeedLinks(),
+    filename: str = "rss.xml",
+) -> bytes:
+    fg = _generator(spec, site, items, now, links)
+    fg.link(href=spec.url(site, filename), rel="self", type="application/rss+xml")
     fg.link(href=spec.html_url(site), rel="alternate")
-    # RSS <author> must be an e-mail address; the issuing office is a name, so it goes in dc:creator.
     for entry, item in zip(fg.entry(), items, strict=True):
-        if item.article.author:
-            entry.dc.dc_creator(item.article.author)
-    return bytes(fg.rss_str(pretty=True, encoding="UTF-8"))
+        # RSS <author> must be an e-mail address; the issuing office is a name, so it goes in dc:creator.
+        if item.author:
+            entry.dc.dc_creator(item.author)
+        if item.source is not None:
+            entry.source(url=item.source.url, title=item.source.title)
+    return _with_stylesheet(bytes(fg.rss_str(pretty=True, encoding="UTF-8")))
 
 
-def build_atom(spec: FeedSpec, site: SiteInfo, items: Sequence[StoredArticle], now: datetime) -> bytes:
-    fg = _generator(spec, site, items, now)
-    fg.id(spec.url(site, "atom.xml"))
-    fg.link(href=spec.url(site, "atom.xml"), rel="self", type="application/atom+xml")
+def build_atom(
+    spec: FeedSpec,
+    site: SiteInfo,
+    items: Sequence[FeedItem],
+    now: datetime,
+    links: FeedLinks = FeedLinks(),
+    filename: str = "atom.xml",
+) -> bytes:
+    fg = _generator(spec, site, items, now, links)
+    fg.id(spec.url(site, filename))
+    fg.link(href=spec.url(site, filename), rel="self", type="application/atom+xml")
     fg.link(href=spec.html_url(site), rel="alternate", type="text/html")
     for entry, item in zip(fg.entry(), items, strict=True):
-        if item.article.author:
-            entry.author(name=item.article.author)
-    return bytes(fg.atom_str(pretty=True, encoding="UTF-8"))
+        if item.author:
+            entry.author(name=item.author)
+    return _with_stylesheet(bytes(fg.atom_str(pretty=True, encoding="UTF-8")))
+
+
+def build_json(spec: FeedSpec, site: SiteInfo, items: Sequence[FeedItem], now: datetime) -> bytes:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
+    doc: dict[str, Any] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": spec.title,
+        "home_page_url": spec.html_url(site),
+        "feed_url": spec.url(site, "feed.json"),
+        "description": spec.description,
+        "language": site.language,
+        "authors": [{"name": site.title}],
+        "items": [],
+    }
+    for item in items:
+        entry: dict[str, Any] = {
+            "id": item.guid,
+            "url": item.link,
+            "title": item.title,
+            "content_html": item.content_html,
+            "summary": item.summary,
+            "date_published": item.published.astimezone(site.tz).isoformat(),
+            "date_modified": item.updated.astimezone(site.tz).isoformat(),
+        }
+        if item.author:
+            entry["authors"] = [{"name": item.author}]
+        if item.categories:
+            entry["tags"] = list(item.categories)
+        if item.image:
+            entry["image"] = item.image
+        if item.source is not None or item.also:
+            # JSON Feed extensions are objects whose key starts with an underscore.
+            entry["_syndicate"] = {
+                **({"source": {"title": item.source.title, "url": item.source.url}} if item.source else {}),
+                **({"also_reported_by": list(item.also)} if item.also else {}),
+            }
+        doc["items"].append(entry)
+    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -199,8 +199,11 @@ class Store:
                 ):
                     zones_of.setdefault(aid, set()).add(slug)
 
-            for key, (article, zones) in batch.items():
+            for n, (key, (article, zones)) in enumerate(batch.items()):
                 digest = article.content_hash()
+                # One microsecond apart in the order read: every entry gets its own Atom <updated>
+                # (feed validators warn when entries share one), and the order of arrival is kept.
+                stamp = now + timedelta(microseconds=n)
                 if key not in existing:
                     new_rows.append(
                         {
@@ -208,8 +211,8 @@ class Store:
                             "source_id": source_id,
                             "source_key": key,
                             "content_hash": digest,
-                            "first_seen": now,
-                            "updated": now,
+                            "first_seen": stamp,
+                            "updated": stamp,
                             **_fields(article),
                         }
                     )
@@ -220,7 +223,7 @@ class Store:
                 if old_digest == digest and not zones_changed:
                     unchanged += 1
                     continue
-                row: dict[str, Any] = {"id": aid, "updated": now}
+                row: dict[str, Any] = {"id": aid, "updated": stamp}
                 if old_digest != digest:
                     row.update(_fields(article), content_hash=digest)
                 changed_rows.append(row)
@@ -406,6 +409,21 @@ class Store:
             rows = s.execute(select(ArticleRow.guid, ArticleRow.story_id).where(ArticleRow.story_id.is_not(None)))
             return {guid: story for guid, story in rows if story is not None}
 
+    def story_sources(self, story_ids: Sequence[int]) -> dict[int, list[str]]:
+        """Story id → the source ids of its versions, in the order they were stored."""
+        out: dict[int, list[str]] = {}
+        ids = sorted(set(story_ids))
+        with self._session() as s:
+            for chunk in (ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)):
+                for story, source in s.execute(
+                    select(ArticleRow.story_id, ArticleRow.source_id)
+                    .where(ArticleRow.story_id.in_(chunk))
+                    .order_by(ArticleRow.id)
+                ):
+                    if story is not None and source not in out.setdefault(story, []):
+                        out[story].append(source)
+        return out
+
     def categories(self) -> list[str]:
         """Every category a canonical article has, sorted."""
         with self._session() as s:
@@ -464,6 +482,7 @@ class Store:
                 zones=tuple(zones.get(r.id, ())),
                 first_seen=r.first_seen,
                 updated=r.updated,
+                story_id=r.story_id,
             )
             for r in rows
         ]
