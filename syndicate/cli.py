@@ -218,12 +218,18 @@ def dupes(state: _State, args: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.option("--all", "full", is_flag=True, help="Rebuild every feed, not only those whose items changed.")
 @pass_state
-def publish(state: _State) -> None:
-    """Write every zone's RSS and Atom feeds under publish.output_dir."""
+def publish(state: _State, full: bool) -> None:
+    """Write the feeds (zones, cities, categories, all; RSS, Atom, JSON Feed) whose items changed, and
+    the discovery page, OPML and stylesheet, under publish.output_dir."""
     with _errors():
-        report = _with_context(state, pipeline.publish)
-    _out.print(f"{len(report.written)} files written, {len(report.unchanged)} unchanged", markup=False)
+        report = _with_context(state, lambda ctx: pipeline.publish(ctx, full=full))
+    _out.print(
+        f"{len(report.written)} files written, {len(report.unchanged)} unchanged, "
+        f"{report.skipped} feeds without changes skipped",
+        markup=False,
+    )
 
 
 @cli.command()

@@ -38,6 +38,7 @@ __all__ = [
     "SqlSourceConfig",
     "ZoneConfig",
     "default_config_path",
+    "default_templates_dir",
     "load_config",
     "parse_duration",
 ]
@@ -105,9 +106,16 @@ class DatabaseConfig(_Model):
     url: str = "sqlite:///var/syndicate.db"
 
 
+def default_templates_dir() -> Path:
+    """The templates shipped inside an installed package, else the checkout's top-level templates/."""
+    packaged = Path(__file__).parent / "templates"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "templates"
+
+
 class PublishConfig(_Model):
     output_dir: Path = Path("var/public")
     items_per_feed: int = Field(default=50, ge=1, le=10_000)
+    templates_dir: Path | None = None  # index.html, feeds.opml and feed.xsl templates; default: the shipped ones
 
 
 class ZoneConfig(_Model):
@@ -331,7 +339,14 @@ def _resolve(config: Config, path: Path) -> Config:
         update={
             "path": path.resolve(),
             "database": config.database.model_copy(update={"url": _resolve_sqlite(config.database.url, base)}),
-            "publish": config.publish.model_copy(update={"output_dir": rel(config.publish.output_dir)}),
+            "publish": config.publish.model_copy(
+                update={
+                    "output_dir": rel(config.publish.output_dir),
+                    "templates_dir": rel(config.publish.templates_dir)
+                    if config.publish.templates_dir
+                    else default_templates_dir(),
+                }
+            ),
             "sources": sources,
         }
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import hashlib
 import html
 import logging
 import mimetypes
@@ -23,12 +24,33 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, dedupe
-from .config import Config, DirectorySourceConfig, FeedSourceConfig, SourceConfig, SqlSourceConfig
+from .config import (
+    Config,
+    DirectorySourceConfig,
+    FeedSourceConfig,
+    SourceConfig,
+    SqlSourceConfig,
+    default_templates_dir,
+)
 from .exceptions import ConfigError, PublishError
-from .publish import FeedItem, FeedSpec, SiteInfo, Source, atomic_write, build_atom, build_json, build_rss
+from .publish import (
+    STYLESHEET,
+    FeedEntry,
+    FeedItem,
+    FeedSpec,
+    SiteInfo,
+    Source,
+    atomic_write,
+    build_atom,
+    build_json,
+    build_rss,
+    render_index,
+    render_opml,
+    stylesheet,
+)
 from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
-from .store import Decision, Keys, Store, Story
+from .store import Decision, FeedState, Keys, Store, Story
 from .text import plain_text, summarize
 from .types import Article, FetchReport, SourceResult, SourceState, StoredArticle, Zone
 from .urls import is_private_address
@@ -332,7 +354,7 @@ def deduplicate(ctx: Context, batch: int = 2000) -> DedupeReport:
     index.load([aid for aid, _ in loaded], [blob for _, blob in loaded])
     after = 0  # the pending scan resumes where the last batch ended instead of starting over
     while True:
-        with ctx.store.dedupe_session(priorities(ctx.config), _choose) as session:
+        with ctx.store.dedupe_session(priorities(ctx.config), _choose, ctx.clock()) as session:
             pending = session.pending(batch, after)
             if pending:
                 after = pending[-1].id
@@ -394,7 +416,7 @@ def split(ctx: Context, ref: str) -> int:
     if article_id is None:
         raise ConfigError(f"no article {ref!r} (give an id, GUID or link)")
     deduplicate(ctx)
-    return ctx.store.split(article_id, priorities(ctx.config), _choose)
+    return ctx.store.split(article_id, priorities(ctx.config), _choose, ctx.clock())
 
 
 def stories(ctx: Context, ref: str | None = None) -> list[Story]:
@@ -433,8 +455,9 @@ def source_health(ctx: Context) -> list[SourceHealth]:
 
 @dataclass
 class PublishReport:
-    written: list[Path] = field(default_factory=list)
-    unchanged: list[Path] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)  # files replaced
+    unchanged: list[Path] = field(default_factory=list)  # files rebuilt to the same bytes, left alone
+    skipped: int = 0  # feeds whose items did not change, not rebuilt
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +479,51 @@ def _unique_slugs(names: Sequence[str]) -> dict[str, str]:
         used[base] += 1
         slugs[name] = base if used[base] == 1 else f"{base}-{used[base]}"
     return slugs
+
+
+def _write_discovery(
+    ctx: Context,
+    selections: Sequence[FeedSelection],
+    states: dict[str, FeedState],
+    report: PublishReport,
+    now: datetime,
+) -> None:
+    """index.html, feeds.opml and feed.xsl, from what every feed held when last written."""
+    site = ctx.site
+    out = ctx.config.publish.output_dir
+    templates = ctx.config.publish.templates_dir or default_templates_dir()
+    cities = {z.slug: z.city for z in ctx.zones}
+    entries = []
+    for selection in selections:
+        spec = selection.spec
+        state = states.get(spec.path)
+        group = spec.path.split("/")[0]
+        name = spec.title.rsplit(" · ", 1)[0] if group != "all" else "全部新闻"
+        city = cities.get(selection.zones[0]) if group == "zones" and selection.zones else None
+        newest = state.newest.astimezone(site.tz).strftime("%Y-%m-%d %H:%M") if state and state.newest else None
+        entries.append(
+            FeedEntry(
+                group,
+                name,
+                spec.title,
+                city,
+                state.items if state else 0,
+                newest,
+                spec.url(site, "rss.xml"),
+                spec.url(site, "atom.xml"),
+                spec.url(site, "feed.json"),
+                spec.html_url(site),
+            )
+        )
+    newest_all = max((s.newest for s in states.values() if s.newest), default=now)
+    for filename, data in (
+        (STYLESHEET, stylesheet(templates)),
+        ("feeds.opml", render_opml(templates, site, entries, newest_all)),
+        ("index.html", render_index(templates, site, entries)),
+    ):
+        path = out / filename
+        changed = atomic_write(path, data)
+        (report.written if changed else report.unchanged).append(path)
 
 
 def feed_selections(ctx: Context) -> list[FeedSelection]:
@@ -559,11 +627,31 @@ class _ItemMaker:
 
 
 FORMATS = (("rss.xml", build_rss), ("atom.xml", build_atom), ("feed.json", build_json))
+_WATERMARK = "publish.watermark"
 
 
-def publish(ctx: Context) -> PublishReport:
-    """Write every feed (zones, cities, categories, all) as RSS, Atom and JSON Feed. Each file is
-    replaced atomically; a file whose bytes would not change is left alone."""
+def _affected(selection: FeedSelection, zones: set[str], categories: set[str | None], anything: bool) -> bool:
+    if selection.zones is None and selection.category is None:
+        return anything
+    if selection.zones is not None and not zones.intersection(selection.zones):
+        return False
+    return selection.category is None or selection.category in categories
+
+
+def _digest(spec: FeedSpec, items: Sequence[FeedItem]) -> str:
+    """Everything a feed's documents are built from (value objects have a deterministic repr)."""
+    return hashlib.sha256(repr((spec, tuple(items))).encode()).hexdigest()
+
+
+def publish(ctx: Context, full: bool = False) -> PublishReport:
+    """Write the feeds whose items changed since the last publish (every feed with ``full``) as RSS, Atom
+    and JSON Feed, then the discovery page, OPML and stylesheet.
+
+    Which feeds changed follows from the articles stored or edited since the last publish (a
+    watermark): their zones, cities and categories, and ``all``. A feed whose items are the same as when
+    it was last written is not rewritten, so its bytes (and ETag) stay. Each file is replaced
+    atomically; the discovery documents are written last, so they never point to a feed not yet written.
+    """
     ctx.store.ensure_ready()
     deduplicate(ctx)  # articles stored by a run that stopped before dedupe are decided first
     site = ctx.site
@@ -571,10 +659,30 @@ def publish(ctx: Context) -> PublishReport:
     limit = ctx.config.publish.items_per_feed
     now = ctx.clock()
     report = PublishReport()
+    stored_mark = None if full else ctx.store.setting(_WATERMARK)
+    watermark = datetime.fromisoformat(stored_mark) if stored_mark else None
+    zones, categories, newest = ctx.store.changed_since(watermark)
+    states = ctx.store.feed_states()
+    selections = feed_selections(ctx)
     make_items = _ItemMaker(ctx)
-    for selection in feed_selections(ctx):
+    written: list[FeedState] = []
+    for selection in selections:
         spec = selection.spec
+        state = states.get(spec.path)
+        complete = all((out / spec.path / name).exists() for name, _ in FORMATS)
+        if (
+            watermark is not None
+            and state is not None
+            and complete
+            and not _affected(selection, zones, categories, newest is not None)
+        ):
+            report.skipped += 1
+            continue
         items = make_items(ctx.store.feed_articles(limit, zones=selection.zones, category=selection.category))
+        digest = _digest(spec, items)
+        if not full and state is not None and state.digest == digest and complete:
+            report.skipped += 1
+            continue
         for filename, build in FORMATS:
             path = out / spec.path / filename
             try:
@@ -583,5 +691,13 @@ def publish(ctx: Context) -> PublishReport:
                 log.error("publish.failed", extra={"path": str(path)})
                 raise
             (report.written if changed else report.unchanged).append(path)
+        newest_item = max((i.updated for i in items), default=None)
+        written.append(FeedState(spec.path, spec.title, len(items), newest_item, digest))
+    if written:
+        ctx.store.save_feed_states(written)
+        states.update({s.path: s for s in written})
+    _write_discovery(ctx, selections, states, report, now)
+    if newest is not None:
+        ctx.store.set_setting(_WATERMARK, newest.isoformat())
     log.info("publish.done", extra={"written": len(report.written), "unchanged": len(report.unchanged)})
     return report

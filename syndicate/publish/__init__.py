@@ -6,6 +6,11 @@ decided by ``syndicate.pipeline``.
 
 from __future__ import annotations
 
+from .discovery import FeedEntry as FeedEntry
+from .discovery import render_index as render_index
+from .discovery import render_opml as render_opml
+from .discovery import stylesheet as stylesheet
+from .feeds import STYLESHEET as STYLESHEET
 from .feeds import FeedItem as FeedItem
 from .feeds import FeedLinks as FeedLinks
 from .feeds import FeedSpec as FeedSpec
@@ -18,7 +23,9 @@ from .writer import TEMP_PREFIX as TEMP_PREFIX
 from .writer import atomic_write as atomic_write
 
 __all__ = [
+    "STYLESHEET",
     "TEMP_PREFIX",
+    "FeedEntry",
     "FeedItem",
     "FeedLinks",
     "FeedSpec",
@@ -28,4 +35,7 @@ __all__ = [
     "build_atom",
     "build_json",
     "build_rss",
+    "render_index",
+    "render_opml",
+    "stylesheet",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -36,12 +37,13 @@ from .dedupe import (
     Version,
     forget_signatures,
 )
-from .models import ArticleRow, ArticleZoneRow, SignatureRow, SourceRow
+from .models import ArticleRow, ArticleZoneRow, FeedStateRow, SettingRow, SignatureRow, SourceRow
 
 __all__ = [
     "ChooseCanonical",
     "Decision",
     "DedupeSession",
+    "FeedState",
     "Keys",
     "Known",
     "Pending",
@@ -55,6 +57,17 @@ __all__ = [
 _MIGRATIONS = Path(__file__).parent / "migrations"
 SchemaState = Literal["new", "current", "behind", "unknown"]
 _CHUNK = 500  # values per IN (...) list; well under every backend's parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What a feed held when it was last written."""
+
+    path: str
+    title: str
+    items: int
+    newest: datetime | None
+    digest: str
 
 
 class SaveCounts(NamedTuple):
@@ -256,10 +269,12 @@ class Store:
     # -- dedupe ---------------------------------------------------------------------------------------
 
     @contextmanager
-    def dedupe_session(self, priorities: Mapping[str, int], choose: ChooseCanonical) -> Iterator[DedupeSession]:
+    def dedupe_session(
+        self, priorities: Mapping[str, int], choose: ChooseCanonical, now: datetime
+    ) -> Iterator[DedupeSession]:
         """One transaction of dedupe lookups and decisions."""
         with self._session() as s:
-            yield DedupeSession(s, priorities, choose)
+            yield DedupeSession(s, priorities, choose, now)
 
     def resolve_article(self, ref: str) -> int | None:
         """An article by id, GUID, or link."""
@@ -270,7 +285,7 @@ class Store:
                     return found
             return s.scalar(select(ArticleRow.id).where(or_(ArticleRow.guid == ref, ArticleRow.link == ref)).limit(1))
 
-    def split(self, article_id: int, priorities: Mapping[str, int], choose: ChooseCanonical) -> int:
+    def split(self, article_id: int, priorities: Mapping[str, int], choose: ChooseCanonical, now: datetime) -> int:
         """Take an article out of its story into one of its own, for good. Returns the new story id
         (the article's own id)."""
         with self._session() as s:
@@ -287,13 +302,19 @@ class Store:
                 update(ArticleRow)
                 .where(ArticleRow.id == article_id)
                 .values(
-                    story_id=article_id, pinned=True, canonical=True, dup_of=None, dup_rule="split", dup_similarity=None
+                    story_id=article_id,
+                    pinned=True,
+                    canonical=True,
+                    updated=now,
+                    dup_of=None,
+                    dup_rule="split",
+                    dup_similarity=None,
                 )
             )
             # Versions that had joined through this article no longer point at their story's member.
             s.execute(update(ArticleRow).where(ArticleRow.dup_of == article_id).values(dup_of=None))
             if old is not None:
-                DedupeSession(s, priorities, choose).recanonicalize(old)
+                DedupeSession(s, priorities, choose, now).recanonicalize(old)
             return article_id
 
     def stories(self, article_id: int | None = None, limit: int = 50) -> list[Story]:
@@ -423,6 +444,45 @@ class Store:
                     if story is not None and source not in out.setdefault(story, []):
                         out[story].append(source)
         return out
+
+    # -- publish state --------------------------------------------------------------------------------
+
+    def setting(self, key: str) -> str | None:
+        with self._session() as s:
+            return s.scalar(select(SettingRow.value).where(SettingRow.key == key))
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._session() as s:
+            s.merge(SettingRow(key=key, value=value))
+
+    def changed_since(self, watermark: datetime | None) -> tuple[set[str], set[str | None], datetime | None]:
+        """Zones and categories of the articles changed at or after ``watermark`` (canonical or not),
+        and the newest change. Everything, when there is no watermark. (At, not only after: two changes
+        can share a timestamp, and re-checking one is cheap, since unchanged feeds are not rewritten.)"""
+        with self._session() as s:
+            where = [] if watermark is None else [ArticleRow.updated >= watermark]
+            newest = s.scalar(select(func.max(ArticleRow.updated)).where(*where))
+            categories = set(s.scalars(select(ArticleRow.category).where(*where).distinct()))
+            zones = set(
+                s.scalars(
+                    select(ArticleZoneRow.zone_slug)
+                    .join(ArticleRow, ArticleRow.id == ArticleZoneRow.article_id)
+                    .where(*where)
+                    .distinct()
+                )
+            )
+        return zones, categories, newest
+
+    def feed_states(self) -> dict[str, FeedState]:
+        with self._session() as s:
+            return {
+                r.path: FeedState(r.path, r.title, r.items, r.newest, r.digest) for r in s.scalars(select(FeedStateRow))
+            }
+
+    def save_feed_states(self, states: Iterable[FeedState]) -> None:
+        with self._session() as s:
+            for st in states:
+                s.merge(FeedStateRow(path=st.path, title=st.title, items=st.items, newest=st.newest, digest=st.digest))
 
     def categories(self) -> list[str]:
         """Every category a canonical article has, sorted."""

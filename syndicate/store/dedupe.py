@@ -140,10 +140,11 @@ class Lookup:
 
 
 class DedupeSession:
-    def __init__(self, session: Session, priorities: Mapping[str, int], choose: ChooseCanonical) -> None:
+    def __init__(self, session: Session, priorities: Mapping[str, int], choose: ChooseCanonical, now: datetime) -> None:
         self._s = session
         self._priorities = priorities
         self._choose = choose
+        self._now = now
 
     def pending(self, limit: int, after: int = 0) -> list[Pending]:
         """Articles with no signature yet and an id above ``after``, oldest first."""
@@ -250,7 +251,10 @@ class DedupeSession:
         best = self._choose([(m.id, self._priorities.get(m.source_id, 0), m.published) for m in members])
         for m in members:
             if m.canonical != (m.id == best):
-                self._s.execute(update(ArticleRow).where(ArticleRow.id == m.id).values(canonical=m.id == best))
+                # The change of version is a change for the feeds that held either: mark it updated.
+                self._s.execute(
+                    update(ArticleRow).where(ArticleRow.id == m.id).values(canonical=m.id == best, updated=self._now)
+                )
 
 
 def forget_signatures(session: Session, article_ids: Sequence[int]) -> None:

@@ -135,3 +135,25 @@ class SignatureRow(Base):
     # The LSH bucket keys (little-endian int64s). The bucket index itself is kept in memory and rebuilt
     # from these at start: random inserts into a 20-rows-per-article table cost more as it grows.
     buckets: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FeedStateRow(Base):
+    """What was last written for one feed (its folder under output_dir): for incremental publishing
+    and for the discovery page."""
+
+    __tablename__ = "feed_state"
+
+    path: Mapped[str] = mapped_column(String(300), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    items: Mapped[int] = mapped_column(Integer)
+    newest: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class SettingRow(Base):
+    """Small named values the pipeline keeps between runs (e.g. the publish watermark)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,64 @@
+"""The discovery documents: ``index.html`` (every feed, with ``<link rel="alternate">`` for readers),
+``feeds.opml`` (OPML 2.0, for bulk import) and ``feed.xsl`` (the stylesheet that shows a feed as a page).
+
+Pure rendering with Jinja2 (autoescaped): takes the list of feeds and returns bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from .feeds import SiteInfo
+
+__all__ = ["GROUPS", "FeedEntry", "render_index", "render_opml", "stylesheet"]
+
+GROUPS = (("zones", "开发区"), ("cities", "城市"), ("categories", "栏目"), ("all", "全部"))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    group: str  # zones | cities | categories | all
+    name: str
+    title: str
+    city: str | None
+    count: int
+    updated: str | None  # local date and time, for people
+    rss: str
+    atom: str
+    json: str
+    html: str
+
+
+def _env(templates: Path) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(templates)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_index(templates: Path, site: SiteInfo, feeds: Sequence[FeedEntry]) -> bytes:
+    html = _env(templates).get_template("index.html.j2").render(site=site, feeds=feeds, groups=GROUPS)
+    return html.encode("utf-8")
+
+
+def render_opml(templates: Path, site: SiteInfo, feeds: Sequence[FeedEntry], modified: datetime) -> bytes:
+    text = (
+        _env(templates)
+        .get_template("feeds.opml.j2")
+        .render(site=site, feeds=feeds, groups=GROUPS, modified=format_datetime(modified.astimezone(site.tz)))
+    )
+    return text.encode("utf-8")
+
+
+def stylesheet(templates: Path) -> bytes:
+    return (templates / "feed.xsl").read_bytes()

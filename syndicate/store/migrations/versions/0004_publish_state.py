@@ -1,0 +1,37 @@
+"""Publish state: what each feed last held, and named settings.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-29
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from syndicate.store.models import UTCDateTime
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "feed_state",
+        sa.Column("path", sa.String(300), primary_key=True),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("items", sa.Integer(), nullable=False),
+        sa.Column("newest", UTCDateTime(), nullable=True),
+        sa.Column("digest", sa.String(64), nullable=False),
+    )
+    op.create_table(
+        "settings",
+        sa.Column("key", sa.String(100), primary_key=True),
+        sa.Column("value", sa.Text(), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("settings")
+    op.drop_table("feed_state")

@@ -1,0 +1,165 @@
+"""Complete feeds: JSON Feed, attribution, images, discovery documents, stylesheet, incremental publish."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import feedparser
+from lxml import etree
+
+from syndicate import pipeline
+from syndicate.pipeline import Context
+
+from .helpers import FixedClock, page
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+PARTNER = """
+[[sources]]
+id = "partner"
+kind = "feed"
+url = "partner.xml"
+title = "合作伙伴网站"
+priority = 10
+"""
+
+
+def articles(ctx: Context) -> Path:
+    assert ctx.config.path is not None
+    return ctx.config.path.parent / "articles"
+
+
+def body(n: int) -> tuple[str, ...]:
+    return tuple(f"第{n}篇第{i}段:开发区举行重大项目签约活动,签约项目{n}个,总投资{n * 10}亿元。" for i in range(3))
+
+
+def test_json_feed_required_fields(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    (articles(ctx) / "a.txt").write_text(page(title="甲", body=body(1)), encoding="utf-8")
+    pipeline.fetch(ctx)
+    pipeline.publish(ctx)
+    doc = json.loads((ctx.config.publish.output_dir / "zones/xishan/feed.json").read_text(encoding="utf-8"))
+    assert doc["version"] == "https://jsonfeed.org/version/1.1"
+    assert doc["title"].startswith("锡山经济技术开发区")
+    assert doc["feed_url"] == "http://feeds.example.org/zones/xishan/feed.json"
+    [item] = doc["items"]
+    assert item["id"].startswith("urn:uuid:")
+    assert item["title"] == "甲"
+    assert item["content_html"].startswith("<p>第1篇第0段")
+    assert item["date_published"] == "2020-10-19T00:00:00+08:00"
+    assert {"锡山经济技术开发区", "无锡", "文字新闻"} <= set(item["tags"])
+    assert item["authors"] == [{"name": "锡山区宣传部"}]
+
+
+def test_attribution_other_sources_and_image(make_context: Callable[..., Context], tmp_path: Path) -> None:
+    ctx = make_context(PARTNER)
+    text = "".join(f"<p>{p}</p>" for p in body(2))
+    (tmp_path / "partner.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>p</title>'
+        "<link>https://partner.example.org/</link><description>d</description>"
+        "<item><title>转载:重大项目签约</title><link>https://partner.example.org/1.html</link>"
+        f'<guid isPermaLink="false">p-1</guid><description><![CDATA[{text}<img src="/img/a.png">]]></description>'
+        "<category>锡山经开区</category></item></channel></rss>",
+        encoding="utf-8",
+    )
+    (articles(ctx) / "a.txt").write_text(page(title="重大项目签约", body=body(2)), encoding="utf-8")
+    pipeline.fetch(ctx)
+    pipeline.publish(ctx)
+    out = ctx.config.publish.output_dir
+    [item] = json.loads((out / "zones/xishan/feed.json").read_text(encoding="utf-8"))["items"]
+    assert item["title"] == "重大项目签约"  # the platform's own version is canonical (priority 100 > 10)
+    assert item["_syndicate"]["also_reported_by"] == ["合作伙伴网站"]
+    assert item["_syndicate"]["source"]["title"] == "测试平台"
+
+    [partner] = ctx.store.source_articles("partner")
+    assert 'src="https://partner.example.org/img/a.png"' in partner.article.body_html  # made absolute
+
+
+def test_atom_source_and_enclosure(make_context: Callable[..., Context], tmp_path: Path, clock: FixedClock) -> None:
+    ctx = make_context(PARTNER.replace("priority = 10", "priority = 100"))
+    (tmp_path / "partner.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>p</title>'
+        "<link>https://partner.example.org/</link><description>d</description>"
+        "<item><title>合作方稿件</title><link>https://partner.example.org/9.html</link>"
+        '<guid isPermaLink="false">p-9</guid><description>&lt;p&gt;正文&lt;img src="https://partner.example.org/a.jpg"&gt;&lt;/p&gt;'
+        "</description><category>苏州工业园区</category></item></channel></rss>",
+        encoding="utf-8",
+    )
+    pipeline.fetch(ctx)
+    pipeline.publish(ctx)
+    out = ctx.config.publish.output_dir
+    root = etree.fromstring((out / "zones/sip/atom.xml").read_bytes())
+    [entry] = root.findall(f"{ATOM}entry")
+    source = entry.find(f"{ATOM}source")
+    assert source is not None
+    assert source.findtext(f"{ATOM}title") == "测试平台"  # a local file feed is credited to the platform
+    assert source.findtext(f"{ATOM}id")
+    assert source.findtext(f"{ATOM}updated")
+    enclosure = entry.find(f"{ATOM}link[@rel='enclosure']")
+    assert enclosure is not None
+    assert (enclosure.get("href"), enclosure.get("type")) == ("https://partner.example.org/a.jpg", "image/jpeg")
+    rss = etree.fromstring((out / "zones/sip/rss.xml").read_bytes())
+    media = rss.find(".//{http://search.yahoo.com/mrss/}content")
+    assert media is not None
+    assert media.get("url") == "https://partner.example.org/a.jpg"
+
+
+def test_discovery_documents(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    (articles(ctx) / "a.txt").write_text(page(title="甲", body=body(3)), encoding="utf-8")
+    pipeline.fetch(ctx)
+    pipeline.publish(ctx)
+    out = ctx.config.publish.output_dir
+    html = etree.HTML((out / "index.html").read_bytes())
+    alternates = html.xpath("//link[@rel='alternate']/@href")
+    specs = pipeline.feed_selections(ctx)
+    for selection in specs:
+        assert f"http://feeds.example.org/{selection.spec.path}/atom.xml" in alternates
+        assert (out / selection.spec.path / "rss.xml").exists()  # nothing listed that is not written
+    row = next(tr for tr in html.xpath("//tr") if tr.xpath("td[1]/text()") == ["锡山经济技术开发区"])
+    assert row.xpath("td[2]/text()") == ["无锡"]
+    assert row.xpath("td[3]/text()") == ["1"]
+    opml = etree.fromstring((out / "feeds.opml").read_bytes())
+    assert opml.get("version") == "2.0"
+    urls = opml.xpath("//outline[@type='rss']/@xmlUrl")
+    assert len(urls) == len(specs)
+    assert "http://feeds.example.org/zones/xishan/rss.xml" in urls
+
+
+def test_stylesheet_makes_a_page(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    (articles(ctx) / "a.txt").write_text(page(title="甲文章", body=body(4)), encoding="utf-8")
+    pipeline.fetch(ctx)
+    pipeline.publish(ctx)
+    out = ctx.config.publish.output_dir
+    transform = etree.XSLT(etree.parse(str(out / "feed.xsl")))
+    for name in ("rss.xml", "atom.xml"):
+        raw = (out / "zones/xishan" / name).read_bytes()
+        assert b'<?xml-stylesheet type="text/xsl" href="/feed.xsl"?>' in raw.split(b"\n", 2)[1]
+        page_html = str(transform(etree.fromstring(raw)))
+        assert "甲文章" in page_html
+        assert "<h1>" in page_html
+
+
+def test_incremental_publish_rewrites_only_changed_feeds(
+    make_context: Callable[..., Context], clock: FixedClock
+) -> None:
+    ctx = make_context()
+    (articles(ctx) / "a.txt").write_text(page(title="甲", body=body(5)), encoding="utf-8")
+    pipeline.fetch(ctx)
+    pipeline.publish(ctx)
+    out = ctx.config.publish.output_dir
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.*")}
+    clock.now += timedelta(hours=1)
+    (articles(ctx) / "b.txt").write_text(
+        page(title="乙", zone="苏州工业园区", city="苏州", body=body(6)), encoding="utf-8"
+    )
+    pipeline.fetch(ctx)
+    report = pipeline.publish(ctx)
+    rewritten = {str(p.relative_to(out).parent) for p in report.written if p.parent != out}
+    assert rewritten == {"zones/sip", "cities/suzhou", "categories/wenzixinwen", "all"}
+    for path in ("zones/xishan/rss.xml", "zones/wuxi-hitech/atom.xml", "cities/wuxi/feed.json"):
+        assert (out / path).stat().st_mtime_ns == before[out / path]
+    assert {e.title for e in feedparser.parse((out / "all/rss.xml").read_bytes()).entries} == {"甲", "乙"}
