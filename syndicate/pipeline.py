@@ -37,6 +37,7 @@ from .publish import (
     STYLESHEET,
     FeedEntry,
     FeedItem,
+    FeedLinks,
     FeedSpec,
     SiteInfo,
     Source,
@@ -638,9 +639,50 @@ def _affected(selection: FeedSelection, zones: set[str], categories: set[str | N
     return selection.category is None or selection.category in categories
 
 
-def _digest(spec: FeedSpec, items: Sequence[FeedItem]) -> str:
+def _digest(spec: FeedSpec, items: Sequence[FeedItem], links: FeedLinks) -> str:
     """Everything a feed's documents are built from (value objects have a deterministic repr)."""
-    return hashlib.sha256(repr((spec, tuple(items))).encode()).hexdigest()
+    return hashlib.sha256(repr((spec, tuple(items), links)).encode()).hexdigest()
+
+
+def _write(path: Path, data: bytes, report: PublishReport) -> None:
+    try:
+        changed = atomic_write(path, data)
+    except PublishError:
+        log.error("publish.failed", extra={"path": str(path)})
+        raise
+    (report.written if changed else report.unchanged).append(path)
+
+
+def _write_archive(
+    ctx: Context,
+    spec: FeedSpec,
+    index: Sequence[tuple[int, datetime]],
+    page: int,
+    states: dict[str, FeedState],
+    make_items: Callable[[Sequence[StoredArticle]], list[FeedItem]],
+    report: PublishReport,
+    now: datetime,
+    full: bool,
+) -> list[FeedState]:
+    """RFC 5005 archive document ``page`` (1 = the oldest): the articles that arrived in
+    ``[(page-1)*N, page*N)``. Once full it changes only when one of its articles does."""
+    site = ctx.site
+    limit = ctx.config.publish.items_per_feed
+    entries = index[(page - 1) * limit : page * limit]
+    key = f"{spec.path}/archive/{page}"
+    path = ctx.config.publish.output_dir / spec.path / "archive" / f"{page}.xml"
+    links = FeedLinks(
+        current=spec.url(site, "atom.xml"),
+        prev_archive=spec.url(site, f"archive/{page - 1}.xml") if page > 1 else None,
+        archive=True,
+    )
+    digest = hashlib.sha256(repr((spec, tuple(entries), links)).encode()).hexdigest()
+    state = states.get(key)
+    if not full and state is not None and state.digest == digest and path.exists():
+        return []
+    items = make_items(ctx.store.articles_by_ids([i for i, _ in entries]))
+    _write(path, build_atom(spec, site, items, now, links, filename=f"archive/{page}.xml"), report)
+    return [FeedState(key, spec.title, len(items), max((i.updated for i in items), default=None), digest)]
 
 
 def publish(ctx: Context, full: bool = False) -> PublishReport:
@@ -678,21 +720,23 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         ):
             report.skipped += 1
             continue
-        items = make_items(ctx.store.feed_articles(limit, zones=selection.zones, category=selection.category))
-        digest = _digest(spec, items)
+        index = ctx.store.feed_index(selection.zones, selection.category)
+        # Archives first: the subscription documents link to them (docs/design.md, "History").
+        full_pages = len(index) // limit
+        for page in range(1, full_pages + 1):
+            written.extend(_write_archive(ctx, spec, index, page, states, make_items, report, now, full))
+        items = make_items(ctx.store.articles_by_ids([i for i, _ in index[-limit:]]))
+        links = FeedLinks(prev_archive=spec.url(site, f"archive/{full_pages}.xml") if full_pages else None)
+        digest = _digest(spec, items, links)
         if not full and state is not None and state.digest == digest and complete:
             report.skipped += 1
             continue
         for filename, build in FORMATS:
             path = out / spec.path / filename
-            try:
-                changed = atomic_write(path, build(spec, site, items, now))
-            except PublishError:
-                log.error("publish.failed", extra={"path": str(path)})
-                raise
-            (report.written if changed else report.unchanged).append(path)
+            data = build_atom(spec, site, items, now, links) if build is build_atom else build(spec, site, items, now)
+            _write(path, data, report)
         newest_item = max((i.updated for i in items), default=None)
-        written.append(FeedState(spec.path, spec.title, len(items), newest_item, digest))
+        written.append(FeedState(spec.path, spec.title, len(index), newest_item, digest))
     if written:
         ctx.store.save_feed_states(written)
         states.update({s.path: s for s in written})

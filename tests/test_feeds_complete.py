@@ -163,3 +163,61 @@ def test_incremental_publish_rewrites_only_changed_feeds(
     for path in ("zones/xishan/rss.xml", "zones/wuxi-hitech/atom.xml", "cities/wuxi/feed.json"):
         assert (out / path).stat().st_mtime_ns == before[out / path]
     assert {e.title for e in feedparser.parse((out / "all/rss.xml").read_bytes()).entries} == {"甲", "乙"}
+
+
+def _walk(out: Path, start: str) -> list[tuple[str, list[str]]]:
+    """Follow prev-archive links from a subscription document: [(document, entry ids)]."""
+    docs = []
+    url: str | None = f"http://feeds.example.org/{start}"
+    while url:
+        path = out / url.removeprefix("http://feeds.example.org/")
+        root = etree.fromstring(path.read_bytes())
+        docs.append((path.name, [e.findtext(f"{ATOM}id") for e in root.findall(f"{ATOM}entry")]))
+        prev = root.find(f"{ATOM}link[@rel='prev-archive']")
+        url = prev.get("href") if prev is not None else None
+    return docs
+
+
+def test_archives_chain_to_the_beginning(make_context: Callable[..., Context], clock: FixedClock) -> None:
+    ctx = make_context()  # items_per_feed = 3
+    days = [5, 1, 9, 3, 7, 2, 8]
+    for n, day in enumerate(days):
+        (articles(ctx) / f"{n}.txt").write_text(
+            page(title=f"第{n}篇", date=f"2020-10-0{day}", body=body(10 + n)), encoding="utf-8"
+        )
+        pipeline.fetch(ctx)  # one at a time: they arrive in this order
+        clock.now += timedelta(minutes=1)
+    pipeline.publish(ctx)
+    out = ctx.config.publish.output_dir
+    docs = _walk(out, "zones/xishan/atom.xml")
+    assert [name for name, _ in docs] == ["atom.xml", "2.xml", "1.xml"]
+    everything = {s.guid for s in ctx.store.source_articles("local")}
+    subscription, *archives = [set(ids) for _, ids in docs]
+    assert all(len(a) == 3 for a in archives)
+    assert not archives[0] & archives[1]  # archives never repeat an item
+    assert subscription | set.union(*archives) == everything  # nothing lost
+    # The subscription holds the last arrivals, newest published first.
+    assert [e.title for e in feedparser.parse((out / "zones/xishan/atom.xml").read_bytes()).entries] == [
+        "第6篇",
+        "第4篇",
+        "第5篇",
+    ]
+    archive = etree.fromstring((out / "zones/xishan/archive/1.xml").read_bytes())
+    assert archive.find("{http://purl.org/syndication/history/1.0}archive") is not None
+    current = archive.find(f"{ATOM}link[@rel='current']")
+    assert current is not None
+    assert current.get("href") == "http://feeds.example.org/zones/xishan/atom.xml"
+    assert archive.find(f"{ATOM}link[@rel='prev-archive']") is None  # the first archive
+
+    # Two more arrive: a third archive page fills; the first two stay byte for byte.
+    frozen = {n: (out / f"zones/xishan/archive/{n}.xml").read_bytes() for n in (1, 2)}
+    for n in (7, 8):
+        (articles(ctx) / f"{n}.txt").write_text(
+            page(title=f"第{n}篇", date="2020-10-04", body=body(10 + n)), encoding="utf-8"
+        )
+        pipeline.fetch(ctx)
+        clock.now += timedelta(minutes=1)
+    pipeline.publish(ctx)
+    assert [name for name, _ in _walk(out, "zones/xishan/atom.xml")] == ["atom.xml", "3.xml", "2.xml", "1.xml"]
+    for n, data in frozen.items():
+        assert (out / f"zones/xishan/archive/{n}.xml").read_bytes() == data

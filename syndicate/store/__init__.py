@@ -393,11 +393,7 @@ class Store:
         """The newest ``limit`` canonical articles of a zone, newest first."""
         return self.feed_articles(limit, zones=[slug])
 
-    def feed_articles(
-        self, limit: int, zones: Sequence[str] | None = None, category: str | None = None
-    ) -> list[StoredArticle]:
-        """The newest ``limit`` canonical articles in any of ``zones`` (all when None) and of ``category``
-        (any when None), newest first, ties broken by id."""
+    def _selection(self, zones: Sequence[str] | None, category: str | None) -> Any:
         query = select(ArticleRow).where(ArticleRow.canonical.is_(True))
         if zones is not None:
             query = query.where(
@@ -405,9 +401,31 @@ class Store:
             )
         if category is not None:
             query = query.where(ArticleRow.category == category)
+        return query
+
+    def feed_articles(
+        self, limit: int, zones: Sequence[str] | None = None, category: str | None = None
+    ) -> list[StoredArticle]:
+        """The ``limit`` canonical articles that arrived last in any of ``zones`` (all when None) and of
+        ``category`` (any when None), newest published first."""
         with self._session() as s:
-            rows = s.scalars(query.order_by(ArticleRow.published.desc(), ArticleRow.id.desc()).limit(limit)).all()
-            return self._stored(s, rows)
+            rows = s.scalars(self._selection(zones, category).order_by(ArticleRow.id.desc()).limit(limit)).all()
+            stored = self._stored(s, rows)
+        return sorted(stored, key=lambda a: (a.article.published, a.id), reverse=True)
+
+    def feed_index(self, zones: Sequence[str] | None = None, category: str | None = None) -> list[tuple[int, datetime]]:
+        """(id, updated) of every canonical article of a selection, in the order they arrived."""
+        query = self._selection(zones, category).with_only_columns(ArticleRow.id, ArticleRow.updated)
+        with self._session() as s:
+            return [(i, u) for i, u in s.execute(query.order_by(ArticleRow.id))]
+
+    def articles_by_ids(self, ids: Sequence[int]) -> list[StoredArticle]:
+        """The articles with these ids, newest published first."""
+        out: list[StoredArticle] = []
+        with self._session() as s:
+            for chunk in (list(ids[i : i + _CHUNK]) for i in range(0, len(ids), _CHUNK)):
+                out.extend(self._stored(s, s.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk))).all()))
+        return sorted(out, key=lambda a: (a.article.published, a.id), reverse=True)
 
     def signature_buckets(self, after: int = 0, page: int = 20_000) -> Iterator[tuple[int, bytes]]:
         """(article id, packed LSH bucket keys) of every signature with an id above ``after``, in id order."""
