@@ -11,7 +11,9 @@ writes ``+0800``, never ``CST``; content is ``type="html"``, never feedgen's inv
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -28,6 +30,7 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 FH_NS = "http://purl.org/syndication/history/1.0"
 STYLESHEET = "feed.xsl"
+_LOOKS_LIKE_MARKUP = re.compile(r"<[a-zA-Z/!?]|&[#a-zA-Z0-9]+;")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,16 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         item = self.item
         if item is None:
             return entry
+        # Text that looks like markup ("<b>" in a title) is declared html and escaped once more, so
+        # that readers show it as the text it is and validators do not take it for undeclared HTML.
+        for name in ("title", "summary"):
+            # feedgen builds its elements without a namespace (the default one applies on output).
+            el = entry.find(name)
+            if el is None:
+                el = entry.find(f"{{{ATOM_NS}}}{name}")
+            if el is not None and el.text and _LOOKS_LIKE_MARKUP.search(el.text):
+                el.set("type", "html")
+                el.text = html.escape(el.text, quote=False)
         if item.image:
             etree.SubElement(
                 entry, f"{{{ATOM_NS}}}link", rel="enclosure", href=item.image, type=item.image_type or "image/jpeg"

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -108,6 +108,7 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _on_sqlite_connect)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._last_stamp = datetime.min.replace(tzinfo=UTC)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -212,11 +213,11 @@ class Store:
                 ):
                     zones_of.setdefault(aid, set()).add(slug)
 
-            for n, (key, (article, zones)) in enumerate(batch.items()):
+            for key, (article, zones) in batch.items():
                 digest = article.content_hash()
-                # One microsecond apart in the order read: every entry gets its own Atom <updated>
-                # (feed validators warn when entries share one), and the order of arrival is kept.
-                stamp = now + timedelta(microseconds=n)
+                # At least a microsecond apart, in the order read, across calls: every entry gets its own
+                # Atom <updated> (validators warn when entries share one), and arrival order is kept.
+                stamp = self._last_stamp = max(now, self._last_stamp + timedelta(microseconds=1))
                 if key not in existing:
                     new_rows.append(
                         {
