@@ -579,6 +579,7 @@ class _ItemMaker:
 
     def __init__(self, ctx: Context) -> None:
         config = ctx.config
+        self._cache: dict[int, tuple[datetime, FeedItem]] = {}
         self.zone_names = {z.slug: z.name for z in ctx.zones}
         self.zone_cities = {z.slug: z.city for z in ctx.zones}
         self.ctx = ctx
@@ -593,6 +594,18 @@ class _ItemMaker:
                 self.sources[src.id] = Source(self.titles[src.id], url, url)
             else:
                 self.sources[src.id] = platform
+
+    def by_ids(self, ids: Sequence[int]) -> list[FeedItem]:
+        """The items of these articles, newest published first. An article appears in several feeds
+        (zone, city, category, all, archives): it is loaded and turned into an item once per run."""
+        missing = [i for i in ids if i not in self._cache]
+        if missing:
+            for stored, item in zip(
+                stored_list := self.ctx.store.articles_by_ids(missing), self(stored_list), strict=True
+            ):
+                self._cache[stored.id] = (stored.article.published, item)
+        ranked = sorted((self._cache[i] + (i,) for i in ids), key=lambda t: (t[0], t[2]), reverse=True)
+        return [item for _published, item, _id in ranked]
 
     def __call__(self, stored: Sequence[StoredArticle]) -> list[FeedItem]:
         stories = self.ctx.store.story_sources([s.story_id for s in stored if s.story_id is not None])
@@ -659,7 +672,7 @@ def _write_archive(
     index: Sequence[tuple[int, datetime]],
     page: int,
     states: dict[str, FeedState],
-    make_items: Callable[[Sequence[StoredArticle]], list[FeedItem]],
+    make_items: _ItemMaker,
     report: PublishReport,
     now: datetime,
     full: bool,
@@ -680,7 +693,7 @@ def _write_archive(
     state = states.get(key)
     if not full and state is not None and state.digest == digest and path.exists():
         return []
-    items = make_items(ctx.store.articles_by_ids([i for i, _ in entries]))
+    items = make_items.by_ids([i for i, _ in entries])
     _write(path, build_atom(spec, site, items, now, links, filename=f"archive/{page}.xml"), report)
     return [FeedState(key, spec.title, len(items), max((i.updated for i in items), default=None), digest)]
 
@@ -722,10 +735,11 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
             continue
         index = ctx.store.feed_index(selection.zones, selection.category)
         # Archives first: the subscription documents link to them (docs/design.md, "History").
-        full_pages = len(index) // limit
+        # Full pages that leave at least one item after them: a feed of exactly N items has no archive.
+        full_pages = max(0, len(index) - 1) // limit
         for page in range(1, full_pages + 1):
             written.extend(_write_archive(ctx, spec, index, page, states, make_items, report, now, full))
-        items = make_items(ctx.store.articles_by_ids([i for i, _ in index[-limit:]]))
+        items = make_items.by_ids([i for i, _ in index[-limit:]])
         links = FeedLinks(prev_archive=spec.url(site, f"archive/{full_pages}.xml") if full_pages else None)
         digest = _digest(spec, items, links)
         if not full and state is not None and state.digest == digest and complete:

@@ -209,9 +209,9 @@ def test_archives_chain_to_the_beginning(make_context: Callable[..., Context], c
     assert current.get("href") == "http://feeds.example.org/zones/xishan/atom.xml"
     assert archive.find(f"{ATOM}link[@rel='prev-archive']") is None  # the first archive
 
-    # Two more arrive: a third archive page fills; the first two stay byte for byte.
+    # Three more arrive: a third archive page fills; the first two stay byte for byte.
     frozen = {n: (out / f"zones/xishan/archive/{n}.xml").read_bytes() for n in (1, 2)}
-    for n in (7, 8):
+    for n in (7, 8, 9):
         (articles(ctx) / f"{n}.txt").write_text(
             page(title=f"第{n}篇", date="2020-10-04", body=body(10 + n)), encoding="utf-8"
         )

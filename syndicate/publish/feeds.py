@@ -177,12 +177,14 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
 
 
 def _generator(
-    spec: FeedSpec, site: SiteInfo, items: Sequence[FeedItem], now: datetime, links: FeedLinks
+    spec: FeedSpec, site: SiteInfo, items: Sequence[FeedItem], now: datetime, links: FeedLinks, rss: bool
 ) -> FeedGenerator:
     fg = FeedGenerator()
-    fg.register_extension("syndicate", _FeedExtension, _EntryExtension, atom=True, rss=True)
+    # Extensions are instantiated for every entry: load only those the format uses.
+    fg.register_extension("syndicate", _FeedExtension, _EntryExtension, atom=not rss, rss=rss)
     fg.syndicate.extra.links = links
-    fg.load_extension("dc", atom=False, rss=True)
+    if rss:
+        fg.load_extension("dc", atom=False, rss=True)
     fg.title(spec.title)
     fg.description(spec.description)
     fg.language(site.language)
@@ -224,7 +226,7 @@ def build_rss(
     links: FeedLinks = FeedLinks(),
     filename: str = "rss.xml",
 ) -> bytes:
-    fg = _generator(spec, site, items, now, links)
+    fg = _generator(spec, site, items, now, links, rss=True)
     fg.link(href=spec.url(site, filename), rel="self", type="application/rss+xml")
     fg.link(href=spec.html_url(site), rel="alternate")
     for entry, item in zip(fg.entry(), items, strict=True):
@@ -244,7 +246,7 @@ def build_atom(
     links: FeedLinks = FeedLinks(),
     filename: str = "atom.xml",
 ) -> bytes:
-    fg = _generator(spec, site, items, now, links)
+    fg = _generator(spec, site, items, now, links, rss=False)
     fg.id(spec.url(site, filename))
     fg.link(href=spec.url(site, filename), rel="self", type="application/atom+xml")
     fg.link(href=spec.html_url(site), rel="alternate", type="text/html")
