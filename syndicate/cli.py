@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__, pipeline
+from . import __version__, pipeline, web
 from .config import Config, default_config_path, load_config
 from .exceptions import ConfigError, SyndicateError
 from .logs import configure_logging
@@ -232,21 +232,55 @@ def publish(state: _State, full: bool) -> None:
     )
 
 
+def _app(config: Config) -> tuple[web.FeedApp, pipeline.Context]:
+    ctx = pipeline.Context.open(config)
+    app = web.FeedApp(
+        config.publish.output_dir,
+        cache_max_age=config.serve.cache_max_age,
+        base_url=config.site.base_url,
+        hubs=config.publish.websub_hubs,
+        health=lambda: pipeline.store_health(ctx),
+    )
+    return app, ctx
+
+
+@cli.command()
+@click.option("--host", default=None, help="Default: [serve] host.")
+@click.option("--port", type=int, default=None, help="Default: [serve] port.")
+@pass_state
+def serve(state: _State, host: str | None, port: int | None) -> None:
+    """Serve publish.output_dir over HTTP (ETag, 304, gzip, /healthz) until interrupted."""
+    with _errors():
+        config = state.config
+        app, ctx = _app(config)
+    server = web.serve(app, host or config.serve.host, port or config.serve.port)
+    _out.print(
+        f"serving {config.publish.output_dir} at http://{server.config.host}:{server.config.port}/", markup=False
+    )
+    try:
+        server.run()
+    finally:
+        ctx.close()
+
+
 @cli.command()
 @click.option("--interval", default=60, show_default=True, help="Seconds between fetch-and-publish rounds.")
-@click.option("--port", default=8080, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default=None, help="Default: [serve] host.")
+@click.option("--port", type=int, default=None, help="Default: [serve] port.")
 @pass_state
-def run(state: _State, interval: int, port: int, host: str) -> None:
+def run(state: _State, interval: int, host: str | None, port: int | None) -> None:
     """Fetch and publish now and every --interval seconds, serving output_dir until interrupted."""
-    from .web import StaticServer
-
     stop = threading.Event()
     with _errors():
         config = state.config
-        server = StaticServer(config.publish.output_dir, host, port)
-        server.start()
-        _out.print(f"serving {config.publish.output_dir} at {server.url} (Ctrl-C stops)", markup=False)
+        app, health_ctx = _app(config)
+        server = web.serve(app, host or config.serve.host, port or config.serve.port)
+        thread = threading.Thread(target=server.run, name="http", daemon=True)
+        thread.start()
+        _out.print(
+            f"serving {config.publish.output_dir} at http://{server.config.host}:{server.config.port}/ (Ctrl-C stops)",
+            markup=False,
+        )
         try:
             while True:
                 with pipeline.Context.open(config) as ctx:
@@ -258,7 +292,9 @@ def run(state: _State, interval: int, port: int, host: str) -> None:
         except KeyboardInterrupt:
             pass
         finally:
-            server.stop()
+            server.should_exit = True
+            thread.join(timeout=5)
+            health_ctx.close()
 
 
 def main() -> None:

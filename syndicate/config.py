@@ -116,6 +116,21 @@ class PublishConfig(_Model):
     output_dir: Path = Path("var/public")
     items_per_feed: int = Field(default=50, ge=1, le=10_000)
     templates_dir: Path | None = None  # index.html, feeds.opml and feed.xsl templates; default: the shipped ones
+    websub_hubs: tuple[str, ...] = ()  # WebSub hubs told of every changed feed
+
+    @field_validator("websub_hubs")
+    @classmethod
+    def _hubs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for hub in v:
+            if not re.match(r"^https?://[^/\s]+", hub):
+                raise ValueError(f"must be http(s) URLs, got {hub!r}")
+        return v
+
+
+class ServeConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    cache_max_age: int = Field(default=300, ge=0)  # seconds, for Cache-Control on feeds
 
 
 class ZoneConfig(_Model):
@@ -246,6 +261,7 @@ class Config(_Model):
     publish: PublishConfig = PublishConfig()
     fetch: FetchConfig = FetchConfig()
     zones_registry: ZonesRegistryConfig = ZonesRegistryConfig()
+    serve: ServeConfig = ServeConfig()
     zones: tuple[ZoneConfig, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
     # Where the file was read from; relative paths in it were resolved against its folder.

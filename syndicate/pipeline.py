@@ -57,7 +57,17 @@ from .types import Article, FetchReport, SourceResult, SourceState, StoredArticl
 from .urls import is_private_address
 from .zones import ZoneIndex
 
-__all__ = ["Context", "PublishReport", "SourceHealth", "fetch", "init", "publish", "source_health", "system_clock"]
+__all__ = [
+    "Context",
+    "PublishReport",
+    "SourceHealth",
+    "fetch",
+    "init",
+    "publish",
+    "source_health",
+    "store_health",
+    "system_clock",
+]
 
 log = logging.getLogger("syndicate")
 Clock = Callable[[], datetime]
@@ -428,6 +438,16 @@ def stories(ctx: Context, ref: str | None = None) -> list[Story]:
     if article_id is None:
         raise ConfigError(f"no article {ref!r} (give an id, GUID or link)")
     return ctx.store.stories(article_id)
+
+
+def store_health(ctx: Context) -> dict[str, Any]:
+    """A small summary of the store for ``/healthz``. Raises ``StoreError`` when it is unreachable."""
+    state = ctx.store.schema_state()
+    return {
+        "schema": state,
+        "articles": ctx.store.count_articles() if state != "new" else 0,
+        "sources": len(ctx.config.sources),
+    }
 
 
 @dataclass(frozen=True, slots=True)

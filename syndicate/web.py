@@ -1,55 +1,243 @@
-"""Serving output_dir over HTTP.
+"""Serving ``output_dir`` over HTTP: a small ASGI app run by uvicorn.
 
-For now a plain static file server from the standard library, enough for ``make run`` and a feed reader on
-the same machine; production serves the folder with nginx (docs/deploy.md).
+Owns: answering feed polls cheaply. Each file's bytes, gzip variant, strong ETag and Last-Modified are kept
+in memory and looked at again on disk at most once a second, so a poll that ends in 304 costs a dictionary
+lookup, not a ``stat`` and a hash (docs/design.md, "Serving"). Also ``/healthz`` (200 with the store's
+counts, 503 when the database is unreachable) and WebSub discovery headers. Decides nothing about feeds.
+
+Never serves outside the folder: ``..`` segments, encoded or not, absolute paths, NUL bytes and symlinks
+that lead out all answer 404.
 """
 
 from __future__ import annotations
 
-import functools
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+import asyncio
+import gzip
+import hashlib
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
-__all__ = ["StaticServer"]
+__all__ = ["CONTENT_TYPES", "FeedApp", "serve"]
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+CONTENT_TYPES = {
+    "rss.xml": "application/rss+xml; charset=utf-8",
+    "atom.xml": "application/atom+xml; charset=utf-8",
+    ".xml": "application/atom+xml; charset=utf-8",  # archives
+    ".json": "application/feed+json; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".xsl": "text/xsl; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+}
+_FEEDS = ("rss.xml", "atom.xml", "feed.json")
+_RECHECK = 1.0  # seconds between looks at a cached file on disk
+_MAX_CACHED = 8 * 1024 * 1024
 
 
-class _Handler(SimpleHTTPRequestHandler):
-    extensions_map = {  # noqa: RUF012 - the stdlib declares it as an instance attribute
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".xml": "application/xml; charset=utf-8",
-        ".html": "text/html; charset=utf-8",
-    }
-
-    def guess_type(self, path: str | object) -> str:
-        name = str(path)
-        if name.endswith("rss.xml"):
-            return "application/rss+xml; charset=utf-8"
-        if name.endswith("atom.xml"):
-            return "application/atom+xml; charset=utf-8"
-        return super().guess_type(name)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+def content_type(name: str) -> str | None:
+    if name in CONTENT_TYPES:
+        return CONTENT_TYPES[name]
+    return CONTENT_TYPES.get(os.path.splitext(name)[1])
 
 
-class StaticServer:
-    """Serves one folder on host:port from a background thread until ``stop()``."""
+@dataclass
+class _File:
+    body: bytes
+    gzipped: bytes | None
+    etag: str
+    last_modified: str
+    mtime: float
+    stamp: tuple[int, int, int]  # (mtime_ns, size, inode): a replaced file differs in one of them
+    checked: float
+    ctype: str
 
-    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 8080) -> None:
-        root.mkdir(parents=True, exist_ok=True)
-        handler = functools.partial(_Handler, directory=str(root))
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="static-server", daemon=True)
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/"
+class FeedApp:
+    """The ASGI app. ``health`` returns the store's state as a dict, or raises when it is unreachable."""
 
-    def start(self) -> None:
-        self._thread.start()
+    def __init__(
+        self,
+        root: Path,
+        cache_max_age: int = 300,
+        base_url: str = "/",
+        hubs: Sequence[str] = (),
+        health: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.root = root.resolve()
+        self.cache_max_age = cache_max_age
+        self.base_url = base_url
+        self.hubs = tuple(hubs)
+        self.health = health
+        self._files: dict[str, _File] = {}
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
+            await _respond(send, 405, [(b"allow", b"GET, HEAD")], b"", method == "HEAD")
+            return
+        path: str = scope["path"]
+        if path == "/healthz":
+            await self._health(send, method == "HEAD")
+            return
+        entry = self._lookup(path)
+        if entry is None:
+            await _respond(
+                send, 404, [(b"content-type", b"text/plain; charset=utf-8")], b"not found\n", method == "HEAD"
+            )
+            return
+        await self._file(scope, send, path, entry, method == "HEAD")
+
+    # -- files ----------------------------------------------------------------------------------------
+
+    def _lookup(self, path: str) -> _File | None:
+        rel = _safe_relative(path)
+        if rel is None:
+            return None
+        now = time.monotonic()
+        cached = self._files.get(rel)
+        if cached is not None and now - cached.checked < _RECHECK:
+            return cached
+        target = self.root / rel if rel else self.root
+        try:
+            real = Path(os.path.realpath(target))
+            if real.is_dir():
+                real = Path(os.path.realpath(real / "index.html"))
+            if real != self.root and self.root not in real.parents:
+                return None  # a symlink out of the folder
+            st = real.stat()
+        except OSError:
+            self._files.pop(rel, None)
+            return None
+        if not real.is_file() or st.st_size > _MAX_CACHED:
+            return None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if cached is not None and cached.stamp == stamp:
+            cached.checked = now
+            return cached
+        ctype = content_type(real.name)
+        if ctype is None:
+            return None
+        try:
+            body = real.read_bytes()
+        except OSError:
+            return None
+        entry = _File(
+            body=body,
+            gzipped=gzip.compress(body, 6, mtime=0) if len(body) > 512 else None,
+            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            last_modified=formatdate(st.st_mtime, usegmt=True),
+            mtime=int(st.st_mtime),
+            stamp=stamp,
+            checked=now,
+            ctype=ctype,
+        )
+        self._files[rel] = entry
+        return entry
+
+    async def _file(self, scope: Scope, send: Send, path: str, entry: _File, head: bool) -> None:
+        headers = dict(_headers(scope))
+        use_gzip = entry.gzipped is not None and "gzip" in headers.get("accept-encoding", "")
+        etag = entry.etag[:-1] + '-gz"' if use_gzip else entry.etag
+        out = [
+            (b"content-type", entry.ctype.encode()),
+            (b"etag", etag.encode()),
+            (b"last-modified", entry.last_modified.encode()),
+            (b"cache-control", f"public, max-age={self.cache_max_age}".encode()),
+            (b"vary", b"Accept-Encoding"),
+        ]
+        if self.hubs and path.endswith(_FEEDS):
+            links = [f'<{hub}>; rel="hub"' for hub in self.hubs]
+            links.append(f'<{self.base_url.rstrip("/")}{path}>; rel="self"')
+            out.append((b"link", ", ".join(links).encode()))
+        if _not_modified(headers, etag, entry.etag, entry.mtime):
+            await _respond(send, 304, out, b"", True)
+            return
+        body = entry.gzipped if use_gzip and entry.gzipped is not None else entry.body
+        if use_gzip:
+            out.append((b"content-encoding", b"gzip"))
+        await _respond(send, 200, out, body, head)
+
+    # -- health ---------------------------------------------------------------------------------------
+
+    async def _health(self, send: Send, head: bool) -> None:
+        if self.health is None:
+            status, doc = 200, {"status": "ok"}
+        else:
+            try:
+                doc = {"status": "ok", **await asyncio.to_thread(self.health)}
+                status = 200
+            except Exception as e:
+                status, doc = 503, {"status": "unavailable", "error": type(e).__name__}
+        body = (json.dumps(doc, ensure_ascii=False, default=str) + "\n").encode()
+        headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+        await _respond(send, status, headers, body, head)
+
+
+def _safe_relative(path: str) -> str | None:
+    """The request path as a relative path inside the folder, or None when it tries to leave it.
+    ASGI servers have already percent-decoded ``path``; decoding again catches double encoding."""
+    from urllib.parse import unquote
+
+    for candidate in (path, unquote(path)):
+        if "\x00" in candidate or "\\" in candidate:
+            return None
+        parts = candidate.split("/")
+        if any(p in ("..", ".") for p in parts):
+            return None
+    rel = path.lstrip("/")
+    if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+        return None
+    return rel.rstrip("/")
+
+
+def _headers(scope: Scope) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", [])]
+
+
+def _not_modified(headers: dict[str, str], etag: str, plain_etag: str, mtime: float) -> bool:
+    inm = headers.get("if-none-match")
+    if inm is not None:
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return "*" in tags or etag in tags or plain_etag in tags
+    ims = headers.get("if-modified-since")
+    if ims:
+        try:
+            return mtime <= parsedate_to_datetime(ims).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return False
+    return False
+
+
+async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, head: bool) -> None:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+def serve(app: FeedApp, host: str, port: int, log_level: str = "warning") -> Any:
+    """A uvicorn server for ``app`` (not started). ``server.run()`` blocks; ``should_exit`` stops it."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
+    return uvicorn.Server(config)

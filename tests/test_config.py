@@ -38,7 +38,8 @@ def test_relative_paths_resolve_against_the_config_folder(
 @pytest.mark.parametrize(
     ("extra", "key"),
     [
-        ("[serve]\nport = 1\n", "serve"),
+        ("[serving]\nport = 1\n", "serving"),
+        ("[serve]\nport = 0\n", "serve.port"),
         (
             "[[sources]]\nid = 'x'\nkind = 'directory'\npath = 'a'\nlink_template = 'https://x/{stem}'\nbogus = 1\n",
             "sources[1].bogus",
