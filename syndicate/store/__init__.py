@@ -414,11 +414,11 @@ class Store:
             stored = self._stored(s, rows)
         return sorted(stored, key=lambda a: (a.article.published, a.id), reverse=True)
 
-    def feed_index(self, zones: Sequence[str] | None = None, category: str | None = None) -> list[tuple[int, datetime]]:
-        """(id, updated) of every canonical article of a selection, in the order they arrived."""
-        query = self._selection(zones, category).with_only_columns(ArticleRow.id, ArticleRow.updated)
+    def feed_index(self, zones: Sequence[str] | None = None, category: str | None = None) -> list[int]:
+        """The ids of every canonical article of a selection, in the order they arrived."""
+        query = self._selection(zones, category).with_only_columns(ArticleRow.id)
         with self._session() as s:
-            return [(i, u) for i, u in s.execute(query.order_by(ArticleRow.id))]
+            return list(s.scalars(query.order_by(ArticleRow.id)))
 
     def articles_by_ids(self, ids: Sequence[int]) -> list[StoredArticle]:
         """The articles with these ids, newest published first."""
@@ -474,14 +474,15 @@ class Store:
         with self._session() as s:
             s.merge(SettingRow(key=key, value=value))
 
-    def changed_since(self, watermark: datetime | None) -> tuple[set[str], set[str | None], datetime | None]:
-        """Zones and categories of the articles changed at or after ``watermark`` (canonical or not),
-        and the newest change. Everything, when there is no watermark. (At, not only after: two changes
+    def changed_since(self, watermark: datetime | None) -> tuple[set[str], set[str | None], datetime | None, set[int]]:
+        """Zones, categories and ids of the articles changed at or after ``watermark`` (canonical or
+        not), and the newest change. Everything, when there is no watermark. (At, not only after: two changes
         can share a timestamp, and re-checking one is cheap, since unchanged feeds are not rewritten.)"""
         with self._session() as s:
             where = [] if watermark is None else [ArticleRow.updated >= watermark]
             newest = s.scalar(select(func.max(ArticleRow.updated)).where(*where))
-            categories = set(s.scalars(select(ArticleRow.category).where(*where).distinct()))
+            changed = s.execute(select(ArticleRow.id, ArticleRow.category).where(*where)).all()
+            categories = {c for _, c in changed}
             zones = set(
                 s.scalars(
                     select(ArticleZoneRow.zone_slug)
@@ -490,7 +491,7 @@ class Store:
                     .distinct()
                 )
             )
-        return zones, categories, newest
+        return zones, categories, newest, {i for i, _ in changed}
 
     def feed_states(self) -> dict[str, FeedState]:
         with self._session() as s:

@@ -56,6 +56,7 @@ class ArticleRow(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "source_key", name="uq_articles_source_key"),
         Index("ix_articles_published", "published"),
+        Index("ix_articles_updated", "updated"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)

@@ -1,4 +1,4 @@
-"""Publish state: what each feed last held, and named settings.
+"""Publish state: what each feed last held, named settings, and an index on articles.updated.
 
 Revision ID: 0004
 Revises: 0003
@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_articles_updated", "articles", ["updated"])  # what changed since the last publish
     op.create_table(
         "feed_state",
         sa.Column("path", sa.String(300), primary_key=True),
@@ -35,3 +36,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("settings")
     op.drop_table("feed_state")
+    op.drop_index("ix_articles_updated", "articles")
