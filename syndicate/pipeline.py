@@ -48,6 +48,7 @@ from .publish import (
     render_index,
     render_opml,
     stylesheet,
+    websub,
 )
 from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
@@ -479,6 +480,7 @@ class PublishReport:
     written: list[Path] = field(default_factory=list)  # files replaced
     unchanged: list[Path] = field(default_factory=list)  # files rebuilt to the same bytes, left alone
     skipped: int = 0  # feeds whose items did not change, not rebuilt
+    notified: int = 0  # WebSub publish notifications accepted by hubs
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,6 +502,34 @@ def _unique_slugs(names: Sequence[str]) -> dict[str, str]:
         used[base] += 1
         slugs[name] = base if used[base] == 1 else f"{base}-{used[base]}"
     return slugs
+
+
+def _push(ctx: Context, report: PublishReport, now: datetime) -> None:
+    """Tell the configured WebSub hubs of every feed this publish changed, and retry what failed before.
+    Failures are logged and retried later; they never fail the publish."""
+    hubs = ctx.config.publish.websub_hubs
+    if not hubs:
+        return
+    out = ctx.config.publish.output_dir
+    base = ctx.config.site.base_url
+    changed = [
+        base + p.relative_to(out).as_posix() for p in report.written if p.name in ("rss.xml", "atom.xml", "feed.json")
+    ]
+    if changed:
+        ctx.store.queue_notifications(hubs, changed, now)
+    due = ctx.store.due_notifications(now)
+    attempts = {(h, u): a for h, u, a in due}
+    agent = ctx.config.fetch.user_agent or f"syndicate/{__version__} (+{base})"
+    for result in websub.notify([(h, u) for h, u, _ in due], agent):
+        if result.ok:
+            ctx.store.notification_done(result.hub, result.url)
+            report.notified += 1
+        else:
+            n = attempts[(result.hub, result.url)] + 1
+            ctx.store.notification_failed(result.hub, result.url, result.error or "", websub.next_attempt(n, now))
+            log.warning(
+                "websub.failed", extra={"hub": result.hub, "url": result.url, "error": result.error, "attempts": n}
+            )
 
 
 def _write_discovery(
@@ -767,14 +797,22 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
                 )
             )
         items = make_items.by_ids(index[-limit:])
-        links = FeedLinks(prev_archive=spec.url(site, f"archive/{full_pages}.xml") if full_pages else None)
+        links = FeedLinks(
+            prev_archive=spec.url(site, f"archive/{full_pages}.xml") if full_pages else None,
+            hubs=ctx.config.publish.websub_hubs,
+        )
         digest = _digest(spec, items, links)
         if not full and state is not None and state.digest == digest and complete:
             report.skipped += 1
             continue
         for filename, build in FORMATS:
             path = out / spec.path / filename
-            data = build_atom(spec, site, items, now, links) if build is build_atom else build(spec, site, items, now)
+            if build is build_atom:
+                data = build_atom(spec, site, items, now, links)
+            elif build is build_rss:
+                data = build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs))
+            else:
+                data = build(spec, site, items, now)
             _write(path, data, report)
         newest_item = max((i.updated for i in items), default=None)
         written.append(FeedState(spec.path, spec.title, len(index), newest_item, digest))
@@ -784,5 +822,6 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
     _write_discovery(ctx, selections, states, report, now)
     if newest is not None:
         ctx.store.set_setting(_WATERMARK, newest.isoformat())
+    _push(ctx, report, now)
     log.info("publish.done", extra={"written": len(report.written), "unchanged": len(report.unchanged)})
     return report

@@ -37,7 +37,15 @@ from .dedupe import (
     Version,
     forget_signatures,
 )
-from .models import ArticleRow, ArticleZoneRow, FeedStateRow, SettingRow, SignatureRow, SourceRow
+from .models import (
+    ArticleRow,
+    ArticleZoneRow,
+    FeedStateRow,
+    SettingRow,
+    SignatureRow,
+    SourceRow,
+    WebSubPendingRow,
+)
 
 __all__ = [
     "ChooseCanonical",
@@ -503,6 +511,39 @@ class Store:
         with self._session() as s:
             for st in states:
                 s.merge(FeedStateRow(path=st.path, title=st.title, items=st.items, newest=st.newest, digest=st.digest))
+
+    def queue_notifications(self, hubs: Sequence[str], urls: Sequence[str], now: datetime) -> None:
+        """Remember that each hub must be told of each URL (once, however often it changes meanwhile)."""
+        with self._session() as s:
+            for hub in hubs:
+                for url in urls:
+                    row = s.get(WebSubPendingRow, (hub, url))
+                    if row is None:
+                        s.add(WebSubPendingRow(hub=hub, url=url, attempts=0, next_attempt=now))
+                    else:
+                        row.next_attempt = min(row.next_attempt, now) if row.attempts == 0 else row.next_attempt
+
+    def due_notifications(self, now: datetime) -> list[tuple[str, str, int]]:
+        """(hub, url, attempts so far) of every notification due now."""
+        with self._session() as s:
+            rows = s.execute(
+                select(WebSubPendingRow.hub, WebSubPendingRow.url, WebSubPendingRow.attempts)
+                .where(WebSubPendingRow.next_attempt <= now)
+                .order_by(WebSubPendingRow.hub, WebSubPendingRow.url)
+            ).all()
+            return [(h, u, a) for h, u, a in rows]
+
+    def notification_done(self, hub: str, url: str) -> None:
+        with self._session() as s:
+            s.execute(delete(WebSubPendingRow).where(WebSubPendingRow.hub == hub, WebSubPendingRow.url == url))
+
+    def notification_failed(self, hub: str, url: str, error: str, next_attempt: datetime) -> None:
+        with self._session() as s:
+            row = s.get(WebSubPendingRow, (hub, url))
+            if row is not None:
+                row.attempts += 1
+                row.last_error = error[:1000]
+                row.next_attempt = next_attempt
 
     def categories(self) -> list[str]:
         """Every category a canonical article has, sorted."""

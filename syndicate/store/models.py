@@ -158,3 +158,15 @@ class SettingRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class WebSubPendingRow(Base):
+    """A publish notification a hub has not yet accepted."""
+
+    __tablename__ = "websub_pending"
+
+    hub: Mapped[str] = mapped_column(String(500), primary_key=True)
+    url: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

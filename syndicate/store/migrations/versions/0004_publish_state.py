@@ -1,4 +1,5 @@
-"""Publish state: what each feed last held, named settings, and an index on articles.updated.
+"""Publish state: what each feed last held, named settings, WebSub notifications not yet accepted, and an
+index on articles.updated.
 
 Revision ID: 0004
 Revises: 0003
@@ -32,8 +33,18 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
     )
 
+    op.create_table(
+        "websub_pending",
+        sa.Column("hub", sa.String(500), primary_key=True),
+        sa.Column("url", sa.String(1000), primary_key=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt", UTCDateTime(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("websub_pending")
     op.drop_table("settings")
     op.drop_table("feed_state")
     op.drop_index("ix_articles_updated", "articles")
