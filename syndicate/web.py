@@ -61,6 +61,9 @@ class _File:
     stamp: tuple[int, int, int]  # (mtime_ns, size, inode): a replaced file differs in one of them
     checked: float
     ctype: str
+    # Response headers made once per version of the file: [plain, gzip] for 200 and for 304.
+    full: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] = ((), ())  # type: ignore[assignment]
+    not_modified: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] = ((), ())  # type: ignore[assignment]
 
 
 class FeedApp:
@@ -100,7 +103,9 @@ class FeedApp:
         if path == "/healthz":
             await self._health(send, method == "HEAD")
             return
-        entry = self._lookup(path)
+        entry = self._files.get(path)  # the hot path: a fresh entry for exactly this request path
+        if entry is None or time.monotonic() - entry.checked >= _RECHECK:
+            entry = self._lookup(path)
         if entry is None:
             await _respond(
                 send, 404, [(b"content-type", b"text/plain; charset=utf-8")], b"not found\n", method == "HEAD"
@@ -111,13 +116,12 @@ class FeedApp:
     # -- files ----------------------------------------------------------------------------------------
 
     def _lookup(self, path: str) -> _File | None:
+        """Look at the file on disk (at most once a second per path) and cache what to answer."""
         rel = _safe_relative(path)
         if rel is None:
             return None
         now = time.monotonic()
-        cached = self._files.get(rel)
-        if cached is not None and now - cached.checked < _RECHECK:
-            return cached
+        cached = self._files.get(path)
         target = self.root / rel if rel else self.root
         try:
             real = Path(os.path.realpath(target))
@@ -127,7 +131,7 @@ class FeedApp:
                 return None  # a symlink out of the folder
             st = real.stat()
         except OSError:
-            self._files.pop(rel, None)
+            self._files.pop(path, None)
             return None
         if not real.is_file() or st.st_size > _MAX_CACHED:
             return None
@@ -152,16 +156,15 @@ class FeedApp:
             checked=now,
             ctype=ctype,
         )
-        self._files[rel] = entry
+        self._prepare(entry, path)
+        if len(self._files) > 100_000:
+            self._files.clear()  # a crawler of random paths must not grow the cache without end
+        self._files[path] = entry
         return entry
 
-    async def _file(self, scope: Scope, send: Send, path: str, entry: _File, head: bool) -> None:
-        headers = dict(_headers(scope))
-        use_gzip = entry.gzipped is not None and "gzip" in headers.get("accept-encoding", "")
-        etag = entry.etag[:-1] + '-gz"' if use_gzip else entry.etag
-        out = [
+    def _prepare(self, entry: _File, path: str) -> None:
+        common = [
             (b"content-type", entry.ctype.encode()),
-            (b"etag", etag.encode()),
             (b"last-modified", entry.last_modified.encode()),
             (b"cache-control", f"public, max-age={self.cache_max_age}".encode()),
             (b"vary", b"Accept-Encoding"),
@@ -169,14 +172,36 @@ class FeedApp:
         if self.hubs and path.endswith(_FEEDS):
             links = [f'<{hub}>; rel="hub"' for hub in self.hubs]
             links.append(f'<{self.base_url.rstrip("/")}{path}>; rel="self"')
-            out.append((b"link", ", ".join(links).encode()))
-        if _not_modified(headers, etag, entry.etag, entry.mtime):
-            await _respond(send, 304, out, b"", True)
+            common.append((b"link", ", ".join(links).encode()))
+        plain = [*common, (b"etag", entry.etag.encode())]
+        zipped = [*common, (b"etag", (entry.etag[:-1] + '-gz"').encode())]
+        entry.not_modified = (
+            [*plain, (b"content-length", b"0")],
+            [*zipped, (b"content-length", b"0")],
+        )
+        entry.full = (
+            [*plain, (b"content-length", str(len(entry.body)).encode())],
+            [*zipped, (b"content-encoding", b"gzip"), (b"content-length", str(len(entry.gzipped or b"")).encode())],
+        )
+
+    async def _file(self, scope: Scope, send: Send, path: str, entry: _File, head: bool) -> None:
+        inm = ims = None
+        use_gzip = False
+        for key, value in scope["headers"]:
+            if key == b"if-none-match":
+                inm = value
+            elif key == b"accept-encoding":
+                use_gzip = entry.gzipped is not None and b"gzip" in value
+            elif key == b"if-modified-since":
+                ims = value
+        variant = 1 if use_gzip else 0
+        if _not_modified(inm, ims, entry, use_gzip):
+            await send({"type": "http.response.start", "status": 304, "headers": entry.not_modified[variant]})
+            await send({"type": "http.response.body", "body": b""})
             return
-        body = entry.gzipped if use_gzip and entry.gzipped is not None else entry.body
-        if use_gzip:
-            out.append((b"content-encoding", b"gzip"))
-        await _respond(send, 200, out, body, head)
+        body = b"" if head else (entry.gzipped if use_gzip and entry.gzipped is not None else entry.body)
+        await send({"type": "http.response.start", "status": 200, "headers": entry.full[variant]})
+        await send({"type": "http.response.body", "body": body})
 
     # -- health ---------------------------------------------------------------------------------------
 
@@ -211,19 +236,17 @@ def _safe_relative(path: str) -> str | None:
     return rel.rstrip("/")
 
 
-def _headers(scope: Scope) -> list[tuple[str, str]]:
-    return [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", [])]
-
-
-def _not_modified(headers: dict[str, str], etag: str, plain_etag: str, mtime: float) -> bool:
-    inm = headers.get("if-none-match")
+def _not_modified(inm: bytes | None, ims: bytes | None, entry: _File, use_gzip: bool) -> bool:
+    """RFC 9110: If-None-Match decides when present (weak comparison); else If-Modified-Since."""
     if inm is not None:
-        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
-        return "*" in tags or etag in tags or plain_etag in tags
-    ims = headers.get("if-modified-since")
+        text = inm.decode("latin-1")
+        if text.strip() == entry.etag or (use_gzip and text.strip() == entry.etag[:-1] + '-gz"'):
+            return True  # the common case: a reader sending back the one ETag it was given
+        tags = {t.strip().removeprefix("W/") for t in text.split(",")}
+        return "*" in tags or entry.etag in tags or (entry.etag[:-1] + '-gz"') in tags
     if ims:
         try:
-            return mtime <= parsedate_to_datetime(ims).timestamp()
+            return entry.mtime <= parsedate_to_datetime(ims.decode("latin-1")).timestamp()
         except (TypeError, ValueError, IndexError):
             return False
     return False
