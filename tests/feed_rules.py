@@ -1,4 +1,4 @@
-"""A checker for the rules of ../shared/FEEDS.md (the W3C Feed Validation Service's errors and warnings
+"""A checker for the rules of the W3C Feed Validation Service (its errors and warnings
 that syndicate's feeds could trigger), written for our tests. Each problem names the rule it breaks."""
 
 from __future__ import annotations

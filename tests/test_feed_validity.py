@@ -1,5 +1,5 @@
 """Every feed syndicate writes satisfies the feed validator's rules (tests/feed_rules.py, after
-../shared/FEEDS.md): for the bundled example config and for a set of awkward articles."""
+the W3C Feed Validation Service): for the bundled example config and for a set of awkward articles."""
 
 from __future__ import annotations
 
