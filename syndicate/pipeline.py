@@ -36,6 +36,7 @@ from .config import (
 from .exceptions import ConfigError, PublishError
 from .publish import (
     STYLESHEET,
+    EntryCache,
     FeedEntry,
     FeedItem,
     FeedLinks,
@@ -631,6 +632,7 @@ class _ItemMaker:
     def __init__(self, ctx: Context) -> None:
         config = ctx.config
         self._cache: dict[int, tuple[datetime, FeedItem]] = {}
+        self.entries = EntryCache(ctx.config.site.tz)  # each item's XML entry, built once per format
         self.zone_names = {z.slug: z.name for z in ctx.zones}
         self.zone_cities = {z.slug: z.city for z in ctx.zones}
         self.ctx = ctx
@@ -751,7 +753,8 @@ def _write_archive(
     if not full and state is not None and state.digest == digest and changed.isdisjoint(entries) and path.exists():
         return []
     items = make_items.by_ids(list(entries))
-    _write(path, build_atom(spec, site, items, now, links, filename=f"archive/{page}.xml"), report)
+    data = build_atom(spec, site, items, now, links, filename=f"archive/{page}.xml", cache=make_items.entries)
+    _write(path, data, report)
     return [FeedState(key, spec.title, len(items), max((i.updated for i in items), default=None), digest)]
 
 
@@ -812,9 +815,9 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         for filename, build in FORMATS:
             path = out / spec.path / filename
             if build is build_atom:
-                data = build_atom(spec, site, items, now, links)
+                data = build_atom(spec, site, items, now, links, cache=make_items.entries)
             elif build is build_rss:
-                data = build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs))
+                data = build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs), cache=make_items.entries)
             else:
                 data = build(spec, site, items, now)
             _write(path, data, report)

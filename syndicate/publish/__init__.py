@@ -11,6 +11,7 @@ from .discovery import render_index as render_index
 from .discovery import render_opml as render_opml
 from .discovery import stylesheet as stylesheet
 from .feeds import STYLESHEET as STYLESHEET
+from .feeds import EntryCache as EntryCache
 from .feeds import FeedItem as FeedItem
 from .feeds import FeedLinks as FeedLinks
 from .feeds import FeedSpec as FeedSpec
@@ -25,6 +26,7 @@ from .writer import atomic_write as atomic_write
 __all__ = [
     "STYLESHEET",
     "TEMP_PREFIX",
+    "EntryCache",
     "FeedEntry",
     "FeedItem",
     "FeedLinks",
