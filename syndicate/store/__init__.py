@@ -508,9 +508,22 @@ class Store:
             }
 
     def save_feed_states(self, states: Iterable[FeedState]) -> None:
+        """Upsert many feeds' states in one transaction (one query to see which exist)."""
+        rows = {
+            st.path: {"path": st.path, "title": st.title, "items": st.items, "newest": st.newest, "digest": st.digest}
+            for st in states
+        }
+        if not rows:
+            return
         with self._session() as s:
-            for st in states:
-                s.merge(FeedStateRow(path=st.path, title=st.title, items=st.items, newest=st.newest, digest=st.digest))
+            paths = list(rows)
+            known: set[str] = set()
+            for chunk in (paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)):
+                known.update(s.scalars(select(FeedStateRow.path).where(FeedStateRow.path.in_(chunk))))
+            if known:
+                s.execute(update(FeedStateRow), [rows[p] for p in paths if p in known])
+            if len(known) < len(rows):
+                s.execute(insert(FeedStateRow), [rows[p] for p in paths if p not in known])
 
     def queue_notifications(self, hubs: Sequence[str], urls: Sequence[str], now: datetime) -> None:
         """Remember that each hub must be told of each URL (once, however often it changes meanwhile)."""
