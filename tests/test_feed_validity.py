@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from syndicate import pipeline
 from syndicate.config import config_from_dict
@@ -18,6 +19,30 @@ from .feed_rules import check_atom, check_json, check_rss
 from .helpers import FixedClock, page
 
 ROOT = Path(__file__).parent.parent
+ATOM_SCHEMA = etree.RelaxNG(etree.parse(str(Path(__file__).parent / "data" / "atom.rng")))
+
+
+def schema_errors(out: Path) -> dict[str, str]:
+    """Every Atom document (feeds and archives) against the RFC 4287 grammar."""
+    errors = {}
+    for path in sorted(out.rglob("*.xml")):
+        if path.name == "rss.xml":
+            continue
+        if not ATOM_SCHEMA.validate(etree.parse(str(path))):
+            errors[path.relative_to(out).as_posix()] = str(ATOM_SCHEMA.error_log.last_error)
+    return errors
+
+
+def test_the_schema_rejects_what_rfc_4287_rejects() -> None:
+    ok = b'<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:x:1</id><title>t</title><updated>2020-01-01T00:00:00Z</updated></feed>'
+    assert ATOM_SCHEMA.validate(etree.fromstring(ok))
+    for bad in (
+        ok.replace(b"<id>urn:x:1</id>", b""),  # feed without id
+        ok.replace(b"2020-01-01T00:00:00Z", b"2020-01-01"),  # not an RFC 3339 date-time
+        ok.replace(b"<title>t</title>", b'<title type="CDATA">t</title>'),  # feedgen's CDATA trap
+        ok.replace(b"</feed>", b"<entry><title>e</title></entry></feed>"),  # entry without id/updated
+    ):
+        assert not ATOM_SCHEMA.validate(etree.fromstring(bad))
 
 
 def check_tree(out: Path, base_url: str, now: datetime) -> dict[str, list[str]]:
@@ -52,6 +77,7 @@ def test_example_config_feeds_are_valid(tmp_path: Path) -> None:
     out = tmp_path / "public"
     assert list(out.rglob("archive/*.xml"))
     assert check_tree(out, config.site.base_url, now) == {}
+    assert schema_errors(out) == {}
 
 
 AWKWARD = [
@@ -89,3 +115,5 @@ def test_awkward_articles_give_valid_feeds(make_context: Callable[..., Context],
         mine = {path: [m for m in p if "ContainsHTML in title" not in m] for path, p in mine.items()}
         mine = {path: p for path, p in mine.items() if p}
     assert mine == {}
+    if name == "atom.xml":
+        assert schema_errors(ctx.config.publish.output_dir) == {}
