@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, tzinfo
 
-__all__ = ["parse_date"]
+__all__ = ["as_datetime", "parse_date"]
 
 _PATTERN = re.compile(
     r"""^\s*
@@ -38,3 +38,15 @@ def parse_date(text: str, default_tz: tzinfo) -> datetime:
     if m["tz"]:
         return datetime.fromisoformat(naive.isoformat() + ("+00:00" if m["tz"] == "Z" else m["tz"]))
     return naive.replace(tzinfo=default_tz)
+
+
+def as_datetime(value: object, default_tz: tzinfo) -> datetime:
+    """A datetime, date or string (any form ``parse_date`` reads) as an aware datetime.
+    Naive values are read in ``default_tz``; a date is midnight there. Raises ``ValueError``."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=default_tz)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=default_tz)
+    if isinstance(value, str):
+        return parse_date(value, default_tz)
+    raise ValueError(f"expected a date, got {value!r}")

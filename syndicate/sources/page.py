@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
+from datetime import datetime, tzinfo
 
 from markdown_it import MarkdownIt
 
-from ..dates import parse_date
+from ..dates import as_datetime, parse_date
 from ..text import paragraphs_html
 
 __all__ = ["PageFields", "parse_front_matter", "parse_page"]
@@ -155,13 +155,7 @@ def parse_front_matter(text: str, tz: tzinfo) -> PageFields:
 
 
 def _front_date(value: object, tz: tzinfo) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=tz)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), tzinfo=tz)
-    if isinstance(value, str):
-        try:
-            return parse_date(value, tz)
-        except ValueError as e:
-            raise ValueError(f"field published: {e}") from e
-    raise ValueError(f"field published: expected a date, got {value!r}")
+    try:
+        return as_datetime(value, tz)
+    except ValueError as e:
+        raise ValueError(f"field published: {e}") from e

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Engine, and_, column, create_engine, or_, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from ..dates import parse_date
+from ..dates import as_datetime
 from ..text import paragraphs_html, sanitize_html
 from ..types import Article, SourceResult
 from ..urls import absolute
@@ -127,23 +127,13 @@ class SqlSource:
             key=str(row_id),
             title=" ".join(title.split()),
             link=link,
-            published=_when(get("published"), self.tz),
+            published=as_datetime(get("published"), self.tz),
             body_html=sanitize_html(html, base_url=link),
             author=str(get("source") or "").strip(),
             zone_names=(zone.strip(),) if isinstance(zone, str) and zone.strip() else (),
             city=(get("city") or None),
             category=(get("category") or self.category),
         )
-
-
-def _when(value: Any, tz: tzinfo) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=tz)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), tzinfo=tz)
-    if isinstance(value, str):
-        return parse_date(value, tz)
-    raise ValueError(f"published is not a date: {value!r}")
 
 
 def _encode(value: Any) -> Any:

@@ -35,6 +35,7 @@ from .dedupe import (
     Pending,
     Story,
     Version,
+    article_of,
     forget_signatures,
 )
 from .models import (
@@ -379,18 +380,8 @@ class Store:
 
     def save_source_states(self, states: Iterable[SourceState]) -> None:
         """Upsert the state of many sources in one transaction (one query to see which exist)."""
-        rows = {state.source_id: _state_values(state) for state in states}
-        if not rows:
-            return
         with self._session() as s:
-            ids = list(rows)
-            known: set[str] = set()
-            for chunk in (ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)):
-                known.update(s.scalars(select(SourceRow.id).where(SourceRow.id.in_(chunk))))
-            if known:
-                s.execute(update(SourceRow), [rows[i] for i in ids if i in known])
-            if len(known) < len(rows):
-                s.execute(insert(SourceRow), [rows[i] for i in ids if i not in known])
+            _upsert(s, SourceRow, SourceRow.id, {st.source_id: _state_values(st) for st in states})
 
     def article_counts(self) -> dict[str, int]:
         """Articles stored per source id."""
@@ -513,17 +504,8 @@ class Store:
             st.path: {"path": st.path, "title": st.title, "items": st.items, "newest": st.newest, "digest": st.digest}
             for st in states
         }
-        if not rows:
-            return
         with self._session() as s:
-            paths = list(rows)
-            known: set[str] = set()
-            for chunk in (paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)):
-                known.update(s.scalars(select(FeedStateRow.path).where(FeedStateRow.path.in_(chunk))))
-            if known:
-                s.execute(update(FeedStateRow), [rows[p] for p in paths if p in known])
-            if len(known) < len(rows):
-                s.execute(insert(FeedStateRow), [rows[p] for p in paths if p not in known])
+            _upsert(s, FeedStateRow, FeedStateRow.path, rows)
 
     def queue_notifications(self, hubs: Sequence[str], urls: Sequence[str], now: datetime) -> None:
         """Remember that each hub must be told of each URL (once, however often it changes meanwhile)."""
@@ -599,20 +581,7 @@ class Store:
             StoredArticle(
                 id=r.id,
                 guid=r.guid,
-                article=Article(
-                    source_id=r.source_id,
-                    key=r.source_key,
-                    title=r.title,
-                    link=r.link,
-                    published=r.published,
-                    body_html=r.body_html,
-                    author=r.author,
-                    zone_names=tuple(r.zone_names),
-                    city=r.city,
-                    category=r.category,
-                    tags=tuple(r.tags or ()),
-                    image=r.image,
-                ),
+                article=article_of(r),
                 zones=tuple(zones.get(r.id, ())),
                 first_seen=r.first_seen,
                 updated=r.updated,
@@ -635,6 +604,20 @@ def _fields(article: Article) -> dict[str, Any]:
         "tags": list(article.tags),
         "image": article.image,
     }
+
+
+def _upsert(s: Session, model: Any, key: Any, rows: Mapping[Any, dict[str, Any]]) -> None:
+    """Insert or update many rows of ``model`` by primary key, in bulk: one query to see which exist."""
+    if not rows:
+        return
+    keys = list(rows)
+    known: set[Any] = set()
+    for chunk in (keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)):
+        known.update(s.scalars(select(key).where(key.in_(chunk))))
+    if known:
+        s.execute(update(model), [rows[k] for k in keys if k in known])
+    if len(known) < len(rows):
+        s.execute(insert(model), [rows[k] for k in keys if k not in known])
 
 
 _STATE_FIELDS = [f.name for f in dataclasses.fields(SourceState)]
