@@ -147,11 +147,11 @@ class DedupeSession:
         self._now = now
 
     def pending(self, limit: int, after: int = 0) -> list[Pending]:
-        """Articles with no signature yet and an id above ``after``, oldest first."""
+        """Articles not yet fingerprinted (new, or edited since) with an id above ``after``, oldest first.
+        An index on (fingerprinted, id) makes this cost what is pending, not what is stored."""
         rows = self._s.scalars(
             select(ArticleRow)
-            .outerjoin(SignatureRow, SignatureRow.article_id == ArticleRow.id)
-            .where(SignatureRow.article_id.is_(None), ArticleRow.id > after)
+            .where(ArticleRow.fingerprinted.is_(False), ArticleRow.id > after)
             .order_by(ArticleRow.id)
             .limit(limit)
         ).all()
@@ -210,6 +210,9 @@ class DedupeSession:
                 for d in decisions
             ],
         )
+        s.execute(
+            update(ArticleRow).where(ArticleRow.id.in_([d.article_id for d in decisions])).values(fingerprinted=True)
+        )
         changes = [
             {
                 "_id": d.article_id,
@@ -260,3 +263,4 @@ class DedupeSession:
 def forget_signatures(session: Session, article_ids: Sequence[int]) -> None:
     """Make articles pending again (after an edit): their fingerprints are computed anew."""
     session.execute(delete(SignatureRow).where(SignatureRow.article_id.in_(list(article_ids))))
+    session.execute(update(ArticleRow).where(ArticleRow.id.in_(list(article_ids))).values(fingerprinted=False))

@@ -57,6 +57,8 @@ class ArticleRow(Base):
         UniqueConstraint("source_id", "source_key", name="uq_articles_source_key"),
         Index("ix_articles_published", "published"),
         Index("ix_articles_updated", "updated"),
+        Index("ix_articles_pending", "fingerprinted", "id"),
+        Index("ix_articles_category", "category"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -85,6 +87,8 @@ class ArticleRow(Base):
     dup_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
     dup_rule: Mapped[str | None] = mapped_column(String(20), nullable=True)
     dup_similarity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # False until dedupe has fingerprinted this version of the article (new, or edited since).
+    fingerprinted: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ArticleZoneRow(Base):

@@ -22,7 +22,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("dup_of", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("dup_rule", sa.String(20), nullable=True))
         batch.add_column(sa.Column("dup_similarity", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("fingerprinted", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_index("ix_articles_story_id", "articles", ["story_id"])
+    op.create_index("ix_articles_pending", "articles", ["fingerprinted", "id"])
     op.create_table(
         "article_signatures",
         sa.Column(
@@ -43,7 +45,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("article_signatures")
+    op.drop_index("ix_articles_pending", "articles")
     op.drop_index("ix_articles_story_id", "articles")
     with op.batch_alter_table("articles") as batch:
-        for column in ("dup_similarity", "dup_rule", "dup_of", "pinned", "canonical", "story_id"):
+        for column in ("fingerprinted", "dup_similarity", "dup_rule", "dup_of", "pinned", "canonical", "story_id"):
             batch.drop_column(column)

@@ -19,6 +19,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index("ix_articles_updated", "articles", ["updated"])  # what changed since the last publish
+    op.create_index("ix_articles_category", "articles", ["category"])  # the category feeds
     op.create_table(
         "feed_state",
         sa.Column("path", sa.String(300), primary_key=True),
@@ -47,4 +48,5 @@ def downgrade() -> None:
     op.drop_table("websub_pending")
     op.drop_table("settings")
     op.drop_table("feed_state")
+    op.drop_index("ix_articles_category", "articles")
     op.drop_index("ix_articles_updated", "articles")
