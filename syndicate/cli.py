@@ -283,10 +283,14 @@ def run(state: _State, interval: int, host: str | None, port: int | None) -> Non
         )
         try:
             while True:
-                with pipeline.Context.open(config) as ctx:
-                    reports = pipeline.fetch(ctx)
-                    pipeline.publish(ctx)
-                _print_fetch(reports)
+                try:
+                    with pipeline.Context.open(config) as ctx:
+                        reports = pipeline.fetch(ctx)
+                        pipeline.publish(ctx)
+                    _print_fetch(reports)
+                except SyndicateError as e:
+                    # A bad round (database down, disk full) is reported; the next round tries again.
+                    _err.print(f"error: {e}", markup=False)
                 if stop.wait(interval):
                     break
         except KeyboardInterrupt:
