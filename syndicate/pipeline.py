@@ -820,7 +820,7 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
             elif build is build_rss:
                 data = build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs), cache=make_items.entries)
             else:
-                data = build(spec, site, items, now)
+                data = build_json(spec, site, items, now, cache=make_items.entries)
             _write(path, data, report)
         newest_item = max((i.updated for i in items), default=None)
         written.append(FeedState(spec.path, spec.title, len(index), newest_item, digest))

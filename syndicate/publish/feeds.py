@@ -11,7 +11,6 @@ writes ``+0800``, never ``CST``; content is ``type="html"``, never feedgen's inv
 
 from __future__ import annotations
 
-import copy
 import html
 import json
 import re
@@ -153,7 +152,10 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
 
 
 class EntryCache:
-    """Each item's entry, built once per format and copied into every document that carries it.
+    """Each item's entry, built once per format and reused in every document that carries it.
+
+    An element has one parent: appending it to the next document moves it out of the previous one, which
+    was serialized already (documents are built and written one at a time).
 
     An article is in its zone's feed, its city's, its category's, ``all`` and their archives: building
     its elements once instead of five times is most of what a full publish costs.
@@ -163,16 +165,22 @@ class EntryCache:
         self.tz = tz
         self._atom: dict[str, Any] = {}
         self._rss: dict[str, Any] = {}
+        self._json: dict[str, str] = {}
 
     def atom(self, item: FeedItem) -> Any:
         if item.guid not in self._atom:
             self._atom[item.guid] = _atom_entry(item, self.tz)
-        return copy.deepcopy(self._atom[item.guid])
+        return self._atom[item.guid]
 
     def rss(self, item: FeedItem) -> Any:
         if item.guid not in self._rss:
             self._rss[item.guid] = _rss_item(item, self.tz)
-        return copy.deepcopy(self._rss[item.guid])
+        return self._rss[item.guid]
+
+    def json(self, item: FeedItem) -> str:
+        if item.guid not in self._json:
+            self._json[item.guid] = _json_item(item, self.tz)
+        return self._json[item.guid]
 
 
 def _entry(item: FeedItem, tz: tzinfo) -> FeedEntry:
@@ -291,9 +299,36 @@ def build_atom(
     return _with_stylesheet(bytes(fg.atom_str(pretty=True, encoding="UTF-8")))
 
 
-def build_json(spec: FeedSpec, site: SiteInfo, items: Sequence[FeedItem], now: datetime) -> bytes:
-    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
-    doc: dict[str, Any] = {
+def _json_item(item: FeedItem, tz: tzinfo) -> str:
+    entry: dict[str, Any] = {
+        "id": item.guid,
+        "url": item.link,
+        "title": item.title,
+        "content_html": item.content_html,
+        "summary": item.summary,
+        "date_published": item.published.astimezone(tz).isoformat(),
+        "date_modified": item.updated.astimezone(tz).isoformat(),
+    }
+    if item.author:
+        entry["authors"] = [{"name": item.author}]
+    if item.categories:
+        entry["tags"] = list(item.categories)
+    if item.image:
+        entry["image"] = item.image
+    if item.source is not None or item.also:
+        # JSON Feed extensions are objects whose key starts with an underscore.
+        entry["_syndicate"] = {
+            **({"source": {"title": item.source.title, "url": item.source.url}} if item.source else {}),
+            **({"also_reported_by": list(item.also)} if item.also else {}),
+        }
+    return json.dumps(entry, ensure_ascii=False)
+
+
+def build_json(
+    spec: FeedSpec, site: SiteInfo, items: Sequence[FeedItem], now: datetime, cache: EntryCache | None = None
+) -> bytes:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1), one item a line."""
+    head = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": spec.title,
         "home_page_url": spec.html_url(site),
@@ -301,29 +336,8 @@ def build_json(spec: FeedSpec, site: SiteInfo, items: Sequence[FeedItem], now: d
         "description": spec.description,
         "language": site.language,
         "authors": [{"name": site.title}],
-        "items": [],
     }
-    for item in items:
-        entry: dict[str, Any] = {
-            "id": item.guid,
-            "url": item.link,
-            "title": item.title,
-            "content_html": item.content_html,
-            "summary": item.summary,
-            "date_published": item.published.astimezone(site.tz).isoformat(),
-            "date_modified": item.updated.astimezone(site.tz).isoformat(),
-        }
-        if item.author:
-            entry["authors"] = [{"name": item.author}]
-        if item.categories:
-            entry["tags"] = list(item.categories)
-        if item.image:
-            entry["image"] = item.image
-        if item.source is not None or item.also:
-            # JSON Feed extensions are objects whose key starts with an underscore.
-            entry["_syndicate"] = {
-                **({"source": {"title": item.source.title, "url": item.source.url}} if item.source else {}),
-                **({"also_reported_by": list(item.also)} if item.also else {}),
-            }
-        doc["items"].append(entry)
-    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    cache = cache or EntryCache(site.tz)
+    opening = json.dumps(head, ensure_ascii=False)[:-1]  # without the closing brace
+    body = ",\n".join(cache.json(i) for i in items)
+    return f'{opening}, "items": [\n{body}\n]}}\n'.encode()
