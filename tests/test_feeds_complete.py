@@ -221,3 +221,61 @@ def test_archives_chain_to_the_beginning(make_context: Callable[..., Context], c
     assert [name for name, _ in _walk(out, "zones/xishan/atom.xml")] == ["atom.xml", "3.xml", "2.xml", "1.xml"]
     for n, data in frozen.items():
         assert (out / f"zones/xishan/archive/{n}.xml").read_bytes() == data
+
+
+def test_archives_follow_a_change_in_the_middle(make_context: Callable[..., Context], clock: FixedClock) -> None:
+    """An article early in the arrival order joins the feed later (a split makes a duplicate canonical):
+    every page from its place on is rebuilt, and the chain still holds each article once."""
+    ctx = make_context()  # items_per_feed = 3
+    for n in range(8):
+        text = body(40 + n) if n != 2 else body(41)  # the third to arrive repeats the second: a duplicate
+        (articles(ctx) / f"{n}.txt").write_text(page(title=f"第{n}篇", body=text), encoding="utf-8")
+        pipeline.fetch(ctx)
+        clock.now += timedelta(minutes=1)
+    pipeline.publish(ctx)
+    out = ctx.config.publish.output_dir
+    [story] = ctx.store.stories()
+    copy = next(v for v in story.versions if not v.canonical)
+    clock.now += timedelta(minutes=1)
+    pipeline.split(ctx, str(copy.id))
+    pipeline.publish(ctx)
+    docs = _walk(out, "zones/xishan/atom.xml")
+    subscription, *archives = [set(ids) for _, ids in docs]
+    everything = {s.guid for s in ctx.store.source_articles("local")}
+    assert subscription | set.union(*archives) == everything
+    archived = [i for a in archives for i in a]
+    assert len(archived) == len(set(archived))  # no article in two archive pages
+    assert copy.guid in set.union(*archives)
+
+
+def test_archives_of_a_large_feed_read_page_by_page(
+    write_config: Callable[..., Path], tmp_path: Path, clock: FixedClock, db_url: str
+) -> None:
+    """With many pages, an incremental publish reads only the pages after the first change."""
+    path = write_config(db_url=db_url)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("items_per_feed = 3", "items_per_feed = 1"), encoding="utf-8"
+    )
+    from syndicate.config import load_config
+
+    with Context.open(load_config(path), clock) as ctx:
+        ctx.store.ensure_ready()
+        for n in range(12):
+            (tmp_path / "articles" / f"{n}.txt").write_text(page(title=f"第{n}篇", body=body(60 + n)), encoding="utf-8")
+            pipeline.fetch(ctx)
+            clock.now += timedelta(minutes=1)
+        pipeline.publish(ctx)
+        out = ctx.config.publish.output_dir
+        frozen = (out / "zones/xishan/archive/3.xml").read_bytes()
+        for n in (12, 13):
+            (tmp_path / "articles" / f"{n}.txt").write_text(page(title=f"第{n}篇", body=body(60 + n)), encoding="utf-8")
+            pipeline.fetch(ctx)
+            clock.now += timedelta(minutes=1)
+        pipeline.publish(ctx)
+        docs = _walk(out, "zones/xishan/atom.xml")
+        assert [name for name, _ in docs][:3] == ["atom.xml", "13.xml", "12.xml"]
+        ids = [i for _, entries in docs for i in entries]
+        everything = {s.guid for s in ctx.store.source_articles("local")}
+        assert set(ids) == everything
+        assert len(ids) == len(everything)  # each archive holds one item; the subscription repeats none
+        assert (out / "zones/xishan/archive/3.xml").read_bytes() == frozen
