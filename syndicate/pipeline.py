@@ -722,7 +722,7 @@ def _write(path: Path, data: bytes, report: PublishReport) -> None:
 def _write_archive(
     ctx: Context,
     spec: FeedSpec,
-    entries: Sequence[int],
+    index: Sequence[int],
     page: int,
     states: dict[str, FeedState],
     make_items: _ItemMaker,
@@ -731,9 +731,11 @@ def _write_archive(
     full: bool,
     changed: set[int],
 ) -> list[FeedState]:
-    """RFC 5005 archive document ``page`` (1 = the oldest): ``entries``, the articles that arrived in
+    """RFC 5005 archive document ``page`` (1 = the oldest): the articles that arrived in
     ``[(page-1)*N, page*N)``. Once full it changes only when one of its articles does."""
     site = ctx.site
+    limit = ctx.config.publish.items_per_feed
+    entries = index[(page - 1) * limit : page * limit]
     key = f"{spec.path}/archive/{page}"
     path = ctx.config.publish.output_dir / spec.path / "archive" / f"{page}.xml"
     links = FeedLinks(
@@ -792,33 +794,17 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         ):
             report.skipped += 1
             continue
-        rebuild = full or watermark is None
+        index = ctx.store.feed_index(selection.zones, selection.category)
         # Archives first: the subscription documents link to them (docs/design.md, "History").
         # Full pages that leave at least one item after them: a feed of exactly N items has no archive.
-        count = ctx.store.feed_count(selection.zones, selection.category)
-        full_pages = max(0, count - 1) // limit
-        # Pages before the first changed article cannot have changed: arrival order places every item.
-        first = 1
-        if not rebuild:
-            first = full_pages + 1
-            if changed_ids:
-                before = ctx.store.feed_position(selection.zones, selection.category, min(changed_ids))
-                first = before // limit + 1
-        pages = [p for p in range(1, full_pages + 1) if p >= first or f"{spec.path}/archive/{p}" not in states]
-        if len(pages) > 8 or count <= 8 * limit:
-            index = ctx.store.feed_index(selection.zones, selection.category)
-            page_ids = {p: index[(p - 1) * limit : p * limit] for p in pages}
-            current = index[-limit:]
-        else:  # a few pages of a large feed: read just those
-            page_ids = {
-                p: ctx.store.feed_index(selection.zones, selection.category, (p - 1) * limit, limit) for p in pages
-            }
-            current = ctx.store.feed_index(selection.zones, selection.category, last=limit)
-        for page in pages:
+        full_pages = max(0, len(index) - 1) // limit
+        for page in range(1, full_pages + 1):
             written.extend(
-                _write_archive(ctx, spec, page_ids[page], page, states, make_items, report, now, rebuild, changed_ids)
+                _write_archive(
+                    ctx, spec, index, page, states, make_items, report, now, full or watermark is None, changed_ids
+                )
             )
-        items = make_items.by_ids(current)
+        items = make_items.by_ids(index[-limit:])
         links = FeedLinks(
             prev_archive=spec.url(site, f"archive/{full_pages}.xml") if full_pages else None,
             hubs=ctx.config.publish.websub_hubs,
@@ -837,7 +823,7 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
                 data = build_json(spec, site, items, now, cache=make_items.entries)
             _write(path, data, report)
         newest_item = max((i.updated for i in items), default=None)
-        written.append(FeedState(spec.path, spec.title, count, newest_item, digest))
+        written.append(FeedState(spec.path, spec.title, len(index), newest_item, digest))
     if written:
         ctx.store.save_feed_states(written)
         states.update({s.path: s for s in written})

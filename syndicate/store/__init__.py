@@ -413,33 +413,11 @@ class Store:
             stored = self._stored(s, rows)
         return sorted(stored, key=lambda a: (a.article.published, a.id), reverse=True)
 
-    def feed_index(
-        self,
-        zones: Sequence[str] | None = None,
-        category: str | None = None,
-        offset: int = 0,
-        limit: int | None = None,
-        last: int | None = None,
-    ) -> list[int]:
-        """The ids of the canonical articles of a selection, in the order they arrived: all of them, a
-        slice (``offset``, ``limit``), or the ``last`` ones."""
+    def feed_index(self, zones: Sequence[str] | None = None, category: str | None = None) -> list[int]:
+        """The ids of every canonical article of a selection, in the order they arrived."""
         query = self._selection(zones, category).with_only_columns(ArticleRow.id)
         with self._session() as s:
-            if last is not None:
-                return sorted(s.scalars(query.order_by(ArticleRow.id.desc()).limit(last)))
-            query = query.order_by(ArticleRow.id).offset(offset)
-            return list(s.scalars(query.limit(limit) if limit is not None else query))
-
-    def feed_count(self, zones: Sequence[str] | None = None, category: str | None = None) -> int:
-        query = self._selection(zones, category).with_only_columns(func.count(ArticleRow.id))
-        with self._session() as s:
-            return int(s.scalar(query) or 0)
-
-    def feed_position(self, zones: Sequence[str] | None, category: str | None, article_id: int) -> int:
-        """How many articles of the selection arrived before ``article_id``."""
-        query = self._selection(zones, category).with_only_columns(func.count(ArticleRow.id))
-        with self._session() as s:
-            return int(s.scalar(query.where(ArticleRow.id < article_id)) or 0)
+            return list(s.scalars(query.order_by(ArticleRow.id)))
 
     def articles_by_ids(self, ids: Sequence[int]) -> list[StoredArticle]:
         """The articles with these ids, newest published first."""
