@@ -827,7 +827,9 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
     if written:
         ctx.store.save_feed_states(written)
         states.update({s.path: s for s in written})
-    _write_discovery(ctx, selections, states, report, now)
+    discovery = [out / name for name in (STYLESHEET, "feeds.opml", "index.html")]
+    if full or written or not all(p.exists() for p in discovery):  # else they would come out the same
+        _write_discovery(ctx, selections, states, report, now)
     if newest is not None:
         ctx.store.set_setting(_WATERMARK, newest.isoformat())
     _push(ctx, report, now)
