@@ -55,9 +55,6 @@ class ZoneIndex:
             automaton.make_automaton()
             self._automaton = automaton
 
-    def by_slug(self, slug: str) -> Zone | None:
-        return self._by_slug.get(slug)
-
     def lookup(self, name: str) -> Zone | None:
         return self._by_name.get(normalize_name(name))
 
