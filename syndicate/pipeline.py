@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import hashlib
 import html
+import json
 import logging
 import mimetypes
 import os
@@ -54,7 +55,7 @@ from .publish import (
 )
 from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
-from .store import Decision, FeedState, Keys, Store, Story
+from .store import Changes, Decision, FeedState, Keys, Store, Story
 from .text import plain_text, summarize
 from .types import Article, FetchReport, SourceResult, SourceState, StoredArticle, Zone
 from .urls import is_private_address
@@ -481,7 +482,8 @@ def source_health(ctx: Context) -> list[SourceHealth]:
 class PublishReport:
     written: list[Path] = field(default_factory=list)  # files replaced
     unchanged: list[Path] = field(default_factory=list)  # files rebuilt to the same bytes, left alone
-    skipped: int = 0  # feeds whose items did not change, not rebuilt
+    skipped: int = 0  # feeds whose documents were not written: not concerned by any change, or unchanged
+    looked_at: int = 0  # feeds whose items were read again because a change concerned them
     notified: int = 0  # WebSub publish notifications accepted by hubs
 
 
@@ -697,12 +699,12 @@ FORMATS = (("rss.xml", build_rss), ("atom.xml", build_atom), ("feed.json", build
 _WATERMARK = "publish.watermark"
 
 
-def _affected(selection: FeedSelection, zones: set[str], categories: set[str | None], anything: bool) -> bool:
-    if selection.zones is None and selection.category is None:
-        return anything
-    if selection.zones is not None and not zones.intersection(selection.zones):
+def _affected(selection: FeedSelection, changes: Changes) -> bool:
+    if not changes.ids:
         return False
-    return selection.category is None or selection.category in categories
+    if selection.zones is not None and not changes.zones.intersection(selection.zones):
+        return False
+    return selection.category is None or selection.category in changes.categories
 
 
 def _digest(spec: FeedSpec, items: Sequence[FeedItem], links: FeedLinks) -> str:
@@ -775,9 +777,9 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
     limit = ctx.config.publish.items_per_feed
     now = ctx.clock()
     report = PublishReport()
-    stored_mark = None if full else ctx.store.setting(_WATERMARK)
-    watermark = datetime.fromisoformat(stored_mark) if stored_mark else None
-    zones, categories, newest, changed_ids = ctx.store.changed_since(watermark)
+    mark = json.loads(ctx.store.setting(_WATERMARK) or "null") if not full else None
+    watermark = datetime.fromisoformat(mark["at"]) if mark else None
+    changes = ctx.store.changed_since(watermark, set(mark["ids"]) if mark else ())
     states = ctx.store.feed_states()
     selections = feed_selections(ctx)
     make_items = _ItemMaker(ctx)
@@ -786,14 +788,10 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         spec = selection.spec
         state = states.get(spec.path)
         complete = (out / spec.path / "atom.xml").exists()  # a removed folder is written again
-        if (
-            watermark is not None
-            and state is not None
-            and complete
-            and not _affected(selection, zones, categories, newest is not None)
-        ):
+        if watermark is not None and state is not None and complete and not _affected(selection, changes):
             report.skipped += 1
             continue
+        report.looked_at += 1
         index = ctx.store.feed_index(selection.zones, selection.category)
         # Archives first: the subscription documents link to them (docs/design.md, "History").
         # Full pages that leave at least one item after them: a feed of exactly N items has no archive.
@@ -801,7 +799,7 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         for page in range(1, full_pages + 1):
             written.extend(
                 _write_archive(
-                    ctx, spec, index, page, states, make_items, report, now, full or watermark is None, changed_ids
+                    ctx, spec, index, page, states, make_items, report, now, full or watermark is None, changes.ids
                 )
             )
         items = make_items.by_ids(index[-limit:])
@@ -830,8 +828,10 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
     discovery = [out / name for name in (STYLESHEET, "feeds.opml", "index.html")]
     if full or written or not all(p.exists() for p in discovery):  # else they would come out the same
         _write_discovery(ctx, selections, states, report, now)
-    if newest is not None:
-        ctx.store.set_setting(_WATERMARK, newest.isoformat())
+    if changes.newest is not None:
+        # The newest change seen, and the articles stamped exactly then (so they are not seen twice).
+        mark = {"at": changes.newest.isoformat(), "ids": sorted(changes.at_newest)}
+        ctx.store.set_setting(_WATERMARK, json.dumps(mark))
     _push(ctx, report, now)
     log.info("publish.done", extra={"written": len(report.written), "unchanged": len(report.unchanged)})
     return report

@@ -160,6 +160,7 @@ def test_incremental_publish_rewrites_only_changed_feeds(
     report = pipeline.publish(ctx)
     rewritten = {str(p.relative_to(out).parent) for p in report.written if p.parent != out}
     assert rewritten == {"zones/sip", "cities/suzhou", "categories/wenzixinwen", "all"}
+    assert report.looked_at == 4  # and no other feed was even read
     for path in ("zones/xishan/rss.xml", "zones/wuxi-hitech/atom.xml", "cities/wuxi/feed.json"):
         assert (out / path).stat().st_mtime_ns == before[out / path]
     assert {e.title for e in feedparser.parse((out / "all/rss.xml").read_bytes()).entries} == {"甲", "乙"}

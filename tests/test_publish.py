@@ -156,7 +156,8 @@ def test_republish_keeps_bytes_and_leaves_no_temp_files(make_context: Callable[.
     before = path.read_bytes()
     second = pipeline.publish(ctx)
     assert second.written == []
-    assert second.skipped == 7  # no feed's items changed: none was even rebuilt
+    assert second.skipped == 7
+    assert second.looked_at == 0  # nothing changed since the last publish: no feed is even read again
     assert second.unchanged == []  # nor the discovery documents
     full = pipeline.publish(ctx, full=True)
     assert full.written == []  # rebuilt from scratch, to the very same bytes

@@ -9,7 +9,7 @@ one committed and leaves nothing half-done of the second.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +49,7 @@ from .models import (
 )
 
 __all__ = [
+    "Changes",
     "ChooseCanonical",
     "Decision",
     "DedupeSession",
@@ -66,6 +67,18 @@ __all__ = [
 _MIGRATIONS = Path(__file__).parent / "migrations"
 SchemaState = Literal["new", "current", "behind", "unknown"]
 _CHUNK = 500  # values per IN (...) list; well under every backend's parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What changed since the last publish: the zones, categories and ids of the articles concerned, the
+    newest change, and the ids stamped exactly then."""
+
+    zones: set[str]
+    categories: set[str | None]
+    newest: datetime | None
+    ids: set[int]
+    at_newest: set[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,24 +486,24 @@ class Store:
         with self._session() as s:
             s.merge(SettingRow(key=key, value=value))
 
-    def changed_since(self, watermark: datetime | None) -> tuple[set[str], set[str | None], datetime | None, set[int]]:
-        """Zones, categories and ids of the articles changed at or after ``watermark`` (canonical or
-        not), and the newest change. Everything, when there is no watermark. (At, not only after: two changes
-        can share a timestamp, and re-checking one is cheap, since unchanged feeds are not rewritten.)"""
+    def changed_since(self, watermark: datetime | None, seen: Collection[int] = ()) -> Changes:
+        """Zones, categories and ids of the articles changed since ``watermark`` (canonical or not), and
+        the newest change; everything when there is no watermark. Articles stamped exactly at the
+        watermark count unless their id is in ``seen`` (the last publish saw them): two changes can share
+        a timestamp, and one that did must not be missed nor looked at again."""
         with self._session() as s:
             where = [] if watermark is None else [ArticleRow.updated >= watermark]
-            newest = s.scalar(select(func.max(ArticleRow.updated)).where(*where))
-            changed = s.execute(select(ArticleRow.id, ArticleRow.category).where(*where)).all()
-            categories = {c for _, c in changed}
-            zones = set(
-                s.scalars(
-                    select(ArticleZoneRow.zone_slug)
-                    .join(ArticleRow, ArticleRow.id == ArticleZoneRow.article_id)
-                    .where(*where)
-                    .distinct()
+            rows = s.execute(select(ArticleRow.id, ArticleRow.category, ArticleRow.updated).where(*where)).all()
+            changed = [(i, c, u) for i, c, u in rows if not (u == watermark and i in seen)]
+            ids = {i for i, _, _ in changed}
+            zones: set[str] = set()
+            for chunk in (sorted(ids)[n : n + _CHUNK] for n in range(0, len(ids), _CHUNK)):
+                zones.update(
+                    s.scalars(select(ArticleZoneRow.zone_slug).where(ArticleZoneRow.article_id.in_(chunk)).distinct())
                 )
-            )
-        return zones, categories, newest, {i for i, _ in changed}
+        newest = max((u for _, _, u in changed), default=None)
+        at_newest = {i for i, _, u in changed if u == newest}
+        return Changes(zones, {c for _, c, _ in changed}, newest, ids, at_newest)
 
     def feed_states(self) -> dict[str, FeedState]:
         with self._session() as s:
