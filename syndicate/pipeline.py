@@ -493,8 +493,14 @@ class FeedSelection:
     ``category`` (None: any)."""
 
     spec: FeedSpec
+    name: str  # for people: the zone, city or category name
     zones: tuple[str, ...] | None = None
     category: str | None = None
+    city: str | None = None  # the city of a zone feed
+
+    @property
+    def group(self) -> str:
+        return self.spec.path.split("/")[0]
 
 
 def _unique_slugs(names: Sequence[str]) -> dict[str, str]:
@@ -547,21 +553,17 @@ def _write_discovery(
     site = ctx.site
     out = ctx.config.publish.output_dir
     templates = ctx.config.publish.templates_dir or default_templates_dir()
-    cities = {z.slug: z.city for z in ctx.zones}
     entries = []
     for selection in selections:
         spec = selection.spec
         state = states.get(spec.path)
-        group = spec.path.split("/")[0]
-        name = spec.title.rsplit(" · ", 1)[0] if group != "all" else "全部新闻"
-        city = cities.get(selection.zones[0]) if group == "zones" and selection.zones else None
         newest = state.newest.astimezone(site.tz).strftime("%Y-%m-%d %H:%M") if state and state.newest else None
         entries.append(
             FeedEntry(
-                group,
-                name,
+                selection.group,
+                selection.name,
                 spec.title,
-                city,
+                selection.city,
                 state.items if state else 0,
                 newest,
                 spec.url(site, "rss.xml"),
@@ -591,9 +593,10 @@ def feed_selections(ctx: Context) -> list[FeedSelection]:
                 path=f"zones/{z.slug}",
                 title=f"{z.name} · {title}",
                 description=f"{z.city} {z.name}的最新新闻",
-                labels=(("zone", z.name), ("city", z.city)),
             ),
+            z.name,
             zones=(z.slug,),
+            city=z.city,
         )
         for z in zones
     ]
@@ -604,9 +607,8 @@ def feed_selections(ctx: Context) -> list[FeedSelection]:
     for city, slugs in sorted(by_city.items(), key=lambda kv: city_slugs[kv[0]]):
         out.append(
             FeedSelection(
-                FeedSpec(
-                    f"cities/{city_slugs[city]}", f"{city} · {title}", f"{city}各开发区的最新新闻", (("city", city),)
-                ),
+                FeedSpec(f"cities/{city_slugs[city]}", f"{city} · {title}", f"{city}各开发区的最新新闻"),
+                city,
                 zones=tuple(slugs),
             )
         )
@@ -618,10 +620,11 @@ def feed_selections(ctx: Context) -> list[FeedSelection]:
                 FeedSpec(
                     f"categories/{category_slugs[category]}", f"{category} · {title}", f"{category}栏目的最新新闻"
                 ),
+                category,
                 category=category,
             )
         )
-    out.append(FeedSelection(FeedSpec("all", title, f"{title}:全部开发区的最新新闻")))
+    out.append(FeedSelection(FeedSpec("all", title, f"{title}:全部开发区的最新新闻"), "全部新闻"))
     return out
 
 

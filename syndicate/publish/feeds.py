@@ -61,7 +61,6 @@ class FeedSpec:
     path: str  # folder under output_dir, e.g. "zones/xishan"
     title: str
     description: str
-    labels: tuple[tuple[str, str], ...] = ()  # (scheme, term): what the feed is about (zone, city)
 
     def url(self, site: SiteInfo, filename: str) -> str:
         return f"{site.base_url}{self.path}/{filename}"
