@@ -214,3 +214,14 @@ def test_lsh_index_bulk_load_and_additions() -> None:
     assert index.high_water == 13
     index.load([14], [np.array([2], dtype="<i8").tobytes()])  # a later catch-up merges into the base
     assert index.query([2]) == {10, 14}
+
+
+def test_an_edited_date_can_change_the_canonical_version(make_context: Callable[..., Context]) -> None:
+    ctx = make_context()
+    save(ctx, "local", "a", BASE, when=T0)
+    save(ctx, "local", "b", BASE[:-1], when=T0 - timedelta(days=1))  # the earlier version is canonical
+    pipeline.deduplicate(ctx)
+    assert [a.article.key for a in ctx.store.zone_articles("wuxi-hitech", 10)] == ["b"]
+    save(ctx, "local", "a", BASE, when=T0 - timedelta(days=2))  # "a" turns out to be the older one
+    pipeline.deduplicate(ctx)
+    assert [a.article.key for a in ctx.store.zone_articles("wuxi-hitech", 10)] == ["a"]

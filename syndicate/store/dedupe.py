@@ -190,8 +190,8 @@ class DedupeSession:
         return result
 
     def record(self, decisions: Sequence[Decision]) -> None:
-        """Store signatures, buckets and story membership of a batch; re-choose canonical versions of the
-        stories that gained a version."""
+        """Store signatures, buckets and story membership of a batch; re-choose the canonical version of
+        every story that gained or changed a version."""
         s = self._s
         if not decisions:
             return
@@ -239,7 +239,8 @@ class DedupeSession:
                 ),
                 changes,
             )
-        for story in sorted({d.story_id for d in decisions if d.matched is not None}):
+        # Stories that gained a version, and those with an edited one (its date may have changed).
+        for story in sorted({d.story_id for d in decisions if d.matched is not None or d.keep_story}):
             self.recanonicalize(story)
 
     def recanonicalize(self, story_id: int) -> None:
