@@ -203,6 +203,10 @@ def fetch(
     return [reports[s.id] for s in selected if s.id in reports]
 
 
+def _user_agent(config: Config) -> str:
+    return config.fetch.user_agent or f"syndicate/{__version__} (+{config.site.base_url})"
+
+
 def _config_url(src: SourceConfig) -> str:
     return str(src.path) if isinstance(src, DirectorySourceConfig) else src.url
 
@@ -219,7 +223,7 @@ def _read_directory(
     src: DirectorySourceConfig, config: Config, stored: SourceState | None, now: datetime
 ) -> SourceResult:
     result = DirectorySource(src.id, src.path, src.link_template, config.site.tz).read()
-    state = health.start(src.id, str(src.path), stored)
+    state = health.start(src.id, _config_url(src), stored)
     if result.error is not None:
         new = health.failed(state, now, src.interval, config.fetch.max_backoff, "folder", result.error)
         return dataclasses.replace(result, status="error", state=new)
@@ -227,11 +231,11 @@ def _read_directory(
 
 
 def _read_sql(src: SqlSourceConfig, config: Config, stored: SourceState | None, now: datetime) -> SourceResult:
+    state = health.start(src.id, src.url, stored)
     password = None
     if src.password_env:
         password = os.environ.get(src.password_env)
         if password is None:
-            state = health.start(src.id, src.url, stored)
             message = f"password_env: environment variable {src.password_env} is not set"
             new = health.failed(state, now, src.interval, config.fetch.max_backoff, "config", message)
             return SourceResult(src.id, status="error", error=message, state=new)
@@ -246,7 +250,6 @@ def _read_sql(src: SqlSourceConfig, config: Config, stored: SourceState | None, 
         category=src.category,
         page_size=src.page_size,
     )
-    state = health.start(src.id, src.url, stored)
     result, cursor = source.read(state.cursor)
     if result.error is not None:
         new = health.failed(state, now, src.interval, config.fetch.max_backoff, "database", result.error)
@@ -264,8 +267,7 @@ async def _fetch_feeds(
     deferred: list[SourceState],
 ) -> None:
     config = ctx.config
-    agent = config.fetch.user_agent or f"syndicate/{__version__} (+{config.site.base_url})"
-    async with HttpFetcher(agent, config.fetch.concurrency, ctx.is_private) as fetcher:
+    async with HttpFetcher(_user_agent(config), config.fetch.concurrency, ctx.is_private) as fetcher:
         by_task = {}
         for src in feeds:
             source = FeedSource(
@@ -425,23 +427,24 @@ def deduplicate(ctx: Context, batch: int = 2000) -> DedupeReport:
     return report
 
 
-def split(ctx: Context, ref: str) -> int:
-    """Take an article out of its story for good. Returns its new story id."""
+def _article_id(ctx: Context, ref: str) -> int:
+    ctx.store.ensure_ready()
     article_id = ctx.store.resolve_article(ref)
     if article_id is None:
         raise ConfigError(f"no article {ref!r} (give an id, GUID or link)")
+    return article_id
+
+
+def split(ctx: Context, ref: str) -> int:
+    """Take an article out of its story for good. Returns its new story id."""
+    article_id = _article_id(ctx, ref)
     deduplicate(ctx)
     return ctx.store.split(article_id, priorities(ctx.config), _choose, ctx.clock())
 
 
 def stories(ctx: Context, ref: str | None = None) -> list[Story]:
     ctx.store.ensure_ready()
-    if ref is None:
-        return ctx.store.stories()
-    article_id = ctx.store.resolve_article(ref)
-    if article_id is None:
-        raise ConfigError(f"no article {ref!r} (give an id, GUID or link)")
-    return ctx.store.stories(article_id)
+    return ctx.store.stories() if ref is None else ctx.store.stories(_article_id(ctx, ref))
 
 
 def store_health(ctx: Context) -> dict[str, Any]:
@@ -522,15 +525,12 @@ def _push(ctx: Context, report: PublishReport, now: datetime) -> None:
         return
     out = ctx.config.publish.output_dir
     base = ctx.config.site.base_url
-    changed = [
-        base + p.relative_to(out).as_posix() for p in report.written if p.name in ("rss.xml", "atom.xml", "feed.json")
-    ]
+    changed = [base + p.relative_to(out).as_posix() for p in report.written if p.name in FEED_FILES]
     if changed:
         ctx.store.queue_notifications(hubs, changed, now)
     due = ctx.store.due_notifications(now)
     attempts = {(h, u): a for h, u, a in due}
-    agent = ctx.config.fetch.user_agent or f"syndicate/{__version__} (+{base})"
-    for result in websub.notify([(h, u) for h, u, _ in due], agent):
+    for result in websub.notify([(h, u) for h, u, _ in due], _user_agent(ctx.config)):
         if result.ok:
             ctx.store.notification_done(result.hub, result.url)
             report.notified += 1
@@ -698,7 +698,7 @@ class _ItemMaker:
         return items
 
 
-FORMATS = (("rss.xml", build_rss), ("atom.xml", build_atom), ("feed.json", build_json))
+FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 _WATERMARK = "publish.watermark"
 
 
@@ -814,15 +814,10 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         if not full and state is not None and state.digest == digest and complete:
             report.skipped += 1
             continue
-        for filename, build in FORMATS:
-            path = out / spec.path / filename
-            if build is build_atom:
-                data = build_atom(spec, site, items, now, links, cache=make_items.entries)
-            elif build is build_rss:
-                data = build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs), cache=make_items.entries)
-            else:
-                data = build_json(spec, site, items, now, cache=make_items.entries)
-            _write(path, data, report)
+        folder, cache = out / spec.path, make_items.entries
+        _write(folder / "rss.xml", build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs), cache=cache), report)
+        _write(folder / "atom.xml", build_atom(spec, site, items, now, links, cache=cache), report)
+        _write(folder / "feed.json", build_json(spec, site, items, now, cache=cache), report)
         newest_item = max((i.updated for i in items), default=None)
         written.append(FeedState(spec.path, spec.title, len(index), newest_item, digest))
     if written:

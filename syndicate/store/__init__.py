@@ -521,15 +521,22 @@ class Store:
             _upsert(s, FeedStateRow, FeedStateRow.path, rows)
 
     def queue_notifications(self, hubs: Sequence[str], urls: Sequence[str], now: datetime) -> None:
-        """Remember that each hub must be told of each URL (once, however often it changes meanwhile)."""
+        """Remember that each hub must be told of each URL (once, however often it changes meanwhile:
+        a notification already pending keeps its place and its backoff)."""
         with self._session() as s:
-            for hub in hubs:
-                for url in urls:
-                    row = s.get(WebSubPendingRow, (hub, url))
-                    if row is None:
-                        s.add(WebSubPendingRow(hub=hub, url=url, attempts=0, next_attempt=now))
-                    else:
-                        row.next_attempt = min(row.next_attempt, now) if row.attempts == 0 else row.next_attempt
+            pending = set(
+                s.execute(
+                    select(WebSubPendingRow.hub, WebSubPendingRow.url).where(WebSubPendingRow.hub.in_(list(hubs)))
+                )
+            )
+            new = [
+                {"hub": h, "url": u, "attempts": 0, "next_attempt": now}
+                for h in hubs
+                for u in dict.fromkeys(urls)
+                if (h, u) not in pending
+            ]
+            if new:
+                s.execute(insert(WebSubPendingRow), new)
 
     def due_notifications(self, now: datetime) -> list[tuple[str, str, int]]:
         """(hub, url, attempts so far) of every notification due now."""
