@@ -187,9 +187,10 @@ def dupes(state: _State, args: tuple[str, ...]) -> None:
         raise click.UsageError("give nothing, an ARTICLE, or: split ARTICLE")
     with _errors():
         if args and args[0] == "split" and len(args) == 2:
-            new_story = _with_context(state, lambda ctx: pipeline.split(ctx, args[1]))
+            new_story, found = _with_context(
+                state, lambda ctx: (pipeline.split(ctx, args[1]), pipeline.stories(ctx, args[1]))
+            )
             _out.print(f"{args[1]}: now story {new_story} on its own; later fetches keep it apart", markup=False)
-            found = _with_context(state, lambda ctx: pipeline.stories(ctx, args[1]))
         else:
             found = _with_context(state, lambda ctx: pipeline.stories(ctx, args[0] if args else None))
         tz = state.config.site.tz

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 __all__ = ["CONTENT_TYPES", "FeedApp", "serve"]
 
@@ -222,8 +223,6 @@ class FeedApp:
 def _safe_relative(path: str) -> str | None:
     """The request path as a relative path inside the folder, or None when it tries to leave it.
     ASGI servers have already percent-decoded ``path``; decoding again catches double encoding."""
-    from urllib.parse import unquote
-
     for candidate in (path, unquote(path)):
         if "\x00" in candidate or "\\" in candidate:
             return None

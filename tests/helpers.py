@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -94,3 +95,10 @@ def atom(items: list[dict[str, str]], title: str = "合作伙伴", link: str = "
         f"<title>{escape(title)}</title><id>urn:x</id><updated>2020-10-19T00:00:00Z</updated>"
         f'<link href="{escape(link)}"/>{"".join(parts)}</feed>'
     ).encode()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -4,7 +4,6 @@ reported and the next one tries again."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,13 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from .helpers import page
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .helpers import free_port, page
 
 
 def wait_for(check: Callable[[], bool], seconds: float = 30) -> None:
@@ -37,16 +30,27 @@ def get(url: str) -> httpx.Response | None:
         return None
 
 
+def start_run(config: Path, port: int, stdout: int) -> subprocess.Popen[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "syndicate",
+        "--config",
+        str(config),
+        "run",
+        "--interval",
+        "1",
+        "--port",
+        str(port),
+    ]
+    return subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True)
+
+
 def test_run_serves_publishes_and_stops(write_config: Callable[..., Path], tmp_path: Path) -> None:
     path = write_config()
     (tmp_path / "articles" / "a.txt").write_text(page(), encoding="utf-8")
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syndicate", "--config", str(path), "run", "--interval", "1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_run(path, port, subprocess.PIPE)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: (r := get(base + "/zones/xishan/rss.xml")) is not None and r.status_code == 200)
@@ -64,12 +68,7 @@ def test_run_serves_publishes_and_stops(write_config: Callable[..., Path], tmp_p
 def test_a_failing_round_does_not_stop_the_daemon(write_config: Callable[..., Path]) -> None:
     path = write_config(db_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syndicate", "--config", str(path), "run", "--interval", "1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_run(path, port, subprocess.DEVNULL)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()

@@ -4,7 +4,6 @@ traversal, /healthz, WebSub Link headers, replaced files."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,13 +18,7 @@ from syndicate.config import load_config
 from syndicate.pipeline import Context
 from syndicate.publish import atomic_write
 
-from .helpers import page
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .helpers import free_port, page
 
 
 @pytest.fixture
