@@ -18,7 +18,7 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,9 @@ def content_type(name: str) -> str | None:
     return CONTENT_TYPES.get(os.path.splitext(name)[1])
 
 
+_Headers = Sequence[tuple[bytes, bytes]]
+
+
 @dataclass
 class _File:
     body: bytes
@@ -63,8 +66,8 @@ class _File:
     checked: float
     ctype: str
     # Response headers made once per version of the file: [plain, gzip] for 200 and for 304.
-    full: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] = ((), ())  # type: ignore[assignment]
-    not_modified: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] = ((), ())  # type: ignore[assignment]
+    full: tuple[_Headers, _Headers] = field(default=((), ()))
+    not_modified: tuple[_Headers, _Headers] = field(default=((), ()))
 
 
 class FeedApp:
