@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__, pipeline, web
+from . import __version__, delivery, pipeline, web
 from .config import Config, default_config_path, load_config
 from .exceptions import ConfigError, SyndicateError
 from .logs import configure_logging
@@ -87,6 +87,7 @@ def check(state: _State) -> None:
     with _errors():
         config = state.config
         problems, warnings = pipeline.check(config)
+        problems += delivery.check_recipients(config)
     for message in warnings:
         _err.print(f"warning: {message}", markup=False)
     if problems:
@@ -233,6 +234,66 @@ def publish(state: _State, full: bool) -> None:
     )
 
 
+_DIGEST_WORDS = {
+    "sent": "sent",
+    "empty": "nothing new",
+    "waiting": "an earlier digest waits to be retried",
+    "retry": "will retry",
+    "failed": "failed for good",
+    "blocked": "skipped: an earlier send failed for good",
+    "unsubscribed": "unsubscribed",
+    "taken": "sent by another run",
+    "dry-run": "rendered (dry run)",
+}
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--recipient", "recipient", metavar="EMAIL", default=None, help="Only this recipient.")
+@click.option("--force", is_flag=True, help="Send now whatever the schedule: what is new since the last digest.")
+@click.option("--dry-run", is_flag=True, help="Render to the outbox folder; record and send nothing.")
+@click.pass_context
+def digest(click_ctx: click.Context, recipient: str | None, force: bool, dry_run: bool) -> None:
+    """Send every daily digest that is due now (each recipient once a day at or after [digest] send_at,
+    in their time zone). Without [smtp], messages are written to [digest] outbox_dir as .eml files."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    state = click_ctx.find_object(_State)
+    assert state is not None
+    with _errors():
+        report = _with_context(state, lambda ctx: delivery.digest(ctx, recipient, force=force, dry_run=dry_run))
+    table = Table("recipient", "outcome", "articles", "to", "error")
+    for o in report.outcomes:
+        table.add_row(o.recipient, _DIGEST_WORDS.get(o.status, o.status), str(o.items), o.where or "-", o.error or "-")
+    if report.outcomes:
+        _out.print(table)
+    sent = report.count("sent") + report.count("dry-run")
+    _out.print(
+        f"{sent} digests {'rendered' if dry_run else 'sent'}, {len(report.outcomes) - sent} others", markup=False
+    )
+    if report.failed:
+        sys.exit(1)
+
+
+@digest.command("preview")
+@click.argument("email")
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the files. Default: [digest] outbox_dir/preview.",
+)
+@pass_state
+def digest_preview(state: _State, email: str, folder: Path | None) -> None:
+    """Write EMAIL's digest as it would be now (HTML and text) to files and print their paths."""
+    with _errors():
+        target = folder or state.config.digest.outbox_dir / "preview"
+        html_path, text_path, count = _with_context(state, lambda ctx: delivery.preview(ctx, email, target))
+    _out.print(str(html_path), markup=False)
+    _out.print(str(text_path), markup=False)
+    _err.print(f"{count} articles new to {email}", markup=False)
+
+
 def _app(config: Config) -> tuple[web.FeedApp, pipeline.Context]:
     ctx = pipeline.Context.open(config)
     app = web.FeedApp(
@@ -241,6 +302,7 @@ def _app(config: Config) -> tuple[web.FeedApp, pipeline.Context]:
         base_url=config.site.base_url,
         hubs=config.publish.websub_hubs,
         health=lambda: pipeline.store_health(ctx),
+        unsubscribe=lambda token: delivery.unsubscribe(ctx, token),
     )
     return app, ctx
 

@@ -31,9 +31,12 @@ from .exceptions import ConfigError
 __all__ = [
     "DEFAULT_CONFIG_NAME",
     "Config",
+    "DigestConfig",
     "DirectorySourceConfig",
     "FeedSourceConfig",
     "FetchConfig",
+    "RecipientConfig",
+    "SmtpConfig",
     "SourceConfig",
     "SqlSourceConfig",
     "ZoneConfig",
@@ -61,6 +64,14 @@ def parse_duration(value: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _valid_timezone(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown time zone {v!r}") from e
+    return v
 
 
 class _Model(BaseModel):
@@ -91,11 +102,7 @@ class SiteConfig(_Model):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError(f"unknown time zone {v!r}") from e
-        return v
+        return _valid_timezone(v)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -251,6 +258,103 @@ class FetchConfig(_Model):
     user_agent: str | None = None  # default: syndicate/{version} (+{site.base_url})
 
 
+_EMAIL = r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class DigestConfig(_Model):
+    """The daily email digest: when, how it looks, where it goes without an SMTP server."""
+
+    send_at: str = "08:00"  # local time of each recipient, HH:MM
+    subject: str = "{date} 开发区新闻日报"  # {date}: the recipient's local date
+    sender: str = Field(default="投促中国 <news@example.org>", alias="from")
+    outbox_dir: Path = Path("var/outbox")  # with no [smtp]: each message written here as an .eml file
+    max_items: int = Field(default=100, ge=1, le=10_000)  # per digest; the rest summarized with a link
+    templates_dir: Path | None = None  # digest.html.j2 and digest.txt.j2; default: the shipped ones
+    unsubscribe_max_age: Duration = timedelta(days=365)  # an unsubscribe link older than this is refused
+
+    @field_validator("send_at")
+    @classmethod
+    def _send_at(cls, v: str) -> str:
+        if not _HHMM.match(v):
+            raise ValueError(f"must be a local time HH:MM such as '08:00', got {v!r}")
+        return v
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, v: str) -> str:
+        try:
+            v.format(date="2020-01-01")
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"may use only the placeholder {{date}}: {e}") from e
+        return v
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, v: str) -> str:
+        from email.utils import parseaddr
+
+        _, address = parseaddr(v)
+        if not re.match(_EMAIL, address):
+            raise ValueError(f"must be an address such as 'Name <news@example.org>', got {v!r}")
+        return v
+
+    @property
+    def send_time(self) -> tuple[int, int]:
+        hour, minute = self.send_at.split(":")
+        return int(hour), int(minute)
+
+
+class SmtpConfig(_Model):
+    """The mail server digests are handed to. Secrets come from the environment, never the file."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None  # the password comes from this environment variable
+    rate_per_minute: int = Field(default=120, ge=1, le=1_000_000)
+    timeout: Duration = timedelta(seconds=30)  # per SMTP command
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_key_file: Path | None = None  # PEM private key; with selector and domain, messages are DKIM-signed
+
+    @model_validator(mode="after")
+    def _dkim(self) -> SmtpConfig:
+        given = [self.dkim_selector is not None, self.dkim_domain is not None, self.dkim_key_file is not None]
+        if any(given) and not all(given):
+            raise ValueError("dkim_selector, dkim_domain and dkim_key_file go together: set all three or none")
+        if self.password_env and not self.username:
+            raise ValueError("password_env needs a username")
+        return self
+
+    @property
+    def dkim(self) -> bool:
+        return self.dkim_key_file is not None
+
+
+class RecipientConfig(_Model):
+    """A member of staff who gets the daily digest of the zones, cities or categories they follow."""
+
+    email: str = Field(pattern=_EMAIL, max_length=320)
+    name: str = ""
+    zones: tuple[str, ...] = ()  # zone slugs
+    cities: tuple[str, ...] = ()  # city slugs (wuxi) or names (无锡)
+    categories: tuple[str, ...] = ()  # category slugs or names
+    timezone: str | None = None  # default: [site] timezone
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str | None) -> str | None:
+        return None if v is None else _valid_timezone(v)
+
+    @model_validator(mode="after")
+    def _follows(self) -> RecipientConfig:
+        if not (self.zones or self.cities or self.categories):
+            raise ValueError("follows nothing: give zones, cities or categories")
+        return self
+
+
 SourceConfig = Annotated[DirectorySourceConfig | FeedSourceConfig | SqlSourceConfig, Field(discriminator="kind")]
 _SOURCE_KINDS = {"directory", "feed", "sql"}
 
@@ -262,8 +366,11 @@ class Config(_Model):
     fetch: FetchConfig = FetchConfig()
     zones_registry: ZonesRegistryConfig = ZonesRegistryConfig()
     serve: ServeConfig = ServeConfig()
+    digest: DigestConfig = DigestConfig()
+    smtp: SmtpConfig | None = None  # none: digests are written to digest.outbox_dir as .eml files
     zones: tuple[ZoneConfig, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
+    recipients: tuple[RecipientConfig, ...] = ()
     # Where the file was read from; relative paths in it were resolved against its folder.
     path: Path | None = Field(default=None, exclude=True)
 
@@ -273,9 +380,16 @@ class Config(_Model):
         _dupes(problems, "zones", "slug", [z.slug for z in self.zones])
         _dupes(problems, "zones", "name", [z.name for z in self.zones])
         _dupes(problems, "sources", "id", [s.id for s in self.sources])
+        _dupes(problems, "recipients", "email", [r.email.lower() for r in self.recipients])
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def recipient(self, email: str) -> RecipientConfig:
+        for r in self.recipients:
+            if r.email.lower() == email.lower():
+                return r
+        raise KeyError(email)
 
     def source(self, source_id: str) -> SourceConfig:
         for s in self.sources:
@@ -364,6 +478,17 @@ def _resolve(config: Config, path: Path) -> Config:
                 }
             ),
             "sources": sources,
+            "digest": config.digest.model_copy(
+                update={
+                    "outbox_dir": rel(config.digest.outbox_dir),
+                    "templates_dir": rel(config.digest.templates_dir)
+                    if config.digest.templates_dir
+                    else default_templates_dir(),
+                }
+            ),
+            "smtp": config.smtp.model_copy(update={"dkim_key_file": rel(config.smtp.dkim_key_file)})
+            if config.smtp and config.smtp.dkim_key_file
+            else config.smtp,
         }
     )
 

@@ -586,7 +586,26 @@ def _write_discovery(
 def feed_selections(ctx: Context) -> list[FeedSelection]:
     """Every feed to publish: per zone, per city, per category, and all."""
     title = ctx.config.site.title
-    zones = ctx.zones
+    out = zone_and_city_selections(ctx.config, ctx.zones)
+    categories = ctx.store.categories()
+    category_slugs = _unique_slugs(categories)
+    for category in categories:
+        out.append(
+            FeedSelection(
+                FeedSpec(
+                    f"categories/{category_slugs[category]}", f"{category} · {title}", f"{category}栏目的最新新闻"
+                ),
+                category,
+                category=category,
+            )
+        )
+    out.append(FeedSelection(FeedSpec("all", title, f"{title}:全部开发区的最新新闻"), "全部新闻"))
+    return out
+
+
+def zone_and_city_selections(config: Config, zones: Sequence[Zone]) -> list[FeedSelection]:
+    """The zone and city feeds: known from the config alone (category feeds need the store)."""
+    title = config.site.title
     out = [
         FeedSelection(
             FeedSpec(
@@ -612,19 +631,6 @@ def feed_selections(ctx: Context) -> list[FeedSelection]:
                 zones=tuple(slugs),
             )
         )
-    categories = ctx.store.categories()
-    category_slugs = _unique_slugs(categories)
-    for category in categories:
-        out.append(
-            FeedSelection(
-                FeedSpec(
-                    f"categories/{category_slugs[category]}", f"{category} · {title}", f"{category}栏目的最新新闻"
-                ),
-                category,
-                category=category,
-            )
-        )
-    out.append(FeedSelection(FeedSpec("all", title, f"{title}:全部开发区的最新新闻"), "全部新闻"))
     return out
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import html
 import json
 import os
 import time
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, quote, unquote
 
 __all__ = ["CONTENT_TYPES", "FeedApp", "serve"]
 
@@ -80,12 +81,16 @@ class FeedApp:
         base_url: str = "/",
         hubs: Sequence[str] = (),
         health: Callable[[], dict[str, Any]] | None = None,
+        unsubscribe: Callable[[str], str] | None = None,
     ) -> None:
         self.root = root.resolve()
         self.cache_max_age = cache_max_age
         self.base_url = base_url
         self.hubs = tuple(hubs)
         self.health = health
+        # Records the unsubscription a signed token asks for and returns the address; raises ValueError
+        # (forged, expired, unknown) with a reason.
+        self.unsubscribe = unsubscribe
         self._files: dict[str, _File] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -100,6 +105,9 @@ class FeedApp:
         if scope["type"] != "http":
             return
         method = scope["method"]
+        if scope["path"] == "/unsubscribe" and self.unsubscribe is not None:
+            await self._unsubscribe(scope, receive, send)
+            return
         if method not in ("GET", "HEAD"):
             await _respond(send, 405, [(b"allow", b"GET, HEAD")], b"", method == "HEAD")
             return
@@ -221,6 +229,66 @@ class FeedApp:
         body = (json.dumps(doc, ensure_ascii=False, default=str) + "\n").encode()
         headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
         await _respond(send, status, headers, body, head)
+
+    # -- unsubscribe ----------------------------------------------------------------------------------
+
+    async def _unsubscribe(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """GET shows a page with a button (mail scanners follow links; a GET must not unsubscribe);
+        POST records it: the button, or a mail client's RFC 8058 one-click POST."""
+        assert self.unsubscribe is not None
+        method = scope["method"]
+        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+        if method == "POST":
+            body = await _read_body(receive, 4096)
+            token = token or parse_qs(body.decode("latin-1")).get("token", [""])[0]
+        elif method not in ("GET", "HEAD"):
+            await _respond(send, 405, [(b"allow", b"GET, HEAD, POST")], b"", False)
+            return
+        if not token:
+            await _page(send, 400, "退订链接不完整", "链接中缺少退订凭据。", method == "HEAD")
+            return
+        if method != "POST":
+            form = (
+                f'<form method="post" action="/unsubscribe?token={html.escape(quote(token), quote=True)}">'
+                '<button type="submit">确认退订每日新闻摘要</button></form>'
+            )
+            await _page(send, 200, "退订每日新闻摘要", form, method == "HEAD", raw=True)
+            return
+        try:
+            email = await asyncio.to_thread(self.unsubscribe, token)
+        except ValueError as e:
+            await _page(send, 403, "退订链接无效", f"此退订链接无效或已过期({e})。", False)
+            return
+        except Exception:
+            await _page(send, 503, "暂时无法退订", "服务暂时不可用,请稍后再试。", False)
+            return
+        await _page(send, 200, "已退订", f"{email} 将不再收到每日新闻摘要。", False)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if len(body) > limit or not message.get("more_body"):
+            return body[:limit]
+
+
+async def _page(send: Send, status: int, title: str, text: str, head: bool, raw: bool = False) -> None:
+    content = text if raw else f"<p>{html.escape(text)}</p>"
+    doc = (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>{content}</body></html>\n"
+    )
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"cache-control", b"no-store"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-robots-tag", b"noindex"),
+    ]
+    await _respond(send, status, headers, doc.encode("utf-8"), head)
 
 
 def _safe_relative(path: str) -> str | None:

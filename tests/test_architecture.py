@@ -14,9 +14,9 @@ from pathlib import Path
 import syndicate
 
 PACKAGE = Path(syndicate.__file__).parent
-LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls"}
-STEPS = {"config", "sources", "store", "zones", "publish", "dedupe", "registry", "data"}
-ORCHESTRATOR = {"pipeline"}
+LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls", "files"}
+STEPS = {"config", "sources", "store", "zones", "publish", "dedupe", "registry", "data", "mail"}
+ORCHESTRATOR = {"pipeline", "delivery"}
 EDGES = {"cli", "web", "scheduler"}
 
 
@@ -62,6 +62,8 @@ def test_layers() -> None:
         **dict.fromkeys(LEAVES, LEAVES),
         **dict.fromkeys(STEPS, LEAVES),
         **dict.fromkeys(ORCHESTRATOR, LEAVES | STEPS | {"__init__"}),
+        # Digest delivery builds on the pipeline's context and feed selections.
+        "delivery": LEAVES | STEPS | {"__init__", "pipeline"},
         **dict.fromkeys(EDGES, LEAVES | STEPS | ORCHESTRATOR | {"__init__"}),
         "__init__": LEAVES | {"config"},
         "__main__": {"cli"},

@@ -47,6 +47,7 @@ from .models import (
     SourceRow,
     WebSubPendingRow,
 )
+from .outbox import OutboxMixin, PendingDigest, RecipientState
 
 __all__ = [
     "Changes",
@@ -57,6 +58,8 @@ __all__ = [
     "Keys",
     "Known",
     "Pending",
+    "PendingDigest",
+    "RecipientState",
     "SaveCounts",
     "SchemaState",
     "Store",
@@ -116,8 +119,8 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
-class Store:
-    """Data access for syndicate. Construct with a SQLAlchemy URL."""
+class Store(OutboxMixin):
+    """Data access for syndicate. Construct with a SQLAlchemy URL. Digest queries: ``outbox.py``."""
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -59,6 +59,7 @@ class ArticleRow(Base):
         Index("ix_articles_updated", "updated"),
         Index("ix_articles_pending", "fingerprinted", "id"),
         Index("ix_articles_category", "category"),
+        Index("ix_articles_first_seen", "first_seen"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -174,3 +175,68 @@ class WebSubPendingRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RecipientRow(Base):
+    """A digest recipient's delivery state: what has been sent so far, and whether to send at all."""
+
+    __tablename__ = "recipients"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower-cased
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Articles first stored after this are new to the recipient (the end of the last delivered digest).
+    watermark: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The recipient's local date of the last scheduled digest (sent, or found empty): once a day.
+    slot_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # permanent failure
+    failure: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DigestRow(Base):
+    """The outbox: one digest, recorded before it is sent and marked sent once the server accepted it."""
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("recipient", "window_start", name="uq_digests_window"),
+        UniqueConstraint("message_id", name="uq_digests_message_id"),
+        Index("ix_digests_status", "status", "next_attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    slot_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    message_id: Mapped[str] = mapped_column(String(300))
+    message: Mapped[bytes] = mapped_column(LargeBinary)
+    items: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10))  # pending | sent | failed
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DigestArticleRow(Base):
+    """The articles one digest carries."""
+
+    __tablename__ = "digest_articles"
+
+    digest_id: Mapped[int] = mapped_column(
+        ForeignKey("digests.id", ondelete="CASCADE", name="fk_digest_articles_digest"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class DeliveryRow(Base):
+    """An article delivered to a recipient (its story is never sent to them again)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_story", "recipient", "story_id"),)
+
+    recipient: Mapped[str] = mapped_column(String(320), primary_key=True)
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    story_id: Mapped[int] = mapped_column(Integer)
+    digest_id: Mapped[int] = mapped_column(Integer)

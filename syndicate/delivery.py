@@ -1,0 +1,477 @@
+"""Daily digests, delivered exactly once: who is due, what is new to them, record, send, mark sent.
+
+Order of a run, per recipient (each step its own transaction, so a crash between any two loses nothing and
+sends nothing twice):
+1. a digest recorded earlier and not yet accepted (crash, SMTP outage) is sent first, with its original
+   bytes and Message-ID;
+2. when the recipient is due (``mail.schedule``) or ``force`` is given, the canonical articles first stored
+   since their watermark, in what they follow, whose story they were never sent, are rendered and the digest
+   is *recorded* (outbox, unique per recipient and window start) — only then
+3. sent; on acceptance it is marked sent, its articles recorded as delivered and the watermark moved, in one
+   transaction. Temporary failures wait with backoff; a permanent one marks the recipient.
+
+What can still happen twice: the server accepts a message and the process dies before step 3 commits. The
+next run sends the same bytes with the same Message-ID, which mail clients show once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from .config import Config, RecipientConfig
+from .exceptions import ConfigError
+from .files import atomic_write
+from .mail import (
+    DigestGroup,
+    DigestItem,
+    DigestView,
+    DkimKey,
+    Envelope,
+    MessageParts,
+    OutboxTransport,
+    PermanentFailure,
+    SmtpTransport,
+    TemporaryFailure,
+    TokenError,
+    Transport,
+    build_message,
+    check_templates,
+    due_slot,
+    make_message_id,
+    make_token,
+    next_send,
+    read_token,
+    render_digest,
+    retry_at,
+    sender_address,
+)
+from .pipeline import Context, FeedSelection, feed_selections, zone_and_city_selections, zone_set
+from .publish import SiteInfo
+from .store import PendingDigest, RecipientState
+from .text import summarize
+from .types import StoredArticle
+
+__all__ = [
+    "DigestOutcome",
+    "DigestReport",
+    "check_recipients",
+    "digest",
+    "next_digests",
+    "preview",
+    "unsubscribe",
+    "unsubscribe_url",
+]
+
+log = logging.getLogger("syndicate")
+
+# Articles first stored up to this long before a recipient's watermark are looked at again (their
+# stories already delivered are skipped): a transaction that took its timestamps before another committed
+# may commit after a digest was composed.
+GRACE = timedelta(minutes=10)
+FIRST_WINDOW = timedelta(days=1)  # a new recipient's first digest covers the last day
+_SECRET = "digest.secret"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestOutcome:
+    """What happened to one recipient in a run."""
+
+    recipient: str
+    status: str  # sent | empty | not-due | waiting | retry | failed | blocked | unsubscribed | taken | dry-run
+    items: int = 0
+    where: str | None = None  # the server or file it went to
+    error: str | None = None
+
+
+@dataclass
+class DigestReport:
+    outcomes: list[DigestOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> bool:
+        return any(o.status in ("retry", "failed") for o in self.outcomes)
+
+
+# -- what a recipient follows -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Follows:
+    zones: tuple[str, ...]  # zone slugs in the order groups are shown
+    categories: tuple[str, ...]  # category names
+    links: dict[str, str]  # zone slug / category name → its feed's page
+
+
+def _follows(site: SiteInfo, recipient: RecipientConfig, selections: list[FeedSelection]) -> tuple[_Follows, list[str]]:
+    by_path = {s.spec.path: s for s in selections}
+    zones: list[str] = []
+    categories: list[str] = []
+    links: dict[str, str] = {}
+    unknown: list[str] = []
+    for slug in recipient.zones:
+        sel = by_path.get(f"zones/{slug}")
+        if sel is None:
+            unknown.append(f"zones: {slug!r} is no zone slug")
+            continue
+        zones.append(slug)
+        links[slug] = sel.spec.html_url(site)
+    for city in recipient.cities:
+        sel = by_path.get(f"cities/{city}") or next(
+            (s for s in selections if s.group == "cities" and s.name == city), None
+        )
+        if sel is None or sel.zones is None:
+            unknown.append(f"cities: {city!r} is no city of a zone")
+            continue
+        zones += [z for z in sel.zones if z not in zones]
+        for z in sel.zones:
+            links.setdefault(z, by_path[f"zones/{z}"].spec.html_url(site))
+    for category in recipient.categories:
+        sel = by_path.get(f"categories/{category}") or next(
+            (s for s in selections if s.group == "categories" and s.name == category), None
+        )
+        name = sel.category if sel is not None and sel.category else category  # may appear later
+        categories.append(name)
+        if sel is not None:
+            links[name] = sel.spec.html_url(site)
+    return _Follows(tuple(zones), tuple(categories), links), unknown
+
+
+def check_recipients(config: Config) -> list[str]:
+    """Problems with [[recipients]] and the digest templates, each naming its key (for ``check``).
+    Categories are not checked: they come from articles, and one may appear later."""
+    problems = []
+    selections = zone_and_city_selections(config, zone_set(config).zones)
+    site = SiteInfo(config.site.title, config.site.base_url, config.site.language, config.site.tz, "")
+    for i, r in enumerate(config.recipients):
+        _, unknown = _follows(site, r, selections)
+        problems += [f"recipients[{i}].{u}" for u in unknown]
+    templates = config.digest.templates_dir
+    assert templates is not None
+    problems += [f"digest.templates_dir: {p}" for p in check_templates(templates)]
+    return problems
+
+
+# -- composing -------------------------------------------------------------------------------------------
+
+
+def _tz(ctx: Context, recipient: RecipientConfig) -> ZoneInfo:
+    return ZoneInfo(recipient.timezone) if recipient.timezone else ctx.config.site.tz
+
+
+def _secret(ctx: Context) -> bytes:
+    """The key unsubscribe tokens are signed with: made once per database, kept in its settings."""
+    value = ctx.store.setting(_SECRET)
+    if value is None:
+        ctx.store.set_setting(_SECRET, secrets.token_hex(32))
+        value = ctx.store.setting(_SECRET)
+        assert value is not None
+    return bytes.fromhex(value)
+
+
+def unsubscribe_url(ctx: Context, email: str, now: datetime) -> str:
+    return f"{ctx.config.site.base_url}unsubscribe?token={quote(make_token(_secret(ctx), email, now))}"
+
+
+def _view(
+    ctx: Context,
+    recipient: RecipientConfig,
+    follows: _Follows,
+    articles: list[StoredArticle],
+    now: datetime,
+) -> DigestView:
+    config = ctx.config
+    tz = _tz(ctx, recipient)
+    zone_names = {z.slug: z.name for z in ctx.zones}
+    zone_cities = {z.slug: z.city for z in ctx.zones}
+    titles = {s.id: s.title or s.id for s in config.sources}
+    stories = ctx.store.story_sources([a.story_id for a in articles if a.story_id is not None])
+    followed = set(follows.zones)
+
+    def group_of(a: StoredArticle) -> str:
+        for z in a.zones:
+            if z in followed:
+                return z
+        if a.article.category in follows.categories:
+            return a.article.category or ""
+        return a.zones[0] if a.zones else (a.article.category or "")
+
+    order = {key: i for i, key in enumerate([*follows.zones, *follows.categories])}
+    grouped: dict[str, list[StoredArticle]] = {}
+    for stored in articles:  # newest published first
+        grouped.setdefault(group_of(stored), []).append(stored)
+    listed = {a.id for a in articles[: config.digest.max_items]}
+    groups = []
+    for key in sorted(grouped, key=lambda k: (order.get(k, len(order)), k)):
+        members = grouped[key]
+        items = []
+        for member in members:
+            if member.id not in listed:
+                continue
+            a = member.article
+            others = [titles.get(o, o) for o in stories.get(member.story_id or -1, []) if o != a.source_id]
+            items.append(
+                DigestItem(
+                    title=a.title,
+                    link=a.link,
+                    date=a.published.astimezone(tz).strftime("%Y-%m-%d"),
+                    source=a.author or titles.get(a.source_id, a.source_id),
+                    summary=summarize(a.body_html, 120),
+                    also=tuple(dict.fromkeys(others)),
+                )
+            )
+        groups.append(
+            DigestGroup(
+                name=zone_names.get(key, key or "其他"),
+                city=zone_cities.get(key),
+                items=tuple(items),
+                more=len(members) - len(items),
+                link=follows.links.get(key, config.site.base_url),
+            )
+        )
+    return DigestView(
+        site_title=config.site.title,
+        site_url=config.site.base_url,
+        date=now.astimezone(tz).strftime("%Y-%m-%d"),
+        recipient_name=recipient.name,
+        groups=tuple(g for g in groups if g.items or g.more),
+        total=len(articles),
+        unsubscribe_url=unsubscribe_url(ctx, recipient.email, now),
+    )
+
+
+def _message(ctx: Context, recipient: RecipientConfig, view: DigestView, now: datetime, message_id: str) -> bytes:
+    config = ctx.config
+    templates = config.digest.templates_dir
+    assert templates is not None
+    html, text = render_digest(templates, view)
+    dkim = None
+    smtp = config.smtp
+    if smtp is not None and smtp.dkim_key_file is not None:
+        assert smtp.dkim_selector and smtp.dkim_domain
+        try:
+            dkim = DkimKey.load(smtp.dkim_selector, smtp.dkim_domain, smtp.dkim_key_file)
+        except OSError as e:
+            raise ConfigError(f"smtp.dkim_key_file: cannot read {smtp.dkim_key_file}: {e.strerror or e}") from e
+    return build_message(
+        MessageParts(
+            sender=config.digest.sender,
+            to_name=recipient.name,
+            to_email=recipient.email,
+            subject=config.digest.subject.format(date=view.date),
+            text=text,
+            html=html,
+            date=now.astimezone(config.site.tz),
+            message_id=message_id,
+            unsubscribe_url=view.unsubscribe_url,
+            unsubscribe_mailto=sender_address(config.digest.sender)[1],
+        ),
+        dkim,
+    )
+
+
+# -- sending ----------------------------------------------------------------------------------------------
+
+
+def _transport(config: Config) -> Transport:
+    smtp = config.smtp
+    if smtp is None:
+        return OutboxTransport(config.digest.outbox_dir)
+    password = None
+    if smtp.password_env:
+        import os
+
+        password = os.environ.get(smtp.password_env)
+        if password is None:
+            raise ConfigError(f"smtp.password_env: environment variable {smtp.password_env} is not set")
+    return SmtpTransport(
+        smtp.host,
+        smtp.port,
+        smtp.security,
+        smtp.username,
+        password,
+        smtp.rate_per_minute,
+        smtp.timeout.total_seconds(),
+    )
+
+
+class _Sender:
+    """Sends recorded digests through one transport and records the outcome of each."""
+
+    def __init__(self, ctx: Context, transport: Transport) -> None:
+        self.ctx = ctx
+        self.transport = transport
+        self.down: str | None = None  # the server failed as a whole: the rest waits for the next run
+        self.sender = sender_address(ctx.config.digest.sender)[1]
+
+    def send(self, d: PendingDigest) -> DigestOutcome:
+        if self.down is not None:
+            return DigestOutcome(d.recipient, "retry", d.items, error=self.down)
+        name = f"{d.window_end.strftime('%Y%m%dT%H%M%S')}-{d.id:06d}-{d.recipient}"
+        try:
+            where = self.transport.send(Envelope(self.sender, d.recipient, d.message, name))
+        except TemporaryFailure as e:
+            now = self.ctx.clock()
+            attempts = self.ctx.store.digest_retry(d.id, str(e), retry_at(d.attempts + 1, now))
+            if e.stop:
+                self.down = str(e)
+            log.warning("digest.retry", extra={"recipient": d.recipient, "error": str(e), "attempts": attempts})
+            return DigestOutcome(d.recipient, "retry", d.items, error=str(e))
+        except PermanentFailure as e:
+            self.ctx.store.digest_failed(d.id, str(e), self.ctx.clock())
+            log.error("digest.failed", extra={"recipient": d.recipient, "error": str(e)})
+            return DigestOutcome(d.recipient, "failed", d.items, error=str(e))
+        self.ctx.store.digest_sent(d.id, self.ctx.clock())
+        log.info("digest.sent", extra={"recipient": d.recipient, "items": d.items, "to": where})
+        return DigestOutcome(d.recipient, "sent", d.items, where=where)
+
+
+def digest(
+    ctx: Context,
+    recipient: str | None = None,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    transport: Transport | None = None,
+    progress: Callable[[DigestOutcome], None] | None = None,
+) -> DigestReport:
+    """Send every digest that is due now (or only ``recipient``'s; ``force``: now, whatever the schedule).
+    ``dry_run`` renders to the outbox folder and records nothing."""
+    config = ctx.config
+    chosen = list(config.recipients)
+    if recipient is not None:
+        try:
+            chosen = [config.recipient(recipient)]
+        except KeyError:
+            raise ConfigError(f"no recipient {recipient!r} in {config.path}") from None
+    ctx.store.ensure_ready()
+    now = ctx.clock()
+    ctx.store.sync_recipients([r.email for r in config.recipients], now - FIRST_WINDOW, now)
+    if recipient is not None and force and not dry_run:
+        ctx.store.clear_failure(recipient)  # an operator asked for this one: try again
+    selections = feed_selections(ctx)
+    report = DigestReport()
+    own = transport is None
+    out = OutboxTransport(config.digest.outbox_dir, prefix="dry-run-") if dry_run else transport or _transport(config)
+    sender = _Sender(ctx, out)
+    try:
+        if not dry_run:
+            # Digests recorded before and not yet accepted go first, as they were.
+            for d in ctx.store.pending_digests(now, [r.email for r in chosen]):
+                report.outcomes.append(sent := sender.send(d))
+                if progress:
+                    progress(sent)
+        states = ctx.store.recipients()
+        for r in chosen:
+            outcome = _one(ctx, r, states[r.email.lower()], selections, sender, force, dry_run)
+            if outcome is not None:
+                report.outcomes.append(outcome)
+                if progress:
+                    progress(outcome)
+    finally:
+        if own or dry_run:
+            out.close()
+    return report
+
+
+def _one(
+    ctx: Context,
+    r: RecipientConfig,
+    state: RecipientState,
+    selections: list[FeedSelection],
+    sender: _Sender,
+    force: bool,
+    dry_run: bool,
+) -> DigestOutcome | None:
+    config = ctx.config
+    now = ctx.clock()
+    email = r.email.lower()
+    if state.unsubscribed_at is not None:
+        return DigestOutcome(email, "unsubscribed")
+    if state.failed_at is not None:
+        return DigestOutcome(email, "blocked", error=state.failure)
+    if not dry_run and ctx.store.has_pending(email):
+        return DigestOutcome(email, "waiting")  # its recorded digest goes first, on a later run
+    slot = due_slot(now, _tz(ctx, r), config.digest.send_time, state.slot_date)
+    if slot is None and not force:
+        return None
+    follows, _unknown = _follows(ctx.site, r, selections)
+    articles = ctx.store.digest_candidates(email, state.watermark - GRACE, follows.zones, follows.categories)
+    if not articles:
+        if slot is not None and not dry_run:
+            ctx.store.fill_slot(email, slot)
+        return DigestOutcome(email, "empty")
+    view = _view(ctx, r, follows, articles, now)
+    message_id = make_message_id(config.digest.sender)
+    data = _message(ctx, r, view, now, message_id)
+    if dry_run:
+        name = f"{now.strftime('%Y%m%dT%H%M%S')}-{email}"
+        where = sender.transport.send(Envelope(sender.sender, email, data, name))
+        return DigestOutcome(email, "dry-run", len(articles), where=where)
+    window = (state.watermark, now)
+    digest_id = ctx.store.record_digest(email, window, slot, message_id, data, [a.id for a in articles], now)
+    if digest_id is None:
+        return DigestOutcome(email, "taken")  # another run recorded this window at the same moment
+    pending = PendingDigest(digest_id, email, message_id, data, len(articles), 0, slot, now)
+    return sender.send(pending)
+
+
+# -- preview, unsubscribe, schedule -----------------------------------------------------------------------
+
+
+def preview(ctx: Context, email: str, folder: Path) -> tuple[Path, Path, int]:
+    """Render what ``email``'s digest would hold now into ``folder``: (HTML file, text file, articles).
+    Records nothing."""
+    config = ctx.config
+    try:
+        r = config.recipient(email)
+    except KeyError:
+        raise ConfigError(f"no recipient {email!r} in {config.path}") from None
+    ctx.store.ensure_ready()
+    now = ctx.clock()
+    ctx.store.sync_recipients([x.email for x in config.recipients], now - FIRST_WINDOW, now)
+    state = ctx.store.recipients()[r.email.lower()]
+    follows, _ = _follows(ctx.site, r, feed_selections(ctx))
+    articles = ctx.store.digest_candidates(r.email, state.watermark - GRACE, follows.zones, follows.categories)
+    view = _view(ctx, r, follows, articles, now)
+    templates = config.digest.templates_dir
+    assert templates is not None
+    html, text = render_digest(templates, view)
+    stem = f"digest-{r.email.lower().replace('@', '_at_')}"
+    html_path, text_path = folder / f"{stem}.html", folder / f"{stem}.txt"
+    atomic_write(html_path, html.encode("utf-8"))
+    atomic_write(text_path, text.encode("utf-8"))
+    return html_path, text_path, len(articles)
+
+
+def unsubscribe(ctx: Context, token: str) -> str:
+    """Record the unsubscription a signed token asks for; returns the address. Raises ``TokenError``."""
+    now = ctx.clock()
+    email, _issued = read_token(_secret(ctx), token, now, ctx.config.digest.unsubscribe_max_age)
+    if not ctx.store.unsubscribe(email, now):
+        raise TokenError("unknown recipient")
+    log.info("digest.unsubscribed", extra={"recipient": email})
+    return email
+
+
+def next_digests(ctx: Context) -> dict[str, datetime | None]:
+    """Each recipient's next scheduled digest (None: unsubscribed or blocked)."""
+    now = ctx.clock()
+    states = ctx.store.recipients()
+    out: dict[str, datetime | None] = {}
+    for r in ctx.config.recipients:
+        st = states.get(r.email.lower())
+        if st is not None and (st.unsubscribed_at or st.failed_at):
+            out[r.email] = None
+            continue
+        out[r.email] = next_send(now, _tz(ctx, r), ctx.config.digest.send_time, st.slot_date if st else None)
+    return out

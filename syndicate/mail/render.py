@@ -1,0 +1,89 @@
+"""Rendering a digest: Jinja2 templates (``digest.html.j2``, ``digest.txt.j2``) → an HTML part with its
+CSS inlined (mail clients drop ``<style>``) and a plain-text part. Pure: takes a ``DigestView``.
+
+The HTML template is autoescaped, so an article title containing markup shows as text; bodies never reach
+a digest, only plain-text summaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+__all__ = ["DigestGroup", "DigestItem", "DigestView", "check_templates", "render_digest"]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    title: str
+    link: str
+    date: str  # local date, for people
+    source: str  # who published it (来源), or the source's name
+    summary: str  # plain text, about 120 characters
+    also: tuple[str, ...] = ()  # other sources that reported the same story
+
+
+@dataclass(frozen=True, slots=True)
+class DigestGroup:
+    name: str  # zone (or category) name
+    city: str | None
+    items: tuple[DigestItem, ...]
+    more: int = 0  # further articles of this group, left out beyond max_items
+    link: str | None = None  # where all of the group's news is
+
+
+@dataclass(frozen=True, slots=True)
+class DigestView:
+    site_title: str
+    site_url: str
+    date: str  # the recipient's local date
+    recipient_name: str
+    groups: tuple[DigestGroup, ...]
+    total: int  # articles new to the recipient, listed or not
+    unsubscribe_url: str
+
+    @property
+    def listed(self) -> int:
+        return sum(len(g.items) for g in self.groups)
+
+    @property
+    def more(self) -> int:
+        return self.total - self.listed
+
+
+@lru_cache(maxsize=8)
+def _env(templates: Path, html: bool) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(templates)),
+        autoescape=html,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+# @media rules (the narrow-screen layout) cannot be inlined; they stay in a <style> of their own.
+_INLINER = css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def render_digest(templates: Path, view: DigestView) -> tuple[str, str]:
+    """(HTML with inlined styles, plain text) of one digest."""
+    html = _env(templates, True).get_template("digest.html.j2").render(d=view)
+    text = _env(templates, False).get_template("digest.txt.j2").render(d=view)
+    return _INLINER.inline(html), text
+
+
+def check_templates(templates: Path) -> list[str]:
+    """Problems loading the digest templates (for ``syndicate check``)."""
+    problems = []
+    for name, html in (("digest.html.j2", True), ("digest.txt.j2", False)):
+        try:
+            _env(templates, html).get_template(name)
+        except Exception as e:  # TemplateNotFound, TemplateSyntaxError: both are the operator's to fix
+            problems.append(f"{templates / name}: {type(e).__name__}: {e}")
+    return problems

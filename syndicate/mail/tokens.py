@@ -1,0 +1,56 @@
+"""Signed unsubscribe tokens: HMAC-SHA256 over the address and the time the token was issued.
+
+A token is ``v1.<address, base64url>.<issued, unix seconds>.<signature, base64url>``. It proves that
+syndicate issued it for that address; it is refused when the signature does not match (forged or altered),
+when it is older than the allowed age (expired) or dated in the future.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["TokenError", "make_token", "read_token"]
+
+
+class TokenError(ValueError):
+    """A token that is malformed, forged, expired or from the future. The message says which."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: bytes, payload: str) -> str:
+    return _b64(hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest())
+
+
+def make_token(secret: bytes, email: str, issued: datetime) -> str:
+    payload = f"v1.{_b64(email.lower().encode('utf-8'))}.{int(issued.timestamp())}"
+    return f"{payload}.{_sign(secret, payload)}"
+
+
+def read_token(secret: bytes, token: str, now: datetime, max_age: timedelta) -> tuple[str, datetime]:
+    """The address a valid token was issued for, and when. Raises ``TokenError``."""
+    parts = token.strip().split(".")
+    if len(parts) != 4 or parts[0] != "v1" or not parts[2].isdigit():
+        raise TokenError("malformed token")
+    payload = ".".join(parts[:3])
+    if not hmac.compare_digest(_sign(secret, payload), parts[3]):
+        raise TokenError("invalid signature")
+    try:
+        email = _unb64(parts[1]).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise TokenError("malformed token") from e
+    issued = datetime.fromtimestamp(int(parts[2]), UTC)
+    if issued > now + timedelta(minutes=5):
+        raise TokenError("token issued in the future")
+    if now - issued > max_age:
+        raise TokenError("token expired")
+    return email, issued

@@ -1,0 +1,302 @@
+"""The digest outbox: recipients' delivery state, digests recorded before they are sent, and deliveries.
+
+Exactly once rests on three rules kept here, each in one transaction:
+- a digest is *recorded* (message bytes, Message-ID, the articles it carries) before anything is sent, with
+  a unique key on (recipient, window start), so two runs cannot both compose the same digest;
+- it is marked *sent* in the same transaction that records each (recipient, article) as delivered and moves
+  the recipient's watermark, so a crash leaves it either pending (sent again, same Message-ID) or done;
+- what is new to a recipient is judged by when an article was first *stored* and by the stories already
+  delivered to them, never by an article's own (editable) publication date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..types import StoredArticle
+from .models import ArticleRow, ArticleZoneRow, DeliveryRow, DigestArticleRow, DigestRow, RecipientRow
+
+__all__ = ["OutboxMixin", "PendingDigest", "RecipientState"]
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientState:
+    email: str
+    created: datetime
+    watermark: datetime
+    slot_date: str | None
+    unsubscribed_at: datetime | None
+    failed_at: datetime | None
+    failure: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDigest:
+    """A recorded digest not yet accepted by the mail server."""
+
+    id: int
+    recipient: str
+    message_id: str
+    message: bytes
+    items: int
+    attempts: int
+    slot_date: str | None
+    window_end: datetime
+
+
+def _recipient(r: RecipientRow) -> RecipientState:
+    return RecipientState(r.email, r.created, r.watermark, r.slot_date, r.unsubscribed_at, r.failed_at, r.failure)
+
+
+class OutboxMixin:
+    """Digest queries of ``Store`` (mixed in; uses its sessions)."""
+
+    # Provided by Store.
+    _session: Callable[[], AbstractContextManager[Session]]
+    _stored: Callable[[Session, Sequence[ArticleRow]], list[StoredArticle]]
+
+    def sync_recipients(self, emails: Collection[str], start: datetime, now: datetime) -> None:
+        """Make sure every configured recipient has a row; a new one's first digest covers what was first
+        stored after ``start``. Rows of recipients removed from the config are kept (their history)."""
+        wanted = {e.lower() for e in emails}
+        with self._session() as s:
+            known = set(s.scalars(select(RecipientRow.email)))
+            new = [{"email": e, "created": now, "watermark": start} for e in sorted(wanted - known)]
+            if new:
+                s.execute(insert(RecipientRow), new)
+
+    def recipients(self) -> dict[str, RecipientState]:
+        with self._session() as s:
+            return {r.email: _recipient(r) for r in s.scalars(select(RecipientRow))}
+
+    def digest_candidates(
+        self, email: str, since: datetime, zones: Collection[str], categories: Collection[str]
+    ) -> list[StoredArticle]:
+        """Canonical, deduplicated articles first stored after ``since`` in any of ``zones`` or
+        ``categories``, whose story has never been delivered to ``email``; newest published first."""
+        email = email.lower()
+        followed = []
+        if zones:
+            followed.append(
+                ArticleRow.id.in_(select(ArticleZoneRow.article_id).where(ArticleZoneRow.zone_slug.in_(list(zones))))
+            )
+        if categories:
+            followed.append(ArticleRow.category.in_(list(categories)))
+        if not followed:
+            return []
+        delivered = select(DeliveryRow.story_id).where(DeliveryRow.recipient == email)
+        query = (
+            select(ArticleRow)
+            .where(
+                ArticleRow.canonical.is_(True),
+                ArticleRow.story_id.is_not(None),
+                ArticleRow.first_seen > since,
+                or_(*followed),
+                ArticleRow.story_id.not_in(delivered),
+            )
+            .order_by(ArticleRow.published.desc(), ArticleRow.id.desc())
+        )
+        with self._session() as s:
+            return self._stored(s, s.scalars(query).all())
+
+    def record_digest(
+        self,
+        email: str,
+        window: tuple[datetime, datetime],
+        slot_date: str | None,
+        message_id: str,
+        message: bytes,
+        article_ids: Sequence[int],
+        now: datetime,
+    ) -> int | None:
+        """Record a composed digest (and the slot it fills) before sending it. Returns its id, or None when
+        another run already recorded this recipient's digest of this window."""
+        email = email.lower()
+        try:
+            with self._session() as s:
+                # A digest that failed for good and was never delivered is superseded by this one.
+                s.execute(
+                    delete(DigestRow).where(
+                        DigestRow.recipient == email, DigestRow.window_start == window[0], DigestRow.status == "failed"
+                    )
+                )
+                digest_id: int | None = s.scalar(
+                    insert(DigestRow)
+                    .values(
+                        recipient=email,
+                        window_start=window[0],
+                        window_end=window[1],
+                        slot_date=slot_date,
+                        message_id=message_id,
+                        message=message,
+                        items=len(article_ids),
+                        status="pending",
+                        created=now,
+                        attempts=0,
+                        next_attempt=now,
+                    )
+                    .returning(DigestRow.id)
+                )
+                assert digest_id is not None
+                if article_ids:
+                    s.execute(
+                        insert(DigestArticleRow), [{"digest_id": digest_id, "article_id": a} for a in article_ids]
+                    )
+                if slot_date is not None:
+                    s.execute(update(RecipientRow).where(RecipientRow.email == email).values(slot_date=slot_date))
+                return digest_id
+        except IntegrityError:
+            return None
+
+    def fill_slot(self, email: str, slot_date: str) -> None:
+        """Note that the scheduled digest of ``slot_date`` was looked at and had nothing to send."""
+        with self._session() as s:
+            s.execute(update(RecipientRow).where(RecipientRow.email == email.lower()).values(slot_date=slot_date))
+
+    def pending_digests(self, now: datetime, emails: Collection[str] | None = None) -> list[PendingDigest]:
+        """Recorded digests due for a (first or further) attempt, oldest first."""
+        query = select(DigestRow).where(DigestRow.status == "pending", DigestRow.next_attempt <= now)
+        if emails is not None:
+            query = query.where(DigestRow.recipient.in_([e.lower() for e in emails]))
+        with self._session() as s:
+            return [
+                PendingDigest(
+                    r.id, r.recipient, r.message_id, r.message, r.items, r.attempts, r.slot_date, r.window_end
+                )
+                for r in s.scalars(query.order_by(DigestRow.id))
+            ]
+
+    def has_pending(self, email: str) -> bool:
+        """Whether a recorded digest of this recipient still waits to be sent (due now or later)."""
+        with self._session() as s:
+            found = s.scalar(
+                select(DigestRow.id).where(DigestRow.recipient == email.lower(), DigestRow.status == "pending").limit(1)
+            )
+            return found is not None
+
+    def digest_sent(self, digest_id: int, now: datetime) -> bool:
+        """Mark a digest sent and its articles delivered, and move the recipient's watermark, in one
+        transaction. Returns False when it was no longer pending (nothing changed)."""
+        with self._session() as s:
+            row = s.get(DigestRow, digest_id, with_for_update=True)
+            if row is None or row.status != "pending":
+                return False
+            row.status = "sent"
+            row.sent_at = now
+            row.last_error = None
+            ids = list(s.scalars(select(DigestArticleRow.article_id).where(DigestArticleRow.digest_id == digest_id)))
+            stories: dict[int, int] = {}
+            for chunk in (ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)):
+                stories.update(
+                    (aid, story if story is not None else aid)
+                    for aid, story in s.execute(
+                        select(ArticleRow.id, ArticleRow.story_id).where(ArticleRow.id.in_(chunk))
+                    )
+                )
+            known = set(
+                s.scalars(
+                    select(DeliveryRow.article_id).where(
+                        DeliveryRow.recipient == row.recipient, DeliveryRow.article_id.in_(ids)
+                    )
+                )
+            )
+            rows = [
+                {"recipient": row.recipient, "article_id": a, "story_id": st, "digest_id": digest_id}
+                for a, st in stories.items()
+                if a not in known
+            ]
+            if rows:
+                s.execute(insert(DeliveryRow), rows)
+            recipient = s.get(RecipientRow, row.recipient)
+            if recipient is not None and recipient.watermark < row.window_end:
+                recipient.watermark = row.window_end
+            return True
+
+    def digest_retry(self, digest_id: int, error: str, next_attempt: datetime) -> int:
+        """A temporary failure: try again at ``next_attempt``. Returns the attempts made so far."""
+        with self._session() as s:
+            row = s.get(DigestRow, digest_id)
+            if row is None:
+                return 0
+            row.attempts += 1
+            row.last_error = error[:2000]
+            row.next_attempt = next_attempt
+            return row.attempts
+
+    def digest_failed(self, digest_id: int, error: str, now: datetime) -> None:
+        """A permanent failure for this address: the digest is given up and the recipient marked, so no
+        further digest is composed for them until an operator clears it."""
+        with self._session() as s:
+            row = s.get(DigestRow, digest_id)
+            if row is None:
+                return
+            row.status = "failed"
+            row.attempts += 1
+            row.last_error = error[:2000]
+            s.execute(
+                update(RecipientRow)
+                .where(RecipientRow.email == row.recipient)
+                .values(failed_at=now, failure=error[:2000])
+            )
+
+    def clear_failure(self, email: str) -> None:
+        with self._session() as s:
+            s.execute(
+                update(RecipientRow).where(RecipientRow.email == email.lower()).values(failed_at=None, failure=None)
+            )
+
+    def unsubscribe(self, email: str, now: datetime) -> bool:
+        """Stop digests to ``email``. Returns False when no such recipient is known."""
+        with self._session() as s:
+            row = s.get(RecipientRow, email.lower())
+            if row is None:
+                return False
+            if row.unsubscribed_at is None:
+                row.unsubscribed_at = now
+            return True
+
+    def resubscribe(self, email: str) -> None:
+        with self._session() as s:
+            s.execute(update(RecipientRow).where(RecipientRow.email == email.lower()).values(unsubscribed_at=None))
+
+    def delivered(self, email: str) -> dict[int, int]:
+        """Article id → the digest that delivered it, for one recipient."""
+        with self._session() as s:
+            rows = s.execute(
+                select(DeliveryRow.article_id, DeliveryRow.digest_id).where(DeliveryRow.recipient == email.lower())
+            )
+            return {a: d for a, d in rows}
+
+    def digest_log(self, email: str | None = None, limit: int = 100) -> Iterator[dict[str, Any]]:
+        """The newest digests (for status pages and tests), newest first."""
+        query = select(DigestRow).order_by(DigestRow.id.desc()).limit(limit)
+        if email is not None:
+            query = query.where(DigestRow.recipient == email.lower())
+        with self._session() as s:
+            rows = s.scalars(query).all()
+            out = [
+                {
+                    "id": r.id,
+                    "recipient": r.recipient,
+                    "status": r.status,
+                    "items": r.items,
+                    "message_id": r.message_id,
+                    "created": r.created,
+                    "sent_at": r.sent_at,
+                    "attempts": r.attempts,
+                    "last_error": r.last_error,
+                    "window": (r.window_start, r.window_end),
+                }
+                for r in rows
+            ]
+        yield from out
