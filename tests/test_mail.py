@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import itertools
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -73,7 +74,7 @@ def test_retry_backoff_grows_and_is_capped() -> None:
     waits = [retry_at(n, now) - now for n in range(1, 12)]
     assert waits[0] == timedelta(minutes=1)
     assert waits[1] == timedelta(minutes=2)
-    assert all(a <= b for a, b in zip(waits, waits[1:], strict=False))
+    assert all(a <= b for a, b in itertools.pairwise(waits))
     assert waits[-1] == timedelta(hours=2)
 
 
