@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import os
 import textwrap
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from syndicate import web
 from syndicate.config import Config, load_config
 from syndicate.pipeline import Context
 from syndicate.store import Store
 
-from .helpers import FixedClock
+from .helpers import FixedClock, free_port
 
 PG_ADMIN = os.environ.get("SYNDICATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 DATA = Path(__file__).parent / "data"
@@ -149,3 +153,25 @@ def make_context(write_config: Callable[..., Path], db_url: str, clock: FixedClo
     yield make
     for ctx in opened:
         ctx.close()
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[[web.FeedApp], str]]:
+    servers: list[tuple[Any, threading.Thread]] = []
+
+    def start(app: web.FeedApp) -> str:
+        port = free_port()
+        server = web.serve(app, "127.0.0.1", port)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)

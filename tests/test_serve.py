@@ -4,7 +4,6 @@ traversal, /healthz, WebSub Link headers, replaced files."""
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,29 +17,7 @@ from syndicate.config import load_config
 from syndicate.pipeline import Context
 from syndicate.publish import atomic_write
 
-from .helpers import free_port, page
-
-
-@pytest.fixture
-def start_server() -> Iterator[Callable[[web.FeedApp], str]]:
-    servers: list[tuple[Any, threading.Thread]] = []
-
-    def start(app: web.FeedApp) -> str:
-        port = free_port()
-        server = web.serve(app, "127.0.0.1", port)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=10)
+from .helpers import page
 
 
 @pytest.fixture

@@ -109,24 +109,31 @@ class SmtpTransport:
     def _connect(self) -> smtplib.SMTP:
         if self._conn is not None:
             return self._conn
+        conn: smtplib.SMTP | None = None
         try:
             if self.security == "tls":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=self.ssl_context
-                )
+                conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.ssl_context)
             else:
                 conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.security == "starttls":
                     conn.starttls(context=self.ssl_context)
             if self.username:
                 conn.login(self.username, self.password or "")
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        self.connections += 1
+        self._conn = conn
+        return conn
+
+    def _open(self) -> smtplib.SMTP:
+        try:
+            return self._connect()
         except smtplib.SMTPAuthenticationError as e:
             raise TemporaryFailure(f"SMTP {self.host}:{self.port}: login refused: {_reply(e)}", stop=True) from e
         except (smtplib.SMTPException, OSError) as e:
             raise TemporaryFailure(f"SMTP {self.host}:{self.port}: cannot connect: {_reason(e)}", stop=True) from e
-        self.connections += 1
-        self._conn = conn
-        return conn
 
     def _pace(self) -> None:
         if self._last is not None:
@@ -138,7 +145,7 @@ class SmtpTransport:
     def send(self, envelope: Envelope) -> str:
         self._pace()
         for attempt in (1, 2):
-            conn = self._connect()
+            conn = self._open()
             try:
                 conn.sendmail(envelope.sender, [envelope.recipient], envelope.data)
                 return f"smtp://{self.host}:{self.port}"

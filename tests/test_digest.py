@@ -1,0 +1,487 @@
+"""Digests end to end: real SMTP server (aiosmtpd on 127.0.0.1), real SQLite and PostgreSQL, articles read
+from pages by the pipeline. Exactly once is checked by what the server received and what the store says."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from email.header import decode_header, make_header
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from lxml import html as lxml_html
+
+from syndicate import delivery, pipeline, web
+from syndicate.cli import cli
+from syndicate.mail import Envelope, SmtpTransport
+from syndicate.pipeline import Context
+
+from .helpers import SHANGHAI, FixedClock, free_port, page
+from .smtp_sink import Sink, start
+
+ZONE_NAMES = {
+    "xishan": ("锡山经济技术开发区", "无锡"),
+    "sip": ("苏州工业园区", "苏州"),
+    "wuxi-hitech": ("无锡高新技术产业开发区", "无锡"),
+}
+_POOL = "经济开发区园区项目企业投资合作产业发展创新科技服务建设签约招商引资制造智能医药新能源材料平台人才政策市场贸易"
+
+
+def body(seed: str) -> tuple[str, str]:
+    """Two paragraphs of text no other seed shares (so dedupe keeps articles apart)."""
+    rnd = random.Random(seed)
+    return ("".join(rnd.choice(_POOL) for _ in range(80)) + "。", "".join(rnd.choice(_POOL) for _ in range(80)) + "。")
+
+
+def write(folder: Path, stem: str, zone: str, title: str | None = None, date: str = "2020-11-30") -> None:
+    name, city = ZONE_NAMES[zone]
+    text = page(title=title or f"{name}新闻{stem}", date=date, zone=name, city=city, body=body(stem))
+    (folder / f"{stem}.txt").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    s = Sink()
+    port = free_port()
+    controller = start(s, port)
+    try:
+        yield s, port
+    finally:
+        s.release.set()
+        controller.stop()
+
+
+def mail_config(port: int, recipients: str, digest: str = "") -> str:
+    return f"""
+[digest]
+from = "投促中国 <news@example.org>"
+outbox_dir = "outbox"
+{digest}
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+rate_per_minute = 100000
+timeout = "5s"
+
+{recipients}
+"""
+
+
+TWO = """
+[[recipients]]
+email = "zhang@example.org"
+name = "张伟"
+zones = ["xishan"]
+
+[[recipients]]
+email = "li@example.org"
+name = "李娜"
+cities = ["苏州"]
+"""
+
+
+@pytest.fixture
+def articles(tmp_path: Path) -> Path:
+    folder = tmp_path / "articles"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def titles(received: list, index: int = -1) -> list[str]:  # type: ignore[type-arg]
+    """The article titles listed in a received digest's HTML part."""
+    html = received[index].message.get_body(("html",)).get_content()
+    doc = lxml_html.fromstring(html)
+    return [a.text_content() for a in doc.xpath("//a[@class='title']")]
+
+
+def test_two_recipients_get_exactly_their_articles_once(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path
+) -> None:
+    server, port = sink
+    for stem, zone in [("x1", "xishan"), ("x2", "xishan"), ("s1", "sip"), ("w1", "wuxi-hitech")]:
+        write(articles, stem, zone)
+    ctx = make_context(mail_config(port, TWO))
+    pipeline.fetch(ctx)
+    report = delivery.digest(ctx)
+    assert sorted(o.status for o in report.outcomes) == ["sent", "sent"]
+    assert len(server.received) == 2
+    assert sorted(titles(server.to("zhang@example.org"))) == ["锡山经济技术开发区新闻x1", "锡山经济技术开发区新闻x2"]
+    assert titles(server.to("li@example.org")) == ["苏州工业园区新闻s1"]
+    zhang = server.to("zhang@example.org")[0].message
+    assert str(make_header(decode_header(zhang["Subject"]))) == "2020-12-01 开发区新闻日报"
+    assert zhang["To"].addresses[0].addr_spec == "zhang@example.org"
+    assert zhang["Date"].endswith("+0800")
+
+    # A second run the same day sends nothing (not due again), and neither does a forced one (nothing new).
+    assert [o.status for o in delivery.digest(ctx).outcomes] == []
+    assert {o.status for o in delivery.digest(ctx, force=True).outcomes} == {"empty"}
+    assert len(server.received) == 2
+    delivered = ctx.store.delivered("zhang@example.org")
+    assert len(delivered) == 2
+
+
+def test_new_articles_appear_in_the_next_digest_only(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock
+) -> None:
+    server, port = sink
+    write(articles, "x1", "xishan")
+    ctx = make_context(mail_config(port, TWO))
+    pipeline.fetch(ctx)
+    delivery.digest(ctx)
+    assert titles(server.to("zhang@example.org")) == ["锡山经济技术开发区新闻x1"]
+
+    clock.now += timedelta(hours=3)
+    write(articles, "x2", "xishan")
+    pipeline.fetch(ctx)
+    assert delivery.digest(ctx).outcomes == []  # already sent today
+    clock.now += timedelta(days=1)
+    delivery.digest(ctx)
+    assert titles(server.to("zhang@example.org")) == ["锡山经济技术开发区新闻x2"]
+    clock.now += timedelta(days=1)
+    assert {o.status for o in delivery.digest(ctx).outcomes} == {"empty"}
+    assert len(server.to("zhang@example.org")) == 2
+
+
+def test_an_edited_date_or_a_duplicate_from_another_source_is_not_sent_again(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock, tmp_path: Path
+) -> None:
+    server, port = sink
+    write(articles, "x1", "xishan", date="2020-11-30")
+    partner = tmp_path / "partner"
+    partner.mkdir()
+    extra = f"""
+[[sources]]
+id = "reposts"
+kind = "directory"
+path = "partner"
+link_template = "https://partner.example.org/{{stem}}.html"
+priority = 10
+{mail_config(port, TWO)}
+"""
+    ctx = make_context(extra)
+    pipeline.fetch(ctx)
+    delivery.digest(ctx)
+    assert len(server.to("zhang@example.org")) == 1
+    # The next day: the article's date is edited to today, and a partner re-posts the same text.
+    clock.now += timedelta(days=1)
+    write(articles, "x1", "xishan", date="2020-12-02")
+    name, city = ZONE_NAMES["xishan"]
+    (partner / "copy.txt").write_text(
+        page(title="转载:锡山新闻", date="2020-12-02", zone=name, city=city, body=body("x1")), encoding="utf-8"
+    )
+    pipeline.fetch(ctx)
+    assert {o.status for o in delivery.digest(ctx).outcomes} == {"empty"}
+    assert len(server.to("zhang@example.org")) == 1
+
+
+def test_smtp_down_marks_nothing_sent_and_the_next_run_delivers_once(
+    make_context: Callable[..., Context], articles: Path, clock: FixedClock
+) -> None:
+    port = free_port()  # nothing listens yet
+    write(articles, "x1", "xishan")
+    ctx = make_context(
+        mail_config(port, TWO.split("[[recipients]]", 2)[0] + "[[recipients]]" + TWO.split("[[recipients]]")[1])
+    )
+    pipeline.fetch(ctx)
+    report = delivery.digest(ctx)
+    assert [o.status for o in report.outcomes] == ["retry"]
+    assert "cannot connect" in (report.outcomes[0].error or "")
+    assert ctx.store.delivered("zhang@example.org") == {}
+    [log] = list(ctx.store.digest_log("zhang@example.org"))
+    assert log["status"] == "pending" and log["attempts"] == 1
+
+    server = Sink()
+    controller = start(server, port)
+    try:
+        assert [o.status for o in delivery.digest(ctx).outcomes] == ["waiting"]  # its retry time has not come
+        clock.now += timedelta(minutes=2)
+        assert [o.status for o in delivery.digest(ctx).outcomes] == ["sent"]
+        assert len(server.received) == 1
+        assert server.received[0].message["Message-ID"] == log["message_id"]  # the recorded message itself
+        clock.now += timedelta(minutes=2)
+        assert delivery.digest(ctx, force=True).outcomes[0].status == "empty"
+        assert len(server.received) == 1
+    finally:
+        controller.stop()
+
+
+def test_a_permanent_refusal_marks_the_recipient_and_spares_the_others(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock
+) -> None:
+    server, port = sink
+    server.refuse["zhang@example.org"] = "550 5.1.1 no such user"
+    write(articles, "x1", "xishan")
+    write(articles, "s1", "sip")
+    ctx = make_context(mail_config(port, TWO))
+    pipeline.fetch(ctx)
+    report = delivery.digest(ctx)
+    by = {o.recipient: o for o in report.outcomes}
+    assert by["zhang@example.org"].status == "failed"
+    assert "550" in (by["zhang@example.org"].error or "")
+    assert by["li@example.org"].status == "sent"
+    assert report.failed
+    assert ctx.store.recipients()["zhang@example.org"].failure is not None
+    clock.now += timedelta(days=1)
+    assert {o.recipient: o.status for o in delivery.digest(ctx).outcomes}["zhang@example.org"] == "blocked"
+    # Fixed by the operator: an explicit forced send clears the mark and delivers what was never delivered.
+    server.refuse.clear()
+    report = delivery.digest(ctx, "zhang@example.org", force=True)
+    assert [o.status for o in report.outcomes] == ["sent"]
+    assert titles(server.to("zhang@example.org")) == ["锡山经济技术开发区新闻x1"]
+
+
+def test_a_temporary_refusal_is_retried(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock
+) -> None:
+    server, port = sink
+    server.refuse["zhang@example.org"] = "450 4.2.1 mailbox busy"
+    write(articles, "x1", "xishan")
+    ctx = make_context(mail_config(port, TWO))
+    pipeline.fetch(ctx)
+    assert {o.recipient: o.status for o in delivery.digest(ctx).outcomes}["zhang@example.org"] == "retry"
+    server.refuse.clear()
+    clock.now += timedelta(minutes=5)
+    assert [o.status for o in delivery.digest(ctx).outcomes] == ["sent"]
+    assert len(server.to("zhang@example.org")) == 1
+
+
+def test_recipient_time_zones_decide_who_is_due(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock
+) -> None:
+    server, port = sink
+    write(articles, "x1", "xishan")
+    recipients = """
+[[recipients]]
+email = "shanghai@example.org"
+zones = ["xishan"]
+
+[[recipients]]
+email = "newyork@example.org"
+zones = ["xishan"]
+timezone = "America/New_York"
+"""
+    clock.now = datetime(2020, 12, 1, 12, 30, tzinfo=SHANGHAI).replace(hour=20)  # 20:30 Shanghai, 07:30 New York
+    ctx = make_context(mail_config(port, recipients))
+    pipeline.fetch(ctx)
+    assert [(o.recipient, o.status) for o in delivery.digest(ctx).outcomes] == [("shanghai@example.org", "sent")]
+    clock.now += timedelta(minutes=31)  # 08:01 in New York
+    assert [(o.recipient, o.status) for o in delivery.digest(ctx).outcomes] == [("newyork@example.org", "sent")]
+    ny = server.to("newyork@example.org")[0].message
+    assert str(make_header(decode_header(ny["Subject"]))).startswith("2020-12-01")  # their own local date
+
+
+def test_max_items_lists_the_newest_and_counts_the_rest(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path
+) -> None:
+    server, port = sink
+    for i, date in enumerate(["2020-11-27", "2020-11-28", "2020-11-29"]):
+        write(articles, f"x{i}", "xishan", date=date)
+    ctx = make_context(mail_config(port, TWO, digest="max_items = 2"))
+    pipeline.fetch(ctx)
+    delivery.digest(ctx)
+    got = server.to("zhang@example.org")
+    assert titles(got) == ["锡山经济技术开发区新闻x2", "锡山经济技术开发区新闻x1"]  # newest first
+    text = got[0].message.get_body(("plain",)).get_content()
+    assert "另有 1 条未列出" in text
+    assert "http://feeds.example.org/zones/xishan/" in text
+    assert len(ctx.store.delivered("zhang@example.org")) == 3  # the counted one is not sent again tomorrow
+
+
+def test_dry_run_writes_the_outbox_and_records_nothing(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, tmp_path: Path
+) -> None:
+    server, port = sink
+    write(articles, "x1", "xishan")
+    ctx = make_context(mail_config(port, TWO))
+    pipeline.fetch(ctx)
+    report = delivery.digest(ctx, dry_run=True)
+    assert {o.recipient: o.status for o in report.outcomes} == {
+        "zhang@example.org": "dry-run",
+        "li@example.org": "empty",
+    }
+    files = sorted((tmp_path / "outbox").glob("dry-run-*.eml"))
+    assert len(files) == 1 and "zhang@example.org" in files[0].name
+    assert server.received == []
+    assert list(ctx.store.digest_log()) == []
+    outcomes = {o.recipient: o.status for o in delivery.digest(ctx).outcomes}
+    assert outcomes == {"zhang@example.org": "sent", "li@example.org": "empty"}  # still due: nothing was recorded
+
+
+def test_forced_digest_twice_a_day_sends_only_what_is_new(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock
+) -> None:
+    server, port = sink
+    write(articles, "x1", "xishan")
+    ctx = make_context(mail_config(port, TWO))
+    pipeline.fetch(ctx)
+    delivery.digest(ctx)
+    clock.now += timedelta(hours=1)
+    write(articles, "x2", "xishan")
+    pipeline.fetch(ctx)
+    report = delivery.digest(ctx, "zhang@example.org", force=True)
+    assert [o.status for o in report.outcomes] == ["sent"]
+    assert titles(server.to("zhang@example.org")) == ["锡山经济技术开发区新闻x2"]
+    assert len({r.message["Message-ID"] for r in server.received}) == len(server.received)
+
+
+def test_unsubscribe_refuses_a_forged_token_and_the_real_one_stops_the_next_digest(
+    make_context: Callable[..., Context],
+    sink: tuple[Sink, int],
+    articles: Path,
+    clock: FixedClock,
+    tmp_path: Path,
+    start_server: Callable[[web.FeedApp], str],
+    request: pytest.FixtureRequest,
+) -> None:
+    server, port = sink
+    write(articles, "x1", "xishan")
+    ctx = make_context(mail_config(port, TWO))
+    pipeline.fetch(ctx)
+    delivery.digest(ctx)
+    msg = server.to("zhang@example.org")[0].message
+    url = str(msg["List-Unsubscribe"]).split(",")[0].strip().strip("<>")
+    token = parse_qs(urlsplit(url).query)["token"][0]
+    assert urlsplit(url).path == "/unsubscribe"
+
+    app = web.FeedApp(tmp_path, unsubscribe=lambda t: delivery.unsubscribe(ctx, t))
+    base = start_server(app)
+    client = httpx.Client(base_url=base)
+    request.addfinalizer(client.close)
+    forged = token.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    other = token.replace(token.split(".")[1], "bGlAZXhhbXBsZS5vcmc")  # li@example.org with zhang's signature
+    for bad in (forged, other, "nonsense"):
+        r = client.post("/unsubscribe", params={"token": bad}, content=b"List-Unsubscribe=One-Click")
+        assert r.status_code == 403
+    assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
+    assert ctx.store.recipients()["li@example.org"].unsubscribed_at is None
+    # A GET (a person clicking, or a mail scanner) only shows the confirmation form.
+    r = client.get("/unsubscribe", params={"token": token})
+    assert r.status_code == 200 and '<form method="post"' in r.text
+    assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
+    # RFC 8058 one-click: POST to the URL of the header.
+    r = client.post(url.replace("http://feeds.example.org", base), content=b"List-Unsubscribe=One-Click")
+    assert r.status_code == 200 and "zhang@example.org" in r.text
+
+    clock.now += timedelta(days=1)
+    write(articles, "x2", "xishan")
+    pipeline.fetch(ctx)
+    outcomes = {o.recipient: o.status for o in delivery.digest(ctx).outcomes}
+    assert outcomes["zhang@example.org"] == "unsubscribed"
+    assert len(server.to("zhang@example.org")) == 1
+
+
+def test_one_connection_per_batch_and_the_rate_is_kept(sink: tuple[Sink, int]) -> None:
+    server, port = sink
+    slept: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    transport = SmtpTransport("127.0.0.1", port, "none", rate_per_minute=60, sleep=sleep, monotonic=lambda: now[0])
+    for i in range(4):
+        transport.send(Envelope("news@example.org", f"r{i}@example.org", b"Subject: x\r\n\r\nhello\r\n", f"m{i}"))
+    transport.close()
+    assert len(server.received) == 4
+    assert transport.connections == 1 and server.sessions == 1
+    assert slept == [1.0, 1.0, 1.0]  # 60 a minute: one a second
+
+
+def test_outbox_files_without_smtp_and_preview_through_the_cli(
+    write_config: Callable[..., Path], db_url: str, articles: Path, tmp_path: Path
+) -> None:
+    write(articles, "x1", "xishan", title="锡山<b>新闻</b> & 更多")
+    config = write_config(
+        TWO.replace("[[recipients]]", '[digest]\noutbox_dir = "outbox"\n\n[[recipients]]', 1), db_url=db_url
+    )
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "fetch"]).exit_code == 0
+    result = runner.invoke(cli, ["--config", str(config), "digest", "preview", "zhang@example.org"])
+    assert result.exit_code == 0, result.output
+    html_path, text_path = (Path(p) for p in result.stdout.split())
+    assert "锡山<b>新闻</b> & 更多" in text_path.read_text(encoding="utf-8")
+    preview = lxml_html.fromstring(html_path.read_text(encoding="utf-8"))
+    assert preview.xpath("//b") == []
+    result = runner.invoke(cli, ["--config", str(config), "digest", "--force"])
+    assert result.exit_code == 0, result.output
+    files = sorted((tmp_path / "outbox").glob("*zhang@example.org.eml"))
+    assert len(files) == 1
+    import email
+    import email.policy
+
+    msg = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert msg["To"].addresses[0].addr_spec == "zhang@example.org"
+    assert "锡山<b>新闻</b> & 更多" in msg.get_body(("plain",)).get_content()
+    result = runner.invoke(cli, ["--config", str(config), "digest", "--force"])
+    assert len(sorted((tmp_path / "outbox").glob("*.eml"))) == 1  # nothing new: nothing written
+
+
+def test_check_names_a_recipients_unknown_zone_and_city(write_config: Callable[..., Path]) -> None:
+    config = write_config(
+        """
+[[recipients]]
+email = "a@example.org"
+zones = ["nowhere"]
+
+[[recipients]]
+email = "b@example.org"
+cities = ["atlantis"]
+"""
+    )
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert result.exit_code == 2
+    assert "recipients[0].zones: 'nowhere' is no zone slug" in result.output
+    assert "recipients[1].cities: 'atlantis' is no city of a zone" in result.output
+
+
+def test_a_crash_between_recording_and_sending_delivers_exactly_once_after_restart(
+    write_config: Callable[..., Path], db_url: str, sink: tuple[Sink, int], articles: Path
+) -> None:
+    server, port = sink
+    write(articles, "x1", "xishan")
+    config = write_config(mail_config(port, TWO.split('\n[[recipients]]\nemail = "li')[0]), db_url=db_url)
+    server.hold = True
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "syndicate", "--config", str(config), "fetch"], env=env)
+    assert proc.wait(timeout=60) == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syndicate", "--config", str(config), "digest", "--force"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert server.entered.wait(timeout=60), "the digest never reached the server"
+        os.kill(proc.pid, signal.SIGKILL)  # recorded, handed to the server, not yet accepted
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    server.hold = False
+    server.release.set()
+    time.sleep(0.1)
+    assert server.received == []
+
+    from syndicate.config import load_config
+
+    with Context.open(load_config(config)) as ctx:
+        [recorded] = list(ctx.store.digest_log())
+        assert recorded["status"] == "pending"
+        report = delivery.digest(ctx)
+        assert [o.status for o in report.outcomes if o.status == "sent"] == ["sent"]
+        assert len(server.received) == 1
+        assert server.received[0].message["Message-ID"] == recorded["message_id"]
+        assert {o.status for o in delivery.digest(ctx, force=True).outcomes} == {"empty"}
+        assert len(server.received) == 1
