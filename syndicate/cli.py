@@ -350,6 +350,7 @@ def run(state: _State, interval: int, host: str | None, port: int | None) -> Non
                     with pipeline.Context.open(config) as ctx:
                         reports = pipeline.fetch(ctx)
                         pipeline.publish(ctx)
+                        delivery.digest(ctx)
                     _print_fetch(reports)
                 except SyndicateError as e:
                     # A bad round (database down, disk full) is reported; the next round tries again.

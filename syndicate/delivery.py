@@ -178,8 +178,9 @@ def _secret(ctx: Context) -> bytes:
     return bytes.fromhex(value)
 
 
-def unsubscribe_url(ctx: Context, email: str, now: datetime) -> str:
-    return f"{ctx.config.site.base_url}unsubscribe?token={quote(make_token(_secret(ctx), email, now))}"
+def unsubscribe_url(ctx: Context, email: str, now: datetime, secret: bytes | None = None) -> str:
+    token = make_token(secret or _secret(ctx), email, now)
+    return f"{ctx.config.site.base_url}unsubscribe?token={quote(token)}"
 
 
 def _view(
@@ -188,6 +189,7 @@ def _view(
     follows: _Follows,
     articles: list[StoredArticle],
     now: datetime,
+    secret: bytes | None = None,
 ) -> DigestView:
     config = ctx.config
     tz = _tz(ctx, recipient)
@@ -245,7 +247,7 @@ def _view(
         recipient_name=recipient.name,
         groups=tuple(g for g in groups if g.items or g.more),
         total=len(articles),
-        unsubscribe_url=unsubscribe_url(ctx, recipient.email, now),
+        unsubscribe_url=unsubscribe_url(ctx, recipient.email, now, secret),
     )
 
 
@@ -312,6 +314,8 @@ class _Sender:
         self.transport = transport
         self.down: str | None = None  # the server failed as a whole: the rest waits for the next run
         self.sender = sender_address(ctx.config.digest.sender)[1]
+        self.secret = _secret(ctx)
+        self.waiting: set[str] = set()  # recipients with a recorded digest not yet accepted
 
     def send(self, d: PendingDigest) -> DigestOutcome:
         if self.down is not None:
@@ -371,6 +375,7 @@ def digest(
                 if progress:
                     progress(sent)
         states = ctx.store.recipients()
+        sender.waiting = ctx.store.pending_recipients()
         for r in chosen:
             outcome = _one(ctx, r, states[r.email.lower()], selections, sender, force, dry_run)
             if outcome is not None:
@@ -399,7 +404,7 @@ def _one(
         return DigestOutcome(email, "unsubscribed")
     if state.failed_at is not None:
         return DigestOutcome(email, "blocked", error=state.failure)
-    if not dry_run and ctx.store.has_pending(email):
+    if not dry_run and email in sender.waiting:
         return DigestOutcome(email, "waiting")  # its recorded digest goes first, on a later run
     slot = due_slot(now, _tz(ctx, r), config.digest.send_time, state.slot_date)
     if slot is None and not force:
@@ -410,7 +415,7 @@ def _one(
         if slot is not None and not dry_run:
             ctx.store.fill_slot(email, slot)
         return DigestOutcome(email, "empty")
-    view = _view(ctx, r, follows, articles, now)
+    view = _view(ctx, r, follows, articles, now, sender.secret)
     message_id = make_message_id(config.digest.sender)
     data = _message(ctx, r, view, now, message_id)
     if dry_run:

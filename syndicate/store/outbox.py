@@ -176,13 +176,10 @@ class OutboxMixin:
                 for r in s.scalars(query.order_by(DigestRow.id))
             ]
 
-    def has_pending(self, email: str) -> bool:
-        """Whether a recorded digest of this recipient still waits to be sent (due now or later)."""
+    def pending_recipients(self) -> set[str]:
+        """Recipients with a recorded digest that still waits to be sent (due now or later)."""
         with self._session() as s:
-            found = s.scalar(
-                select(DigestRow.id).where(DigestRow.recipient == email.lower(), DigestRow.status == "pending").limit(1)
-            )
-            return found is not None
+            return set(s.scalars(select(DigestRow.recipient).where(DigestRow.status == "pending").distinct()))
 
     def digest_sent(self, digest_id: int, now: datetime) -> bool:
         """Mark a digest sent and its articles delivered, and move the recipient's watermark, in one
