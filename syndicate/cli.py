@@ -4,8 +4,8 @@ and prints the result. Exit codes: 0 success, 1 a source or step failed, 2 the c
 
 from __future__ import annotations
 
+import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -327,42 +327,77 @@ def serve(state: _State, host: str | None, port: int | None) -> None:
 
 
 @cli.command()
-@click.option("--interval", default=60, show_default=True, help="Seconds between fetch-and-publish rounds.")
+@click.option("--once", is_flag=True, help="Fetch every due source, publish, send due digests, and exit.")
+@click.option("--no-serve", is_flag=True, help="Do not serve output_dir over HTTP.")
 @click.option("--host", default=None, help="Default: [serve] host.")
 @click.option("--port", type=int, default=None, help="Default: [serve] port.")
 @pass_state
-def run(state: _State, interval: int, host: str | None, port: int | None) -> None:
-    """Fetch and publish now and every --interval seconds, serving output_dir until interrupted."""
-    stop = threading.Event()
+def run(state: _State, once: bool, no_serve: bool, host: str | None, port: int | None) -> None:
+    """The daemon: poll each source on its interval, publish after changes, send digests when due, and
+    serve output_dir. SIGHUP re-reads the config; SIGINT/SIGTERM stop. One daemon per database."""
+    from .scheduler import Daemon, DaemonOptions
+
     with _errors():
         config = state.config
-        app, health_ctx = _app(config)
-        server = web.serve(app, host or config.serve.host, port or config.serve.port)
-        thread = threading.Thread(target=server.run, name="http", daemon=True)
-        thread.start()
-        _out.print(
-            f"serving {config.publish.output_dir} at http://{server.config.host}:{server.config.port}/ (Ctrl-C stops)",
-            markup=False,
+        daemon = Daemon(state.config_path, config, DaemonOptions(serve=not no_serve, host=host, port=port))
+        if once:
+            code = daemon.once()
+            _out.print("done" if code == 0 else "done, with failures (see the log)", markup=False)
+            sys.exit(code)
+        host, port = host or config.serve.host, port or config.serve.port
+        serving = f"serving {config.publish.output_dir} at http://{host}:{port}/; " if not no_serve else ""
+        _out.print(f"syndicate {__version__}: {serving}SIGHUP reloads, Ctrl-C stops", markup=False)
+        code = daemon.run()
+    if not daemon.stopped_cleanly:
+        # A job did not stop in time: leave without waiting for it (its writes are atomic, its
+        # transaction is rolled back, temp files were removed).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+@cli.command()
+@pass_state
+def status(state: _State) -> None:
+    """Health at a glance: sources, last publish, next digests, counts, the last errors."""
+    with _errors():
+        st = _with_context(state, delivery.status)
+        tz = state.config.site.tz
+
+    def when(value: datetime | None) -> str:
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+    c = st.counts
+    _out.print(
+        f"articles {c['articles']}, stories {c['stories']}, duplicates {c['duplicates']}; "
+        f"last publish {when(st.last_publish)}",
+        markup=False,
+    )
+    table = Table("source", "kind", "last success", "status", "errors", "next due", "entries")
+    for row in st.sources:
+        s = row.state
+        if s is None:
+            table.add_row(row.id, row.kind, "-", "never read", "0", "now", str(row.entries))
+            continue
+        health = "disabled" if s.disabled else ("failing" if s.consecutive_errors else "ok")
+        table.add_row(
+            row.id,
+            row.kind,
+            when(s.last_success),
+            health,
+            str(s.consecutive_errors),
+            when(s.next_due),
+            str(row.entries),
         )
-        try:
-            while True:
-                try:
-                    with pipeline.Context.open(config) as ctx:
-                        reports = pipeline.fetch(ctx)
-                        pipeline.publish(ctx)
-                        delivery.digest(ctx)
-                    _print_fetch(reports)
-                except SyndicateError as e:
-                    # A bad round (database down, disk full) is reported; the next round tries again.
-                    _err.print(f"error: {e}", markup=False)
-                if stop.wait(interval):
-                    break
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.should_exit = True
-            thread.join(timeout=5)
-            health_ctx.close()
+    _out.print(table)
+    if st.next_digests:
+        digests = Table("recipient", "next digest")
+        for email, at in st.next_digests.items():
+            digests.add_row(email, when(at) if at else "stopped (unsubscribed or refused)")
+        _out.print(digests)
+    for message in st.errors:
+        _out.print(f"error: {message}", markup=False)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -52,7 +53,15 @@ from .mail import (
     retry_at,
     sender_address,
 )
-from .pipeline import Context, FeedSelection, feed_selections, zone_and_city_selections, zone_set
+from .pipeline import (
+    Context,
+    FeedSelection,
+    SourceHealth,
+    feed_selections,
+    source_health,
+    zone_and_city_selections,
+    zone_set,
+)
 from .publish import SiteInfo
 from .store import PendingDigest, RecipientState
 from .text import summarize
@@ -65,6 +74,7 @@ __all__ = [
     "digest",
     "next_digests",
     "preview",
+    "status",
     "unsubscribe",
     "unsubscribe_url",
 ]
@@ -376,7 +386,8 @@ def digest(
                     progress(sent)
         states = ctx.store.recipients()
         sender.waiting = ctx.store.pending_recipients()
-        for r in chosen:
+        for n, r in enumerate(chosen):
+            ctx.advance("digest", n, len(chosen))
             outcome = _one(ctx, r, states[r.email.lower()], selections, sender, force, dry_run)
             if outcome is not None:
                 report.outcomes.append(outcome)
@@ -385,6 +396,11 @@ def digest(
     finally:
         if own or dry_run:
             out.close()
+    ctx.advance("digest", len(chosen), len(chosen))
+    log.info(
+        "digest.done",
+        extra={"sent": report.count("sent"), "retry": report.count("retry"), "failed": report.count("failed")},
+    )
     return report
 
 
@@ -480,3 +496,49 @@ def next_digests(ctx: Context) -> dict[str, datetime | None]:
             continue
         out[r.email] = next_send(now, _tz(ctx, r), ctx.config.digest.send_time, st.slot_date if st else None)
     return out
+
+
+# -- status -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What ``syndicate status`` and ``/status`` show."""
+
+    now: datetime
+    sources: list[SourceHealth]
+    last_publish: datetime | None
+    next_digests: dict[str, datetime | None]
+    counts: dict[str, int]
+    digests: list[dict[str, Any]]  # the newest digests, newest first
+    errors: list[str]  # the last errors: failing sources, digests waiting or failed
+
+
+def status(ctx: Context) -> Status:
+    ctx.store.ensure_ready()
+    now = ctx.clock()
+    sources = source_health(ctx)
+    last = ctx.store.setting("publish.last")
+    digests = list(ctx.store.digest_log(limit=20))
+    errors = [
+        f"source {s.id}: {s.state.last_error_kind}: {s.state.last_error}"
+        for s in sources
+        if s.state is not None and s.state.consecutive_errors and s.state.last_error
+    ]
+    errors += [
+        f"digest to {d['recipient']} ({d['status']}, {d['attempts']} attempts): {d['last_error']}"
+        for d in digests
+        if d["last_error"] and d["status"] != "sent"
+    ]
+    errors += [
+        f"recipient {email}: {st.failure}" for email, st in ctx.store.recipients().items() if st.failure is not None
+    ]
+    return Status(
+        now=now,
+        sources=sources,
+        last_publish=datetime.fromisoformat(last) if last else None,
+        next_digests=next_digests(ctx),
+        counts=ctx.store.counts(),
+        digests=digests,
+        errors=errors,
+    )

@@ -73,3 +73,7 @@ class StoreError(SyndicateError):
 
 class PublishError(SyndicateError):
     """An output file could not be written."""
+
+
+class Cancelled(SyndicateError):
+    """A run stopped early because the process is shutting down; what it committed stays committed."""

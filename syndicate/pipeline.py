@@ -21,7 +21,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from .config import (
     SqlSourceConfig,
     default_templates_dir,
 )
-from .exceptions import ConfigError, PublishError
+from .exceptions import Cancelled, ConfigError, PublishError
 from .publish import (
     STYLESHEET,
     EntryCache,
@@ -92,6 +92,16 @@ class Context:
     is_private: Callable[[str], bool] = is_private_address
     # The in-memory LSH index of dedupe, built from stored signatures on first use in this process.
     lsh: dedupe.LshIndex | None = None
+    # True once the process is stopping: long steps stop between units of work (``Cancelled``).
+    cancelled: Callable[[], bool] = lambda: False
+    # Told (step, done, total) as long steps advance: progress bars on a terminal.
+    progress: Callable[[str, int, int], None] | None = None
+
+    def advance(self, step: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(step, done, total)
+        if self.cancelled():
+            raise Cancelled(f"{step}: stopped after {done} of {total}: shutting down")
 
     @classmethod
     def open(cls, config: Config, clock: Clock = system_clock, **kw: Any) -> Context:
@@ -182,23 +192,28 @@ def fetch(
     now = ctx.clock()
     selected = [s for s in config.sources if not wanted or s.id in wanted]
     if only_due:
-        selected = [s for s in selected if _due(states.get(s.id), _config_url(s), now)]
+        # A scheduled poll may come a little early (its jitter); a source waiting out a backoff is skipped.
+        selected = [s for s in selected if _due(states.get(s.id), _config_url(s), now, s.interval * 0.2)]
 
     reports: dict[str, FetchReport] = {}
     deferred: list[SourceState] = []  # states without articles, saved together at the end
-    for src in selected:
-        if isinstance(src, DirectorySourceConfig):
-            result = _read_directory(src, config, states.get(src.id), now)
-        elif isinstance(src, SqlSourceConfig):
-            result = _read_sql(src, config, states.get(src.id), now)
-        else:
-            continue
-        reports[src.id] = _store(ctx, index, src, result, deferred)
-    feeds = [s for s in selected if isinstance(s, FeedSourceConfig)]
-    if feeds:
-        asyncio.run(_fetch_feeds(ctx, index, feeds, states, now, reports, deferred))
-    if deferred:
-        ctx.store.save_source_states(deferred)
+    try:
+        for src in selected:
+            ctx.advance("fetch", len(reports), len(selected))
+            if isinstance(src, DirectorySourceConfig):
+                result = _read_directory(src, config, states.get(src.id), now)
+            elif isinstance(src, SqlSourceConfig):
+                result = _read_sql(src, config, states.get(src.id), now)
+            else:
+                continue
+            reports[src.id] = _store(ctx, index, src, result, deferred)
+        feeds = [s for s in selected if isinstance(s, FeedSourceConfig)]
+        if feeds:
+            asyncio.run(_fetch_feeds(ctx, index, feeds, states, now, reports, deferred, len(selected)))
+    finally:
+        if deferred:
+            ctx.store.save_source_states(deferred)
+    ctx.advance("fetch", len(selected), len(selected))
     deduplicate(ctx)
     return [reports[s.id] for s in selected if s.id in reports]
 
@@ -211,11 +226,13 @@ def _config_url(src: SourceConfig) -> str:
     return str(src.path) if isinstance(src, DirectorySourceConfig) else src.url
 
 
-def _due(state: SourceState | None, config_url: str, now: datetime) -> bool:
+def _due(state: SourceState | None, config_url: str, now: datetime, slack: timedelta = timedelta(0)) -> bool:
     if state is None or state.config_url != config_url:
         return True
     if state.disabled:
         return False
+    if state.consecutive_errors == 0:
+        now += slack
     return state.next_due is None or state.next_due <= now
 
 
@@ -265,6 +282,7 @@ async def _fetch_feeds(
     now: datetime,
     reports: dict[str, FetchReport],
     deferred: list[SourceState],
+    total: int,
 ) -> None:
     config = ctx.config
     async with HttpFetcher(_user_agent(config), config.fetch.concurrency, ctx.is_private) as fetcher:
@@ -284,6 +302,7 @@ async def _fetch_feeds(
         for task in asyncio.as_completed(list(by_task)):
             result = await task
             reports[result.source_id] = _store(ctx, index, config.source(result.source_id), result, deferred)
+            ctx.advance("fetch", len(reports), total)  # Cancelled here: the other requests are abandoned
 
 
 def _store(
@@ -706,6 +725,7 @@ class _ItemMaker:
 
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 _WATERMARK = "publish.watermark"
+_LAST_PUBLISH = "publish.last"
 
 
 def _affected(selection: FeedSelection, changes: Changes) -> bool:
@@ -793,7 +813,13 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
     selections = feed_selections(ctx)
     make_items = _ItemMaker(ctx)
     written: list[FeedState] = []
-    for selection in selections:
+    for n, selection in enumerate(selections):
+        try:
+            ctx.advance("publish", n, len(selections))
+        except Cancelled:
+            if written:
+                ctx.store.save_feed_states(written)  # the next publish will not redo them
+            raise
         spec = selection.spec
         state = states.get(spec.path)
         complete = (out / spec.path / "atom.xml").exists()  # a removed folder is written again
@@ -837,5 +863,10 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         mark = {"at": changes.newest.isoformat(), "ids": sorted(changes.at_newest)}
         ctx.store.set_setting(_WATERMARK, json.dumps(mark))
     _push(ctx, report, now)
-    log.info("publish.done", extra={"written": len(report.written), "unchanged": len(report.unchanged)})
+    ctx.store.set_setting(_LAST_PUBLISH, now.isoformat())
+    ctx.advance("publish", len(selections), len(selections))
+    log.info(
+        "publish.done",
+        extra={"written": len(report.written), "unchanged": len(report.unchanged), "looked_at": report.looked_at},
+    )
     return report

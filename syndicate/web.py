@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import hmac
 import html
 import json
 import os
@@ -43,6 +44,7 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 _FEEDS = ("rss.xml", "atom.xml", "feed.json")
+_PROMETHEUS = b"text/plain; version=0.0.4; charset=utf-8"
 _RECHECK = 1.0  # seconds between looks at a cached file on disk
 _MAX_CACHED = 8 * 1024 * 1024
 
@@ -82,6 +84,9 @@ class FeedApp:
         hubs: Sequence[str] = (),
         health: Callable[[], dict[str, Any]] | None = None,
         unsubscribe: Callable[[str], str] | None = None,
+        status: Callable[[], bytes] | None = None,
+        metrics: Callable[[], bytes] | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.root = root.resolve()
         self.cache_max_age = cache_max_age
@@ -91,6 +96,10 @@ class FeedApp:
         # Records the unsubscription a signed token asks for and returns the address; raises ValueError
         # (forged, expired, unknown) with a reason.
         self.unsubscribe = unsubscribe
+        # Admin pages: /status (HTML) and /metrics (Prometheus text). With a token, a caller must send it
+        # (Authorization: Bearer); without one, only loopback clients are answered.
+        self.admin = {"/status": (status, b"text/html; charset=utf-8"), "/metrics": (metrics, _PROMETHEUS)}
+        self.admin_token = admin_token
         self._files: dict[str, _File] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,6 +123,9 @@ class FeedApp:
         path: str = scope["path"]
         if path == "/healthz":
             await self._health(send, method == "HEAD")
+            return
+        if path in self.admin and self.admin[path][0] is not None:
+            await self._admin(scope, send, path, method == "HEAD")
             return
         entry = self._files.get(path)  # the hot path: a fresh entry for exactly this request path
         if entry is None or time.monotonic() - entry.checked >= _RECHECK:
@@ -229,6 +241,33 @@ class FeedApp:
         body = (json.dumps(doc, ensure_ascii=False, default=str) + "\n").encode()
         headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
         await _respond(send, status, headers, body, head)
+
+    # -- admin pages ----------------------------------------------------------------------------------
+
+    def _allowed(self, scope: Scope) -> bool:
+        if self.admin_token:
+            for key, value in scope["headers"]:
+                if key == b"authorization":
+                    given = value.decode("latin-1").removeprefix("Bearer ").strip()
+                    return hmac.compare_digest(given.encode(), self.admin_token.encode())
+            return False
+        client = scope.get("client") or ("", 0)
+        return str(client[0]) in ("127.0.0.1", "::1") or str(client[0]).startswith("127.")
+
+    async def _admin(self, scope: Scope, send: Send, path: str, head: bool) -> None:
+        render, ctype = self.admin[path]
+        assert render is not None
+        plain = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]
+        if not self._allowed(scope):
+            headers = [*plain, (b"www-authenticate", b"Bearer")] if self.admin_token else plain
+            await _respond(send, 401 if self.admin_token else 403, headers, b"forbidden\n", head)
+            return
+        try:
+            body = await asyncio.to_thread(render)
+        except Exception as e:
+            await _respond(send, 503, plain, f"unavailable: {type(e).__name__}\n".encode(), head)
+            return
+        await _respond(send, 200, [(b"content-type", ctype), (b"cache-control", b"no-store")], body, head)
 
     # -- unsubscribe ----------------------------------------------------------------------------------
 

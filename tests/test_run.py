@@ -38,8 +38,6 @@ def start_run(config: Path, port: int, stdout: int) -> subprocess.Popen[str]:
         "--config",
         str(config),
         "run",
-        "--interval",
-        "1",
         "--port",
         str(port),
     ]
@@ -47,7 +45,7 @@ def start_run(config: Path, port: int, stdout: int) -> subprocess.Popen[str]:
 
 
 def test_run_serves_publishes_and_stops(write_config: Callable[..., Path], tmp_path: Path) -> None:
-    path = write_config()
+    path = write_config('interval = "1s"')  # continues the local source's table
     (tmp_path / "articles" / "a.txt").write_text(page(), encoding="utf-8")
     port = free_port()
     proc = start_run(path, port, subprocess.PIPE)
@@ -65,7 +63,7 @@ def test_run_serves_publishes_and_stops(write_config: Callable[..., Path], tmp_p
     assert "Traceback" not in err
 
 
-def test_a_failing_round_does_not_stop_the_daemon(write_config: Callable[..., Path]) -> None:
+def test_an_unreachable_database_does_not_stop_the_daemon(write_config: Callable[..., Path]) -> None:
     path = write_config(db_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
     port = free_port()
     proc = start_run(path, port, subprocess.DEVNULL)
@@ -74,7 +72,7 @@ def test_a_failing_round_does_not_stop_the_daemon(write_config: Callable[..., Pa
     reader.start()
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_for(lambda: sum("unreachable" in line for line in lines) >= 2)  # two rounds failed...
+        wait_for(lambda: sum("unreachable" in line for line in lines) >= 2)  # two attempts failed...
         assert proc.poll() is None  # ...and it is still running
         r = get(base + "/healthz")
         assert r is not None

@@ -42,6 +42,7 @@ from .models import (
     ArticleRow,
     ArticleZoneRow,
     FeedStateRow,
+    LockRow,
     SettingRow,
     SignatureRow,
     SourceRow,
@@ -562,6 +563,46 @@ class Store(OutboxMixin):
                 row.attempts += 1
                 row.last_error = error[:1000]
                 row.next_attempt = next_attempt
+
+    # -- locks --------------------------------------------------------------------------------------
+
+    def acquire_lock(self, name: str, holder: str, now: datetime, ttl: timedelta) -> tuple[bool, str | None]:
+        """Take the lease ``name`` for ``holder`` until ``now + ttl``: when free, expired, or already
+        ours. Returns (taken, the current holder when not taken)."""
+        expires = now + ttl
+        try:
+            with self._session() as s:
+                row = s.get(LockRow, name, with_for_update=True)
+                if row is None:
+                    s.add(LockRow(name=name, holder=holder, acquired=now, expires=expires))
+                    return True, None
+                if row.holder != holder and row.expires > now:
+                    return False, f"{row.holder} (since {row.acquired:%Y-%m-%d %H:%M:%S} UTC)"
+                if row.holder != holder:
+                    row.acquired = now
+                row.holder, row.expires = holder, expires
+                return True, None
+        except IntegrityError:
+            return False, "another process (taken at the same moment)"
+
+    def renew_lock(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Extend our lease. False when it is no longer ours (it expired and another process took it)."""
+        with self._session() as s:
+            result = s.execute(
+                update(LockRow).where(LockRow.name == name, LockRow.holder == holder).values(expires=now + ttl)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release_lock(self, name: str, holder: str) -> None:
+        with self._session() as s:
+            s.execute(delete(LockRow).where(LockRow.name == name, LockRow.holder == holder))
+
+    def counts(self) -> dict[str, int]:
+        """Articles, stories (canonical articles) and duplicates stored."""
+        with self._session() as s:
+            total = s.scalar(select(func.count()).select_from(ArticleRow)) or 0
+            canonical = s.scalar(select(func.count()).select_from(ArticleRow).where(ArticleRow.canonical.is_(True)))
+            return {"articles": total, "stories": canonical or 0, "duplicates": total - (canonical or 0)}
 
     def categories(self) -> list[str]:
         """Every category a canonical article has, sorted."""

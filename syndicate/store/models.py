@@ -240,3 +240,14 @@ class DeliveryRow(Base):
     article_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     story_id: Mapped[int] = mapped_column(Integer)
     digest_id: Mapped[int] = mapped_column(Integer)
+
+
+class LockRow(Base):
+    """A lease one process holds (the daemon's): renewed while it runs, free once it expires."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(300))
+    acquired: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)
