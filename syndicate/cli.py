@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -55,8 +55,37 @@ def _errors() -> Iterator[None]:
 
 
 def _with_context(state: _State, fn: Callable[[pipeline.Context], T]) -> T:
-    with pipeline.Context.open(state.config) as ctx:
+    with pipeline.Context.open(state.config) as ctx, _progress() as progress:
+        ctx.progress = progress
         return fn(ctx)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar per long step on a terminal; on anything else, nothing (the log says what happened)."""
+    if not _err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    tasks: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_err,
+        transient=True,
+    ) as bar:
+
+        def advance(step: str, done: int, total: int) -> None:
+            if total < 20:
+                return  # short steps need no bar
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        yield advance
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

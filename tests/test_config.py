@@ -114,3 +114,34 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
 )
 def test_parse_duration(text: str | int, expected: timedelta) -> None:
     assert parse_duration(text) == expected
+
+
+def test_the_example_config_documents_every_key() -> None:
+    """Each key of each section appears (set or commented out) in config.example.toml."""
+    import re
+
+    from syndicate import config as c
+
+    text = (Path(__file__).parent.parent / "config.example.toml").read_text(encoding="utf-8")
+    models = [
+        c.SiteConfig,
+        c.DatabaseConfig,
+        c.PublishConfig,
+        c.FetchConfig,
+        c.ZonesRegistryConfig,
+        c.ServeConfig,
+        c.DigestConfig,
+        c.SmtpConfig,
+        c.RecipientConfig,
+        c.ZoneConfig,
+        c.DirectorySourceConfig,
+        c.FeedSourceConfig,
+        c.SqlSourceConfig,
+    ]
+    missing = [
+        f"{model.__name__}.{field.alias or name}"
+        for model in models
+        for name, field in model.model_fields.items()
+        if not re.search(rf"^\s*#?\s*{re.escape(field.alias or name)}\s*=", text, re.M)
+    ]
+    assert missing == []
