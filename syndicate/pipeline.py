@@ -17,9 +17,10 @@ import logging
 import mimetypes
 import os
 import re
+import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +49,7 @@ from .publish import (
     build_atom,
     build_json,
     build_rss,
+    check_templates,
     render_index,
     render_opml,
     stylesheet,
@@ -156,6 +158,8 @@ def check(config: Config) -> tuple[list[str], list[str]]:
         zone = getattr(src, "zone", None)
         if zone is not None and zone not in slugs:
             problems.append(f"sources[{i}].zone: {zone!r} is no zone slug")
+    templates = config.publish.templates_dir or default_templates_dir()
+    problems += [f"publish.templates_dir: {p}" for p in check_templates(templates)]
     return problems, list(zones.dropped_aliases)
 
 
@@ -200,13 +204,15 @@ def fetch(
     try:
         for src in selected:
             ctx.advance("fetch", len(reports), len(selected))
+            started = time.perf_counter()
             if isinstance(src, DirectorySourceConfig):
                 result = _read_directory(src, config, states.get(src.id), now)
             elif isinstance(src, SqlSourceConfig):
                 result = _read_sql(src, config, states.get(src.id), now)
             else:
                 continue
-            reports[src.id] = _store(ctx, index, src, result, deferred)
+            seconds = time.perf_counter() - started
+            reports[src.id] = dataclasses.replace(_store(ctx, index, src, result, deferred), seconds=seconds)
         feeds = [s for s in selected if isinstance(s, FeedSourceConfig)]
         if feeds:
             asyncio.run(_fetch_feeds(ctx, index, feeds, states, now, reports, deferred, len(selected)))
@@ -298,11 +304,18 @@ async def _fetch_feeds(
                 config.site.tz,
                 src.category,
             )
-            by_task[asyncio.ensure_future(source.read(fetcher, states.get(src.id), now))] = src
+            by_task[asyncio.ensure_future(_timed(source.read(fetcher, states.get(src.id), now)))] = src
         for task in asyncio.as_completed(list(by_task)):
-            result = await task
-            reports[result.source_id] = _store(ctx, index, config.source(result.source_id), result, deferred)
+            result, seconds = await task
+            report = _store(ctx, index, config.source(result.source_id), result, deferred)
+            reports[result.source_id] = dataclasses.replace(report, seconds=seconds)
             ctx.advance("fetch", len(reports), total)  # Cancelled here: the other requests are abandoned
+
+
+async def _timed(read: Awaitable[SourceResult]) -> tuple[SourceResult, float]:
+    started = time.perf_counter()
+    result = await read
+    return result, time.perf_counter() - started
 
 
 def _store(

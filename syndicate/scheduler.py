@@ -388,6 +388,7 @@ class Daemon:
                     "new": r.new,
                     "updated": r.updated,
                     "unchanged": r.unchanged,
+                    "seconds": round(r.seconds, 3),
                     "errors": list(r.errors),
                 },
             )

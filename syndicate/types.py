@@ -165,6 +165,7 @@ class FetchReport:
     errors: tuple[str, ...] = field(default=())
     warnings: tuple[str, ...] = field(default=())
     status: str = "ok"
+    seconds: float = 0.0  # reading the source (requests, parsing), not storing
 
     @property
     def failed(self) -> bool:

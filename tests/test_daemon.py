@@ -279,3 +279,17 @@ def test_status_command(write_config: Callable[..., Path], tmp_path: Path) -> No
     assert "articles 1, stories 1, duplicates 0" in result.output
     assert "zhang@example.org" in result.output
     assert "local" in result.output
+
+
+def test_check_names_a_template_that_does_not_load(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    templates = tmp_path / "tpl"
+    shutil.copytree(ROOT / "templates", templates)
+    (templates / "digest.html.j2").write_text("{% for x in %}", encoding="utf-8")
+    (templates / "status.html.j2").unlink()
+    config = write_config('\n[digest]\ntemplates_dir = "tpl"\n', db_url=None)
+    text = config.read_text(encoding="utf-8").replace("[publish]\n", '[publish]\ntemplates_dir = "tpl"\n')
+    config.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert result.exit_code == 2
+    assert "digest.templates_dir:" in result.output and "digest.html.j2: TemplateSyntaxError" in result.output
+    assert "publish.templates_dir:" in result.output and "status.html.j2: TemplateNotFound" in result.output

@@ -7,6 +7,7 @@ decided by ``syndicate.pipeline``.
 from __future__ import annotations
 
 from .discovery import FeedEntry as FeedEntry
+from .discovery import check_templates as check_templates
 from .discovery import render_index as render_index
 from .discovery import render_opml as render_opml
 from .discovery import stylesheet as stylesheet

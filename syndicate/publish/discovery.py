@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .feeds import SiteInfo
 
-__all__ = ["GROUPS", "FeedEntry", "render_index", "render_opml", "stylesheet"]
+__all__ = ["GROUPS", "FeedEntry", "check_templates", "render_index", "render_opml", "stylesheet"]
 
 GROUPS = (("zones", "开发区"), ("cities", "城市"), ("categories", "栏目"), ("all", "全部"))
 
@@ -58,6 +58,19 @@ def render_opml(templates: Path, site: SiteInfo, feeds: Sequence[FeedEntry], mod
         .render(site=site, feeds=feeds, groups=GROUPS, modified=format_datetime(modified.astimezone(site.tz)))
     )
     return text.encode("utf-8")
+
+
+def check_templates(templates: Path) -> list[str]:
+    """Problems loading the publishing templates (for ``syndicate check``)."""
+    problems = []
+    for name in ("index.html.j2", "feeds.opml.j2", "status.html.j2"):
+        try:
+            _env(templates).get_template(name)
+        except Exception as e:  # TemplateNotFound, TemplateSyntaxError: the operator's to fix
+            problems.append(f"{templates / name}: {type(e).__name__}: {e}")
+    if not (templates / "feed.xsl").is_file():
+        problems.append(f"{templates / 'feed.xsl'}: missing")
+    return problems
 
 
 def stylesheet(templates: Path) -> bytes:
