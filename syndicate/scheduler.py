@@ -38,6 +38,7 @@ from . import delivery, pipeline, web
 from .config import Config, load_config
 from .exceptions import Cancelled, ConfigError, StoreError, SyndicateError
 from .files import TEMP_PREFIX
+from .publish import render_status
 
 __all__ = ["Daemon", "DaemonOptions", "Metrics", "remove_temp_files"]
 
@@ -471,17 +472,7 @@ def _admin_token(config: Config) -> str | None:
 
 
 def status_page(ctx: pipeline.Context) -> bytes:
-    """The ``/status`` page, from ``status.html.j2`` (autoescaped)."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
+    """The ``/status`` page, from ``status.html.j2``."""
     templates = ctx.config.publish.templates_dir
     assert templates is not None
-    env = Environment(loader=FileSystemLoader(str(templates)), autoescape=True, undefined=StrictUndefined)
-    tz = ctx.config.site.tz
-
-    def when(value: datetime | None) -> str:
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
-
-    env.filters["when"] = when
-    page = env.get_template("status.html.j2").render(site=ctx.config.site, s=delivery.status(ctx))
-    return page.encode("utf-8")
+    return render_status(templates, ctx.site, delivery.status(ctx))

@@ -10,6 +10,7 @@ from .discovery import FeedEntry as FeedEntry
 from .discovery import check_templates as check_templates
 from .discovery import render_index as render_index
 from .discovery import render_opml as render_opml
+from .discovery import render_status as render_status
 from .discovery import stylesheet as stylesheet
 from .feeds import STYLESHEET as STYLESHEET
 from .feeds import EntryCache as EntryCache

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from .feeds import SiteInfo
 
-__all__ = ["GROUPS", "FeedEntry", "check_templates", "render_index", "render_opml", "stylesheet"]
+__all__ = ["GROUPS", "FeedEntry", "check_templates", "render_index", "render_opml", "render_status", "stylesheet"]
 
 GROUPS = (("zones", "开发区"), ("cities", "城市"), ("categories", "栏目"), ("all", "全部"))
 
@@ -35,8 +37,16 @@ class FeedEntry:
     html: str
 
 
+@pass_context
+def _when(context: Context, value: datetime | None) -> str:
+    """A datetime for people, in the page's time zone (``tz``)."""
+    if value is None:
+        return "-"
+    return value.astimezone(context["tz"]).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _env(templates: Path) -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(str(templates)),
         autoescape=True,
         undefined=StrictUndefined,
@@ -44,6 +54,8 @@ def _env(templates: Path) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["when"] = _when
+    return env
 
 
 def render_index(templates: Path, site: SiteInfo, feeds: Sequence[FeedEntry]) -> bytes:
@@ -58,6 +70,11 @@ def render_opml(templates: Path, site: SiteInfo, feeds: Sequence[FeedEntry], mod
         .render(site=site, feeds=feeds, groups=GROUPS, modified=format_datetime(modified.astimezone(site.tz)))
     )
     return text.encode("utf-8")
+
+
+def render_status(templates: Path, site: SiteInfo, status: Any) -> bytes:
+    """The ``/status`` page. ``status``: what the template reads (sources, counts, next digests, errors)."""
+    return _env(templates).get_template("status.html.j2").render(site=site, s=status, tz=site.tz).encode("utf-8")
 
 
 def check_templates(templates: Path) -> list[str]:
