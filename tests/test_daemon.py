@@ -34,6 +34,7 @@ class Running:
         command = [sys.executable, "-m", "syndicate", "--config", str(config), "--log-level", "info", "--log-json"]
         command += ["run", "--port", str(port), *extra]
         self.port = port
+        self.stopped = False
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
             command,
@@ -64,6 +65,7 @@ class Running:
             return None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> tuple[int, float]:
+        self.stopped = True
         start = time.monotonic()
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -91,7 +93,7 @@ def daemons() -> Iterator[list[Running]]:
     started: list[Running] = []
     yield started
     for d in started:
-        if d.proc.poll() is None:
+        if not d.stopped:
             d.stop(signal.SIGKILL)
 
 

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from feedgen.entry import FeedEntry
@@ -240,6 +240,9 @@ def _rss_item(item: FeedItem, tz: tzinfo) -> Any:
     return entry
 
 
+EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def _generator(
     spec: FeedSpec, site: SiteInfo, items: Sequence[FeedItem], now: datetime, links: FeedLinks, rss: bool
 ) -> FeedGenerator:
@@ -251,7 +254,8 @@ def _generator(
     fg.language(site.language)
     fg.author(name=site.title)
     fg.generator(GENERATOR, version=site.version)
-    newest = max((i.updated for i in items), default=now)
+    # An empty feed's date is fixed, not the build time: unchanged content keeps unchanged bytes.
+    newest = max((i.updated for i in items), default=EMPTY_FEED_UPDATED)
     fg.updated(newest.astimezone(site.tz))
     fg.lastBuildDate(newest.astimezone(site.tz))
     return fg

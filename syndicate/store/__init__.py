@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -118,6 +118,19 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: the dedupe index stays in memory
     cur.close()
+    # Transactions are begun by us (below), not by the driver at its first write: a transaction that
+    # read before another process wrote could not write afterwards.
+    dbapi_connection.isolation_level = None
+
+
+def _on_sqlite_begin(conn: Any) -> None:
+    # One writer at a time across processes, decided when the transaction begins: a second `fetch`
+    # waits (busy timeout) and then sees what the first stored, instead of inserting it again.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# Any constant: the PostgreSQL advisory lock that serializes syndicate's transactions across processes.
+_PG_LOCK = 0x5359_4E44
 
 
 class Store(OutboxMixin):
@@ -133,6 +146,7 @@ class Store(OutboxMixin):
             raise StoreError(f"database.url: cannot use {_redact(url)}: {e}") from e
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _on_sqlite_connect)
+            event.listen(self.engine, "begin", _on_sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._last_stamp = datetime.min.replace(tzinfo=UTC)
 
@@ -147,8 +161,13 @@ class Store(OutboxMixin):
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
+        """One transaction. Transactions of all processes on one database run one at a time (SQLite:
+        BEGIN IMMEDIATE; PostgreSQL: an advisory lock held until commit), so two runs at once never
+        insert the same rows twice or decide the same story twice; the second waits."""
         try:
             with self._sessions.begin() as session:
+                if self.engine.dialect.name == "postgresql":
+                    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
                 yield session
         except IntegrityError:
             raise  # a bug or a race, not an outage: callers that expect one handle it
