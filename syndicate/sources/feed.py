@@ -107,9 +107,19 @@ class ParsedFeed:
     link: str | None = None
 
 
+# A partner document with more entries than this is refused before parsing (parsing 100,000 entries
+# takes feedparser ten seconds and hundreds of MB); a body longer than MAX_BODY characters is cut
+# before sanitizing (the sanitizer closes what the cut left open).
+MAX_ENTRIES = 10_000
+MAX_BODY = 1_000_000
+
+
 def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> ParsedFeed:
     text, encoding = decode_body(data, content_type)
     text = strip_control(text)
+    entries_seen = text.count("<item") + text.count("<entry")
+    if entries_seen > MAX_ENTRIES:
+        return ParsedFeed((), (), (), f"{entries_seen} entries, more than the {MAX_ENTRIES} a feed may have")
     # feedparser gets UTF-8 and is told so, with the XML declaration saying the same.
     text = _XML_DECL_TEXT.sub(r"\1\2utf-8\2", text, count=1)
     parsed = feedparser.parse(
@@ -229,7 +239,7 @@ def _body(entry: Any) -> str:
     candidates = [str(c.get("value") or "") for c in entry.get("content", []) or []]
     candidates.append(str(entry.get("summary") or ""))
     candidates.append(str(entry.get("description") or ""))
-    return max(candidates, key=len)
+    return max(candidates, key=len)[:MAX_BODY]
 
 
 def _author(entry: Any) -> str:
@@ -264,6 +274,9 @@ def read_date(raw: str | None, tz: tzinfo) -> datetime | None:
         pass
     if raw.upper().endswith(" CST") and datetime(2020, 1, 1, tzinfo=tz).utcoffset() == timedelta(hours=8):
         raw = raw[:-4] + " +0800"
+    years = [int(y) for y in re.findall(r"(?<!\d)\d{4}(?!\d)", raw)]
+    if years and all(y < 1900 for y in years):
+        return None  # "0000": the email parser would read it as 2000
     try:
         value = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -274,18 +287,25 @@ def read_date(raw: str | None, tz: tzinfo) -> datetime | None:
 
 
 def _published(entry: Any, d: FeedDefaults) -> tuple[datetime, str | None]:
-    """Published, else updated, else first seen; a date more than a day ahead is clamped to now."""
+    """Published, else updated, else first seen; a date more than a day ahead is clamped to now.
+    (``dict.get``: feedparser's own lookup maps a missing ``updated`` to ``published``, with a warning.)"""
     for raw_key, parsed_key in (("published", "published_parsed"), ("updated", "updated_parsed")):
-        value = read_date(entry.get(raw_key), d.tz)
-        if value is None and entry.get(parsed_key):
+        value = read_date(dict.get(entry, raw_key), d.tz)
+        parsed: Any = dict.get(entry, parsed_key)
+        if value is None and parsed:
             try:
-                y, mo, da, h, mi, se = entry[parsed_key][:6]
+                y, mo, da, h, mi, se = parsed[:6]
                 value = datetime(y, mo, da, h, mi, se, tzinfo=UTC)
             except (TypeError, ValueError):
                 value = None
         if value is None:
             continue
         if value > d.now + _FUTURE_SLACK:
-            return d.now, f"date {entry.get(raw_key)!r} is in the future; first-seen time used"
+            return d.now, f"date {dict.get(entry, raw_key)!r} is in the future; first-seen time used"
         return value, None
+    unread = next(
+        (str(dict.get(entry, k)) for k in ("published", "updated") if str(dict.get(entry, k) or "").strip()), None
+    )
+    if unread is not None:
+        return d.now, f"date {unread[:100]!r} not understood; first-seen time used"
     return d.now, None
