@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench faults clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+	for b in ingest dedupe publish serve digest; do $(BIN)/python bench/$$b.py || exit 1; done
+
+# The long crash test: kill -9 at 100 random points of fetch, publish and digest (about 20 minutes).
+faults: $(STAMP)
+	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/hostile.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -225,3 +225,23 @@ def test_a_killed_digest_run_leaves_no_partial_outbox_file(write_config: Callabl
     t.join()
     assert result.exit_code == 0
     assert seen and all(d.rstrip().endswith(b"--") for d in seen)  # every read saw a whole multipart message
+
+
+def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice() -> None:
+    """The short version of `make faults` (bench/faults.py): three kills over a small workload."""
+    root = Path(__file__).parent.parent
+    small = ["--kills", "3", "--sources", "4", "--articles", "60", "--recipients", "3", "--seed", "7"]
+    done = subprocess.run(
+        [sys.executable, str(root / "bench" / "faults.py"), *small],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line and not line.startswith(" "))
+    assert counts["articles stored"] == "60"
+    for key in ("articles stored twice", "articles lost", "feeds differing from a clean run", "invalid documents"):
+        assert counts[key] == "0", key
+    assert counts["stories delivered twice"] == "0" and counts["stories never delivered"] == "0"
+    assert int(counts["digests received"]) >= 3
