@@ -280,14 +280,22 @@ _DIGEST_WORDS = {
 @click.option("--recipient", "recipient", metavar="EMAIL", default=None, help="Only this recipient.")
 @click.option("--force", is_flag=True, help="Send now whatever the schedule: what is new since the last digest.")
 @click.option("--dry-run", is_flag=True, help="Render to the outbox folder; record and send nothing.")
+@click.option("--resubscribe", is_flag=True, help="With --recipient: send digests again after an unsubscription.")
 @click.pass_context
-def digest(click_ctx: click.Context, recipient: str | None, force: bool, dry_run: bool) -> None:
+def digest(click_ctx: click.Context, recipient: str | None, force: bool, dry_run: bool, resubscribe: bool) -> None:
     """Send every daily digest that is due now (each recipient once a day at or after [digest] send_at,
     in their time zone). Without [smtp], messages are written to [digest] outbox_dir as .eml files."""
     if click_ctx.invoked_subcommand is not None:
         return
     state = click_ctx.find_object(_State)
     assert state is not None
+    if resubscribe:
+        if recipient is None:
+            raise click.UsageError("--resubscribe needs --recipient EMAIL")
+        with _errors():
+            _with_context(state, lambda ctx: delivery.resubscribe(ctx, recipient))
+        _out.print(f"{recipient}: subscribed again; unsubscribe links sent before now no longer work", markup=False)
+        return
     with _errors():
         report = _with_context(state, lambda ctx: delivery.digest(ctx, recipient, force=force, dry_run=dry_run))
     table = Table("recipient", "outcome", "articles", "to", "error")

@@ -74,6 +74,7 @@ __all__ = [
     "digest",
     "next_digests",
     "preview",
+    "resubscribe",
     "status",
     "unsubscribe",
     "unsubscribe_url",
@@ -477,11 +478,22 @@ def preview(ctx: Context, email: str, folder: Path) -> tuple[Path, Path, int]:
 def unsubscribe(ctx: Context, token: str) -> str:
     """Record the unsubscription a signed token asks for; returns the address. Raises ``TokenError``."""
     now = ctx.clock()
-    email, _issued = read_token(_secret(ctx), token, now, ctx.config.digest.unsubscribe_max_age)
-    if not ctx.store.unsubscribe(email, now):
+    email, issued = read_token(_secret(ctx), token, now, ctx.config.digest.unsubscribe_max_age)
+    result = ctx.store.unsubscribe(email, now, issued)
+    if result == "unknown":
         raise TokenError("unknown recipient")
-    log.info("digest.unsubscribed", extra={"recipient": email})
+    if result == "replayed":
+        raise TokenError("link issued before the latest subscription")
+    log.info("digest.unsubscribed", extra={"recipient": email, "result": result})
     return email
+
+
+def resubscribe(ctx: Context, email: str) -> None:
+    """Send ``email`` digests again after an unsubscription; links in earlier digests stop working."""
+    ctx.store.ensure_ready()
+    if not ctx.store.resubscribe(email, ctx.clock()):
+        raise ConfigError(f"no recipient {email!r} has been sent a digest yet")
+    log.info("digest.resubscribed", extra={"recipient": email})
 
 
 def next_digests(ctx: Context) -> dict[str, datetime | None]:

@@ -154,3 +154,14 @@ def test_dupes_and_split(write_config: Callable[..., Path], tmp_path: Path) -> N
     code, _, err = run(path, "dupes", "split", "999")
     assert code == 2
     assert "no article '999'" in err
+
+
+def test_digest_resubscribe_needs_a_recipient_and_a_known_one(write_config: Callable[..., Path]) -> None:
+    path = write_config('[[recipients]]\nemail = "a@example.org"\nzones = ["xishan"]\n')
+    code, _, err = run(path, "digest", "--resubscribe")
+    assert code == 2 and "--recipient" in err
+    code, _, err = run(path, "digest", "--recipient", "a@example.org", "--resubscribe")
+    assert code == 2 and "no recipient 'a@example.org' has been sent a digest yet" in err
+    assert run(path, "digest", "--dry-run")[0] == 0  # now it is known
+    code, out, _ = run(path, "digest", "--recipient", "a@example.org", "--resubscribe")
+    assert code == 0 and "subscribed again" in out

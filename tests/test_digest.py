@@ -485,3 +485,47 @@ def test_a_crash_between_recording_and_sending_delivers_exactly_once_after_resta
         assert server.received[0].message["Message-ID"] == recorded["message_id"]
         assert {o.status for o in delivery.digest(ctx, force=True).outcomes} == {"empty"}
         assert len(server.received) == 1
+
+
+def test_an_old_link_replayed_after_resubscribing_is_refused(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock, tmp_path: Path
+) -> None:
+    server, port = sink
+    write(articles, "x1", "xishan")
+    ctx = make_context(mail_config(port, TWO))
+    pipeline.fetch(ctx)
+    delivery.digest(ctx)
+    msg = server.to("zhang@example.org")[0].message
+    token = parse_qs(urlsplit(str(msg["List-Unsubscribe"]).split(",")[0].strip().strip("<>")).query)["token"][0]
+    assert delivery.unsubscribe(ctx, token) == "zhang@example.org"
+    assert delivery.unsubscribe(ctx, token) == "zhang@example.org"  # again: nothing changes
+    clock.now += timedelta(hours=1)
+    delivery.resubscribe(ctx, "zhang@example.org")  # what `digest --recipient EMAIL --resubscribe` does
+    assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
+    with pytest.raises(ValueError, match="before the latest subscription"):
+        delivery.unsubscribe(ctx, token)  # the old link, replayed
+    assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
+    clock.now += timedelta(days=1)
+    write(articles, "x2", "xishan")
+    pipeline.fetch(ctx)
+    assert {o.recipient: o.status for o in delivery.digest(ctx).outcomes}["zhang@example.org"] == "sent"
+    # The new digest's own link works.
+    msg = server.to("zhang@example.org")[-1].message
+    fresh = parse_qs(urlsplit(str(msg["List-Unsubscribe"]).split(",")[0].strip().strip("<>")).query)["token"][0]
+    assert delivery.unsubscribe(ctx, fresh) == "zhang@example.org"
+
+
+def test_an_expired_link_is_refused(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock
+) -> None:
+    server, port = sink
+    write(articles, "x1", "xishan")
+    ctx = make_context(mail_config(port, TWO, digest='unsubscribe_max_age = "30d"'))
+    pipeline.fetch(ctx)
+    delivery.digest(ctx)
+    msg = server.to("zhang@example.org")[0].message
+    token = parse_qs(urlsplit(str(msg["List-Unsubscribe"]).split(",")[0].strip().strip("<>")).query)["token"][0]
+    clock.now += timedelta(days=31)
+    with pytest.raises(ValueError, match="expired"):
+        delivery.unsubscribe(ctx, token)
+    assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None

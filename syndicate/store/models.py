@@ -189,6 +189,8 @@ class RecipientRow(Base):
     # The recipient's local date of the last scheduled digest (sent, or found empty): once a day.
     slot_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Subscribed again by an operator: unsubscribe links issued before this are refused (replays).
+    resubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # permanent failure
     failure: Mapped[str | None] = mapped_column(Text, nullable=True)
 

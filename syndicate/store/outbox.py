@@ -38,6 +38,7 @@ class RecipientState:
     unsubscribed_at: datetime | None
     failed_at: datetime | None
     failure: str | None
+    resubscribed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,9 @@ class PendingDigest:
 
 
 def _recipient(r: RecipientRow) -> RecipientState:
-    return RecipientState(r.email, r.created, r.watermark, r.slot_date, r.unsubscribed_at, r.failed_at, r.failure)
+    return RecipientState(
+        r.email, r.created, r.watermark, r.slot_date, r.unsubscribed_at, r.failed_at, r.failure, r.resubscribed_at
+    )
 
 
 class OutboxMixin:
@@ -252,19 +255,30 @@ class OutboxMixin:
                 update(RecipientRow).where(RecipientRow.email == email.lower()).values(failed_at=None, failure=None)
             )
 
-    def unsubscribe(self, email: str, now: datetime) -> bool:
-        """Stop digests to ``email``. Returns False when no such recipient is known."""
+    def unsubscribe(self, email: str, now: datetime, issued: datetime) -> str:
+        """Stop digests to ``email`` for a link issued at ``issued``: "done", "already" (unsubscribed
+        before: nothing changes), "unknown" (no such recipient) or "replayed" (the link predates the
+        recipient's latest subscription)."""
+        with self._session() as s:
+            row = s.get(RecipientRow, email.lower())
+            if row is None:
+                return "unknown"
+            if row.resubscribed_at is not None and issued < row.resubscribed_at:
+                return "replayed"
+            if row.unsubscribed_at is not None:
+                return "already"
+            row.unsubscribed_at = now
+            return "done"
+
+    def resubscribe(self, email: str, now: datetime) -> bool:
+        """Send digests to ``email`` again (an operator's decision). False when no such recipient."""
         with self._session() as s:
             row = s.get(RecipientRow, email.lower())
             if row is None:
                 return False
-            if row.unsubscribed_at is None:
-                row.unsubscribed_at = now
+            row.unsubscribed_at = None
+            row.resubscribed_at = now
             return True
-
-    def resubscribe(self, email: str) -> None:
-        with self._session() as s:
-            s.execute(update(RecipientRow).where(RecipientRow.email == email.lower()).values(unsubscribed_at=None))
 
     def delivered(self, email: str) -> dict[int, int]:
         """Article id → the digest that delivered it, for one recipient."""
