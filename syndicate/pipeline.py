@@ -8,6 +8,7 @@ context's clock, never from ``datetime.now()`` inside a step.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import dataclasses
 import functools
 import hashlib
@@ -96,6 +97,11 @@ class Context:
     lsh: dedupe.LshIndex | None = None
     # True once the process is stopping: long steps stop between units of work (``Cancelled``).
     cancelled: Callable[[], bool] = lambda: False
+    # The ids each feed held at the last publish of this process, kept up to date from the changes each
+    # publish reads (a daemon publishes many times; listing a 50,000-article feed each time is the cost
+    # of an incremental publish otherwise). ``indexed_at``: the watermark they correspond to.
+    indexes: dict[str, list[int]] = field(default_factory=dict)
+    indexed_at: str | None = None
     # Told (step, done, total) as long steps advance: progress bars on a terminal.
     progress: Callable[[str, int, int], None] | None = None
 
@@ -741,6 +747,31 @@ _WATERMARK = "publish.watermark"
 _LAST_PUBLISH = "publish.last"
 
 
+def _feed_index(
+    ctx: Context, selection: FeedSelection, changes: Changes, members: dict[int, tuple[bool, set[str], str | None]]
+) -> list[int]:
+    """The ids of a feed's articles in arrival order: from the store, or from this process's last list of
+    them with the changes since applied (the same list, without a query over the whole feed)."""
+    path = selection.spec.path
+    cached = ctx.indexes.get(path)
+    if cached is None:
+        index = ctx.store.feed_index(selection.zones, selection.category)
+    else:
+        index = [i for i in cached if i not in changes.ids] if changes.ids else list(cached)
+        zones = set(selection.zones) if selection.zones is not None else None
+        for i in sorted(changes.ids):
+            canonical, article_zones, category = members.get(i, (False, set(), None))
+            if not canonical:
+                continue
+            if zones is not None and not (zones & article_zones):
+                continue
+            if selection.category is not None and category != selection.category:
+                continue
+            bisect.insort(index, i)
+    ctx.indexes[path] = index
+    return index
+
+
 def _affected(selection: FeedSelection, changes: Changes) -> bool:
     if not changes.ids:
         return False
@@ -819,11 +850,15 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
     limit = ctx.config.publish.items_per_feed
     now = ctx.clock()
     report = PublishReport()
-    mark = json.loads(ctx.store.setting(_WATERMARK) or "null") if not full else None
+    stored_mark = ctx.store.setting(_WATERMARK)
+    mark = json.loads(stored_mark or "null") if not full else None
     watermark = datetime.fromisoformat(mark["at"]) if mark else None
+    if full or stored_mark != ctx.indexed_at:
+        ctx.indexes.clear()  # another process published since, or a rebuild: list the feeds again
     changes = ctx.store.changed_since(watermark, set(mark["ids"]) if mark else ())
     states = ctx.store.feed_states()
     selections = feed_selections(ctx)
+    members = ctx.store.memberships(changes.ids) if ctx.indexes else {}
     make_items = _ItemMaker(ctx)
     written: list[FeedState] = []
     for n, selection in enumerate(selections):
@@ -838,9 +873,12 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         complete = (out / spec.path / "atom.xml").exists()  # a removed folder is written again
         if watermark is not None and state is not None and complete and not _affected(selection, changes):
             report.skipped += 1
+            cached = ctx.indexes.get(spec.path)
+            if cached is not None and not changes.ids.isdisjoint(cached):
+                del ctx.indexes[spec.path]  # an article left this feed: list it again when next needed
             continue
         report.looked_at += 1
-        index = ctx.store.feed_index(selection.zones, selection.category)
+        index = _feed_index(ctx, selection, changes, members)
         # Archives first: the subscription documents link to them (docs/design.md, "History").
         # Full pages that leave at least one item after them: a feed of exactly N items has no archive.
         full_pages = max(0, len(index) - 1) // limit
@@ -875,6 +913,9 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         # The newest change seen, and the articles stamped exactly then (so they are not seen twice).
         mark = {"at": changes.newest.isoformat(), "ids": sorted(changes.at_newest)}
         ctx.store.set_setting(_WATERMARK, json.dumps(mark))
+        ctx.indexed_at = json.dumps(mark)
+    else:
+        ctx.indexed_at = stored_mark
     _push(ctx, report, now)
     ctx.store.set_setting(_LAST_PUBLISH, now.isoformat())
     ctx.advance("publish", len(selections), len(selections))

@@ -37,6 +37,7 @@ from .dedupe import (
     Version,
     article_of,
     forget_signatures,
+    latest_change,
 )
 from .models import (
     ArticleRow,
@@ -238,6 +239,9 @@ class Store(OutboxMixin):
         with self._session() as s:
             if state is not None:
                 s.merge(_state_row(state))
+            # Stamps follow every change already stored, by any process (transactions run one at a
+            # time): what a publish or a digest has seen is always older than what comes next.
+            self._last_stamp = max(self._last_stamp, latest_change(s))
             # Only the rows this read touches are loaded: the cost follows the batch, not the store.
             existing: dict[str, tuple[int, str]] = {}
             keys = list(batch)
@@ -335,6 +339,7 @@ class Store(OutboxMixin):
         """Take an article out of its story into one of its own, for good. Returns the new story id
         (the article's own id)."""
         with self._session() as s:
+            now = max(now, latest_change(s) + timedelta(microseconds=1))
             old = s.scalar(select(ArticleRow.story_id).where(ArticleRow.id == article_id))
             if old == article_id:
                 # The article began its story: the others keep theirs, under the id of the oldest of them.
@@ -454,6 +459,25 @@ class Store(OutboxMixin):
         query = self._selection(zones, category).with_only_columns(ArticleRow.id)
         with self._session() as s:
             return list(s.scalars(query.order_by(ArticleRow.id)))
+
+    def memberships(self, ids: Collection[int]) -> dict[int, tuple[bool, set[str], str | None]]:
+        """For each id: (canonical, zone slugs, category): what decides which feeds hold the article."""
+        out: dict[int, tuple[bool, set[str], str | None]] = {}
+        ordered = sorted(ids)
+        with self._session() as s:
+            for chunk in (ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)):
+                for aid, canonical, category in s.execute(
+                    select(ArticleRow.id, ArticleRow.canonical, ArticleRow.category).where(ArticleRow.id.in_(chunk))
+                ):
+                    out[aid] = (bool(canonical), set(), category)
+                for aid, slug in s.execute(
+                    select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug).where(
+                        ArticleZoneRow.article_id.in_(chunk)
+                    )
+                ):
+                    if aid in out:
+                        out[aid][1].add(slug)
+        return out
 
     def articles_by_ids(self, ids: Sequence[int]) -> list[StoredArticle]:
         """The articles with these ids, newest published first."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..types import Article
@@ -139,12 +139,27 @@ class Lookup:
     known: dict[int, Known] = field(default_factory=dict)
 
 
+def latest_change(s: Session) -> datetime:
+    """The newest ``updated`` stamp stored (an index lookup)."""
+    newest: datetime | None = s.scalar(select(func.max(ArticleRow.updated)))
+    return newest or datetime.min.replace(tzinfo=UTC)
+
+
 class DedupeSession:
     def __init__(self, session: Session, priorities: Mapping[str, int], choose: ChooseCanonical, now: datetime) -> None:
         self._s = session
         self._priorities = priorities
         self._choose = choose
-        self._now = now
+        self._when = now
+        self._stamp: datetime | None = None
+
+    @property
+    def _now(self) -> datetime:
+        """The stamp of a change of version: after every change already stored (so the next publish sees
+        it, whatever the clocks say)."""
+        if self._stamp is None:
+            self._stamp = max(self._when, latest_change(self._s) + timedelta(microseconds=1))
+        return self._stamp
 
     def pending(self, limit: int, after: int = 0) -> list[Pending]:
         """Articles not yet fingerprinted (new, or edited since) with an id above ``after``, oldest first.
