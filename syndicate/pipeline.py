@@ -58,7 +58,7 @@ from .publish import (
 )
 from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
-from .store import Changes, Decision, FeedState, Keys, Store, Story
+from .store import Changes, Decision, FeedState, Keys, Membership, Store, Story
 from .text import plain_text, summarize
 from .types import Article, FetchReport, SourceResult, SourceState, StoredArticle, Zone
 from .urls import is_private_address
@@ -102,6 +102,8 @@ class Context:
     # of an incremental publish otherwise). ``indexed_at``: the watermark they correspond to.
     indexes: dict[str, list[int]] = field(default_factory=dict)
     indexed_at: str | None = None
+    feed_states: dict[str, FeedState] | None = None  # likewise: what each feed held when last written
+    items: Any = None  # likewise: articles made into feed items (``_ItemMaker``)
     # Told (step, done, total) as long steps advance: progress bars on a terminal.
     progress: Callable[[str, int, int], None] | None = None
 
@@ -675,18 +677,45 @@ def zone_and_city_selections(config: Config, zones: Sequence[Zone]) -> list[Feed
 _IMG = re.compile(r'<img[^>]*?\ssrc="(https?://[^"]+)"')
 
 
+_ITEMS_KEPT = 20_000  # items a publishing process keeps between publishes (a few KB each)
+
+
 class _ItemMaker:
-    """Turns stored articles into feed items: categories, image, source credit, other sources."""
+    """Turns stored articles into feed items: categories, image, source credit, other sources. Kept by a
+    process between publishes; ``refresh`` forgets what the changes since made stale."""
 
     def __init__(self, ctx: Context) -> None:
         config = ctx.config
         self._cache: dict[int, tuple[datetime, FeedItem]] = {}
+        self._story: dict[int, int] = {}  # article id → its story, for the items kept
         self.entries = EntryCache(ctx.config.site.tz)  # each item's XML entry, built once per format
         self.zone_names = {z.slug: z.name for z in ctx.zones}
         self.zone_cities = {z.slug: z.city for z in ctx.zones}
         self.ctx = ctx
         self.titles = {s.id: s.title or s.id for s in config.sources}
-        states = ctx.store.source_states()
+        self._sources()
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def refresh(self, members: dict[int, Membership]) -> None:
+        """Forget the items of changed articles and of every article of a story that changed (its
+        "also reported by" may have), and read the sources' addresses again."""
+        stories = {m.story_id for m in members.values() if m.story_id is not None}
+        stale = set(members) | {i for i, story in self._story.items() if story in stories}
+        for i in stale & self._cache.keys():
+            self.entries.forget(self._cache.pop(i)[1].guid)
+            self._story.pop(i, None)
+        before = self.sources
+        self._sources()
+        if self.sources != before:  # a partner moved: every item crediting it is stale
+            self._cache.clear()
+            self._story.clear()
+            self.entries = EntryCache(self.ctx.config.site.tz)
+
+    def _sources(self) -> None:
+        config = self.ctx.config
+        states = self.ctx.store.source_states()
         platform = Source(config.site.title, f"{config.site.base_url}all/atom.xml", config.site.base_url)
         self.sources: dict[str, Source] = {}
         for src in config.sources:
@@ -706,6 +735,8 @@ class _ItemMaker:
                 stored_list := self.ctx.store.articles_by_ids(missing), self(stored_list), strict=True
             ):
                 self._cache[stored.id] = (stored.article.published, item)
+                if stored.story_id is not None:
+                    self._story[stored.id] = stored.story_id
         ranked = sorted((self._cache[i] + (i,) for i in ids), key=lambda t: (t[0], t[2]), reverse=True)
         return [item for _published, item, _id in ranked]
 
@@ -747,9 +778,7 @@ _WATERMARK = "publish.watermark"
 _LAST_PUBLISH = "publish.last"
 
 
-def _feed_index(
-    ctx: Context, selection: FeedSelection, changes: Changes, members: dict[int, tuple[bool, set[str], str | None]]
-) -> list[int]:
+def _feed_index(ctx: Context, selection: FeedSelection, changes: Changes, members: dict[int, Membership]) -> list[int]:
     """The ids of a feed's articles in arrival order: from the store, or from this process's last list of
     them with the changes since applied (the same list, without a query over the whole feed)."""
     path = selection.spec.path
@@ -760,7 +789,7 @@ def _feed_index(
         index = [i for i in cached if i not in changes.ids] if changes.ids else list(cached)
         zones = set(selection.zones) if selection.zones is not None else None
         for i in sorted(changes.ids):
-            canonical, article_zones, category = members.get(i, (False, set(), None))
+            canonical, article_zones, category, _story = members.get(i, (False, set(), None, None))
             if not canonical:
                 continue
             if zones is not None and not (zones & article_zones):
@@ -855,11 +884,19 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
     watermark = datetime.fromisoformat(mark["at"]) if mark else None
     if full or stored_mark != ctx.indexed_at:
         ctx.indexes.clear()  # another process published since, or a rebuild: list the feeds again
+        ctx.feed_states = None
+        ctx.items = None
     changes = ctx.store.changed_since(watermark, set(mark["ids"]) if mark else ())
-    states = ctx.store.feed_states()
+    if not ctx.indexes or ctx.feed_states is None:
+        ctx.feed_states = ctx.store.feed_states()
+    states = ctx.feed_states
     selections = feed_selections(ctx)
-    members = ctx.store.memberships(changes.ids) if ctx.indexes else {}
-    make_items = _ItemMaker(ctx)
+    members = ctx.store.memberships(changes.ids) if ctx.indexes or ctx.items is not None else {}
+    if ctx.items is None or len(ctx.items) > _ITEMS_KEPT:
+        ctx.items = _ItemMaker(ctx)
+    else:
+        ctx.items.refresh(members)
+    make_items: _ItemMaker = ctx.items
     written: list[FeedState] = []
     for n, selection in enumerate(selections):
         try:
@@ -867,6 +904,7 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         except Cancelled:
             if written:
                 ctx.store.save_feed_states(written)  # the next publish will not redo them
+            ctx.feed_states = None
             raise
         spec = selection.spec
         state = states.get(spec.path)
@@ -913,6 +951,7 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         # The newest change seen, and the articles stamped exactly then (so they are not seen twice).
         mark = {"at": changes.newest.isoformat(), "ids": sorted(changes.at_newest)}
         ctx.store.set_setting(_WATERMARK, json.dumps(mark))
+        ctx.store.forget_departures(changes.newest)
         ctx.indexed_at = json.dumps(mark)
     else:
         ctx.indexed_at = stored_mark

@@ -266,6 +266,8 @@ def test_the_feed_lists_kept_between_publishes_match_the_store(
         text = page(title=f"标题{stem}", zone=zone, city=city, category=category, body=body(text_seed or stem))
         (folder / f"{stem}.txt").write_text(text, encoding="utf-8")
 
+    rebuilt = ctx.config.publish.output_dir.parent / "rebuilt"
+
     def step() -> None:
         clock.now += timedelta(minutes=1)  # type: ignore[attr-defined]
         pipeline.fetch(ctx)
@@ -275,6 +277,20 @@ def test_the_feed_lists_kept_between_publishes_match_the_store(
             kept = ctx.indexes.get(selection.spec.path)
             if kept is not None:
                 assert kept == ctx.store.feed_index(selection.zones, selection.category), selection.spec.path
+        # Every file is what a rebuild from scratch (a new process, publish --all) writes.
+        mark = ctx.store.setting("publish.watermark")
+        config = ctx.config.model_copy(
+            update={"publish": ctx.config.publish.model_copy(update={"output_dir": rebuilt})}
+        )
+        with Context.open(config, ctx.clock) as fresh:
+            pipeline.publish(fresh, full=True)
+        assert mark is not None
+        ctx.store.set_setting("publish.watermark", mark)  # as if the rebuild had not happened
+        out = ctx.config.publish.output_dir
+        files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+        assert files == sorted(p.relative_to(rebuilt) for p in rebuilt.rglob("*") if p.is_file())
+        for f in files:
+            assert (out / f).read_bytes() == (rebuilt / f).read_bytes(), f
 
     for n in range(6):
         add(f"a{n}", "锡山经济技术开发区")

@@ -166,6 +166,11 @@ class EntryCache:
         self._rss: dict[str, Any] = {}
         self._json: dict[str, str] = {}
 
+    def forget(self, guid: str) -> None:
+        """Drop an item's entries (its article changed)."""
+        for built in (self._atom, self._rss, self._json):
+            built.pop(guid, None)
+
     def atom(self, item: FeedItem) -> Any:
         if item.guid not in self._atom:
             self._atom[item.guid] = _atom_entry(item, self.tz)

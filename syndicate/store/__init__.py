@@ -42,6 +42,7 @@ from .dedupe import (
 from .models import (
     ArticleRow,
     ArticleZoneRow,
+    DepartureRow,
     FeedStateRow,
     LockRow,
     SettingRow,
@@ -59,6 +60,7 @@ __all__ = [
     "FeedState",
     "Keys",
     "Known",
+    "Membership",
     "Pending",
     "PendingDigest",
     "RecipientState",
@@ -95,6 +97,13 @@ class FeedState:
     items: int
     newest: datetime | None
     digest: str
+
+
+class Membership(NamedTuple):
+    canonical: bool
+    zones: set[str]
+    category: str | None
+    story_id: int | None
 
 
 class SaveCounts(NamedTuple):
@@ -244,14 +253,17 @@ class Store(OutboxMixin):
             self._last_stamp = max(self._last_stamp, latest_change(s))
             # Only the rows this read touches are loaded: the cost follows the batch, not the store.
             existing: dict[str, tuple[int, str]] = {}
+            old_category: dict[int, str | None] = {}
             keys = list(batch)
             for chunk in (keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)):
-                for aid, key, digest in s.execute(
-                    select(ArticleRow.id, ArticleRow.source_key, ArticleRow.content_hash).where(
+                for aid, key, digest, category in s.execute(
+                    select(ArticleRow.id, ArticleRow.source_key, ArticleRow.content_hash, ArticleRow.category).where(
                         ArticleRow.source_id == source_id, ArticleRow.source_key.in_(chunk)
                     )
                 ):
                     existing[key] = (aid, digest)
+                    old_category[aid] = category
+            departures: list[dict[str, Any]] = []
             zones_of: dict[int, set[str]] = {}
             ids = [aid for aid, _ in existing.values()]
             for id_chunk in (ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)):
@@ -289,9 +301,14 @@ class Store(OutboxMixin):
                 row: dict[str, Any] = {"id": aid, "updated": stamp}
                 if old_digest != digest:
                     row.update(_fields(article), content_hash=digest)
+                    if old_category[aid] is not None and old_category[aid] != article.category:
+                        departures.append({"kind": "category", "value": old_category[aid], "at": stamp})
                 changed_rows.append(row)
                 if zones_changed:
                     rezoned[aid] = zones
+                    departures += [
+                        {"kind": "zone", "value": z, "at": stamp} for z in zones_of.get(aid, set()) - set(zones)
+                    ]
 
             if new_rows:
                 inserted = s.execute(
@@ -309,6 +326,8 @@ class Store(OutboxMixin):
             if edited:
                 # An edited article is fingerprinted again (it keeps its story).
                 forget_signatures(s, edited)
+            if departures:
+                s.execute(insert(DepartureRow), departures)
             if rezoned:
                 s.execute(delete(ArticleZoneRow).where(ArticleZoneRow.article_id.in_(list(rezoned))))
                 zone_rows = [{"article_id": aid, "zone_slug": z} for aid, zs in rezoned.items() for z in zs]
@@ -460,23 +479,25 @@ class Store(OutboxMixin):
         with self._session() as s:
             return list(s.scalars(query.order_by(ArticleRow.id)))
 
-    def memberships(self, ids: Collection[int]) -> dict[int, tuple[bool, set[str], str | None]]:
-        """For each id: (canonical, zone slugs, category): what decides which feeds hold the article."""
-        out: dict[int, tuple[bool, set[str], str | None]] = {}
+    def memberships(self, ids: Collection[int]) -> dict[int, Membership]:
+        """For each id: what decides which feeds hold the article, and its story."""
+        out: dict[int, Membership] = {}
         ordered = sorted(ids)
         with self._session() as s:
             for chunk in (ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)):
-                for aid, canonical, category in s.execute(
-                    select(ArticleRow.id, ArticleRow.canonical, ArticleRow.category).where(ArticleRow.id.in_(chunk))
+                for aid, canonical, category, story in s.execute(
+                    select(ArticleRow.id, ArticleRow.canonical, ArticleRow.category, ArticleRow.story_id).where(
+                        ArticleRow.id.in_(chunk)
+                    )
                 ):
-                    out[aid] = (bool(canonical), set(), category)
+                    out[aid] = Membership(bool(canonical), set(), category, story)
                 for aid, slug in s.execute(
                     select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug).where(
                         ArticleZoneRow.article_id.in_(chunk)
                     )
                 ):
                     if aid in out:
-                        out[aid][1].add(slug)
+                        out[aid].zones.add(slug)
         return out
 
     def articles_by_ids(self, ids: Sequence[int]) -> list[StoredArticle]:
@@ -548,9 +569,22 @@ class Store(OutboxMixin):
                 zones.update(
                     s.scalars(select(ArticleZoneRow.zone_slug).where(ArticleZoneRow.article_id.in_(chunk)).distinct())
                 )
+            categories = {c for _, c, _ in changed}
+            # Feeds an article left: they changed as well.
+            for kind, value in s.execute(
+                select(DepartureRow.kind, DepartureRow.value).where(
+                    *([] if watermark is None else [DepartureRow.at >= watermark])
+                )
+            ):
+                (zones if kind == "zone" else categories).add(value)
         newest = max((u for _, _, u in changed), default=None)
         at_newest = {i for i, _, u in changed if u == newest}
-        return Changes(zones, {c for _, c, _ in changed}, newest, ids, at_newest)
+        return Changes(zones, categories, newest, ids, at_newest)
+
+    def forget_departures(self, before: datetime) -> None:
+        """Drop the departures a publish has seen (those stamped before its watermark)."""
+        with self._session() as s:
+            s.execute(delete(DepartureRow).where(DepartureRow.at < before))
 
     def feed_states(self) -> dict[str, FeedState]:
         with self._session() as s:

@@ -58,7 +58,7 @@ class ArticleRow(Base):
         Index("ix_articles_published", "published"),
         Index("ix_articles_updated", "updated"),
         Index("ix_articles_pending", "fingerprinted", "id"),
-        Index("ix_articles_category", "category"),
+        Index("ix_articles_category_canonical", "category", "canonical"),
         Index("ix_articles_first_seen", "first_seen"),
     )
 
@@ -253,3 +253,15 @@ class LockRow(Base):
     holder: Mapped[str] = mapped_column(String(300))
     acquired: Mapped[datetime] = mapped_column(UTCDateTime)
     expires: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DepartureRow(Base):
+    """An article left a zone or a category (rezoned, or its category edited): that feed changed too,
+    though no article of it now says so. Read by the next publish, then dropped."""
+
+    __tablename__ = "departures"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10))  # zone | category
+    value: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
