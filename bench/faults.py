@@ -3,8 +3,9 @@ nothing was lost, stored twice or sent twice.
 
     python bench/faults.py [--kills 100] [--sources 50] [--articles 2000] [--recipients 20] [--seed 1]
 
-The workload: --sources sources (half folders of the platform's pages, half partner feed files), with the
-articles arriving in --kills waves, one in ten a re-post of an earlier story by a partner; --recipients
+The workload: --sources sources (half folders of the platform's pages, half partner feed files: partners
+that publish first and partners that re-post), with the articles arriving in --kills waves, one in ten a
+re-post of an earlier story; --recipients
 staff following two or three of ten zones; a real SMTP server (aiosmtpd, in a process of its own that
 outlives every kill) keeping each message it accepts. Each wave: `fetch`, `publish`, `digest --force` as
 separate processes; one of them, chosen at random, is killed with SIGKILL at a random moment of its run,
@@ -106,8 +107,12 @@ class Workload:
         self.rng = random.Random(args.seed)
         self.sources = args.sources
         self.dirs = [f"d{i}" for i in range((args.sources + 1) // 2)]
-        self.feeds = [f"f{i}" for i in range(args.sources // 2)]
-        self.feed_items: dict[str, list[tuple[str, str, str, int, str]]] = {f: [] for f in self.feeds}
+        feeds = args.sources // 2
+        # Partners that publish stories first, and partners that re-post them (lower priority): which
+        # version of a story is published then never depends on the order sources happened to be read.
+        self.feeds = [f"f{i}" for i in range((feeds + 1) // 2)]
+        self.reposters = [f"r{i}" for i in range(feeds // 2)]
+        self.feed_items: dict[str, list[tuple[str, str, str, int, str]]] = {f: [] for f in self.feeds + self.reposters}
         self.stories: list[tuple[str, tuple[str, str, str], str, str]] = []  # (link, zone, title, body)
         self.count = 0
         for d in self.dirs:
@@ -126,8 +131,9 @@ class Workload:
             for d in self.dirs
         )
         sources += "".join(
-            f'[[sources]]\nid = "{f}"\nkind = "feed"\nurl = "sources/feeds/{f}.xml"\nzone = "z0"\npriority = 20\n\n'
-            for f in self.feeds
+            f'[[sources]]\nid = "{f}"\nkind = "feed"\nurl = "sources/feeds/{f}.xml"\nzone = "z0"\n'
+            f"priority = {10 if f in self.reposters else 50}\n\n"
+            for f in self.feeds + self.reposters
         )
         recipients = "".join(
             f'[[recipients]]\nemail = "{e}"\nzones = {json.dumps(zs)}\n\n' for e, zs in self.recipients
@@ -145,9 +151,9 @@ class Workload:
         for _ in range(n):
             self.count += 1
             k = self.count
-            if self.stories and self.feeds and self.rng.random() < 0.1:
+            if self.stories and self.reposters and self.rng.random() < 0.1:
                 _link, zone, title, body = self.rng.choice(self.stories)
-                feed = self.rng.choice(self.feeds)
+                feed = self.rng.choice(self.reposters)
                 # A re-post names its zone in the text, so it lands where the story does.
                 self.feed_items[feed].append((f"转载:{title}", f"https://p.example/{feed}/{k}", f"g{k}", 20, body))
                 continue
@@ -314,6 +320,14 @@ def check(folder: Path, work: Workload, mail: Path, kills: collections.Counter[s
         print(f"invalid document: {e}", file=sys.stderr)
         invalid, got, want = 1, {}, {}
     differing = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
+    for k in differing[:3]:
+        a, b = got.get(k, {}), want.get(k, {})
+        only_a = [a[i][0] for i in a.keys() - b.keys()][:3]
+        only_b = [b[i][0] for i in b.keys() - a.keys()][:3]
+        changed = [i for i in a.keys() & b.keys() if a[i] != b[i]][:2]
+        print(f"  {k}: only after crashes {only_a}, only in the clean run {only_b}", file=sys.stderr)
+        for i in changed:
+            print(f"    {i}: {a[i][0]!r} vs {b[i][0]!r}; same content: {a[i][1] == b[i][1]}", file=sys.stderr)
 
     # Mail: per recipient, per story link, the distinct messages that carried it.
     carried: dict[str, dict[str, set[str]]] = collections.defaultdict(lambda: collections.defaultdict(set))

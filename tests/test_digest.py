@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from email.header import decode_header, make_header
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -96,6 +97,12 @@ def articles(tmp_path: Path) -> Path:
     folder = tmp_path / "articles"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+def unsubscribe_token(msg: EmailMessage) -> str:
+    """The signed token of a digest's List-Unsubscribe URL."""
+    url = str(msg["List-Unsubscribe"]).split(",")[0].strip().strip("<>")
+    return parse_qs(urlsplit(url).query)["token"][0]
 
 
 def titles(received: list, index: int = -1) -> list[str]:  # type: ignore[type-arg]
@@ -496,7 +503,7 @@ def test_an_old_link_replayed_after_resubscribing_is_refused(
     pipeline.fetch(ctx)
     delivery.digest(ctx)
     msg = server.to("zhang@example.org")[0].message
-    token = parse_qs(urlsplit(str(msg["List-Unsubscribe"]).split(",")[0].strip().strip("<>")).query)["token"][0]
+    token = unsubscribe_token(msg)
     assert delivery.unsubscribe(ctx, token) == "zhang@example.org"
     assert delivery.unsubscribe(ctx, token) == "zhang@example.org"  # again: nothing changes
     clock.now += timedelta(hours=1)
@@ -511,7 +518,7 @@ def test_an_old_link_replayed_after_resubscribing_is_refused(
     assert {o.recipient: o.status for o in delivery.digest(ctx).outcomes}["zhang@example.org"] == "sent"
     # The new digest's own link works.
     msg = server.to("zhang@example.org")[-1].message
-    fresh = parse_qs(urlsplit(str(msg["List-Unsubscribe"]).split(",")[0].strip().strip("<>")).query)["token"][0]
+    fresh = unsubscribe_token(msg)
     assert delivery.unsubscribe(ctx, fresh) == "zhang@example.org"
 
 
@@ -524,7 +531,7 @@ def test_an_expired_link_is_refused(
     pipeline.fetch(ctx)
     delivery.digest(ctx)
     msg = server.to("zhang@example.org")[0].message
-    token = parse_qs(urlsplit(str(msg["List-Unsubscribe"]).split(",")[0].strip().strip("<>")).query)["token"][0]
+    token = unsubscribe_token(msg)
     clock.now += timedelta(days=31)
     with pytest.raises(ValueError, match="expired"):
         delivery.unsubscribe(ctx, token)
