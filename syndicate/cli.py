@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,6 +52,11 @@ def _errors() -> Iterator[None]:
     except SyndicateError as e:
         _err.print(f"[red]error:[/red] {e}", markup=True)
         sys.exit(1)
+
+
+def _local(value: datetime | None, tz: tzinfo) -> str:
+    """A stored time for people: in the site's zone, or "-"."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
 def _with_context(state: _State, fn: Callable[[pipeline.Context], T]) -> T:
@@ -174,7 +179,7 @@ def sources(state: _State) -> None:
     notes: list[str] = []
 
     def when(value: datetime | None) -> str:
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+        return _local(value, tz)
 
     for row in rows:
         st = row.state
@@ -332,16 +337,10 @@ def digest_preview(state: _State, email: str, folder: Path | None) -> None:
 
 
 def _app(config: Config) -> tuple[web.FeedApp, pipeline.Context]:
+    from .scheduler import feed_app
+
     ctx = pipeline.Context.open(config)
-    app = web.FeedApp(
-        config.publish.output_dir,
-        cache_max_age=config.serve.cache_max_age,
-        base_url=config.site.base_url,
-        hubs=config.publish.websub_hubs,
-        health=lambda: pipeline.store_health(ctx),
-        unsubscribe=lambda token: delivery.unsubscribe(ctx, token),
-    )
-    return app, ctx
+    return feed_app(config, lambda: ctx), ctx
 
 
 @cli.command()
@@ -403,7 +402,7 @@ def status(state: _State) -> None:
         tz = state.config.site.tz
 
     def when(value: datetime | None) -> str:
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+        return _local(value, tz)
 
     c = st.counts
     _out.print(

@@ -17,6 +17,7 @@ next run sends the same bytes with the same Message-ID, which mail clients show 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -262,19 +263,25 @@ def _view(
     )
 
 
-def _message(ctx: Context, recipient: RecipientConfig, view: DigestView, now: datetime, message_id: str) -> bytes:
+def _dkim_key(config: Config) -> DkimKey | None:
+    """The DKIM key of ``[smtp]``, read once per run; None when signing is not configured."""
+    smtp = config.smtp
+    if smtp is None or smtp.dkim_key_file is None:
+        return None
+    assert smtp.dkim_selector and smtp.dkim_domain
+    try:
+        return DkimKey.load(smtp.dkim_selector, smtp.dkim_domain, smtp.dkim_key_file)
+    except OSError as e:
+        raise ConfigError(f"smtp.dkim_key_file: cannot read {smtp.dkim_key_file}: {e.strerror or e}") from e
+
+
+def _message(
+    ctx: Context, recipient: RecipientConfig, view: DigestView, now: datetime, message_id: str, dkim: DkimKey | None
+) -> bytes:
     config = ctx.config
     templates = config.digest.templates_dir
     assert templates is not None
     html, text = render_digest(templates, view)
-    dkim = None
-    smtp = config.smtp
-    if smtp is not None and smtp.dkim_key_file is not None:
-        assert smtp.dkim_selector and smtp.dkim_domain
-        try:
-            dkim = DkimKey.load(smtp.dkim_selector, smtp.dkim_domain, smtp.dkim_key_file)
-        except OSError as e:
-            raise ConfigError(f"smtp.dkim_key_file: cannot read {smtp.dkim_key_file}: {e.strerror or e}") from e
     return build_message(
         MessageParts(
             sender=config.digest.sender,
@@ -292,6 +299,22 @@ def _message(ctx: Context, recipient: RecipientConfig, view: DigestView, now: da
     )
 
 
+def _recipient(config: Config, email: str) -> RecipientConfig:
+    try:
+        return config.recipient(email)
+    except KeyError:
+        raise ConfigError(f"no recipient {email!r} in {config.path}") from None
+
+
+def _candidates(
+    ctx: Context, r: RecipientConfig, state: RecipientState, selections: list[FeedSelection]
+) -> tuple[_Follows, list[StoredArticle]]:
+    """What ``r`` follows, and the articles new to them."""
+    follows, _unknown = _follows(ctx.site, r, selections)
+    articles = ctx.store.digest_candidates(r.email, state.watermark - GRACE, follows.zones, follows.categories)
+    return follows, articles
+
+
 # -- sending ----------------------------------------------------------------------------------------------
 
 
@@ -301,8 +324,6 @@ def _transport(config: Config) -> Transport:
         return OutboxTransport(config.digest.outbox_dir)
     password = None
     if smtp.password_env:
-        import os
-
         password = os.environ.get(smtp.password_env)
         if password is None:
             raise ConfigError(f"smtp.password_env: environment variable {smtp.password_env} is not set")
@@ -326,6 +347,7 @@ class _Sender:
         self.down: str | None = None  # the server failed as a whole: the rest waits for the next run
         self.sender = sender_address(ctx.config.digest.sender)[1]
         self.secret = _secret(ctx)
+        self.dkim = _dkim_key(ctx.config)
         self.waiting: set[str] = set()  # recipients with a recorded digest not yet accepted
 
     def send(self, d: PendingDigest) -> DigestOutcome:
@@ -362,12 +384,7 @@ def digest(
     """Send every digest that is due now (or only ``recipient``'s; ``force``: now, whatever the schedule).
     ``dry_run`` renders to the outbox folder and records nothing."""
     config = ctx.config
-    chosen = list(config.recipients)
-    if recipient is not None:
-        try:
-            chosen = [config.recipient(recipient)]
-        except KeyError:
-            raise ConfigError(f"no recipient {recipient!r} in {config.path}") from None
+    chosen = list(config.recipients) if recipient is None else [_recipient(config, recipient)]
     ctx.store.ensure_ready()
     now = ctx.clock()
     ctx.store.sync_recipients([r.email for r in config.recipients], now - FIRST_WINDOW, now)
@@ -426,15 +443,14 @@ def _one(
     slot = due_slot(now, _tz(ctx, r), config.digest.send_time, state.slot_date)
     if slot is None and not force:
         return None
-    follows, _unknown = _follows(ctx.site, r, selections)
-    articles = ctx.store.digest_candidates(email, state.watermark - GRACE, follows.zones, follows.categories)
+    follows, articles = _candidates(ctx, r, state, selections)
     if not articles:
         if slot is not None and not dry_run:
             ctx.store.fill_slot(email, slot)
         return DigestOutcome(email, "empty")
     view = _view(ctx, r, follows, articles, now, sender.secret)
     message_id = make_message_id(config.digest.sender)
-    data = _message(ctx, r, view, now, message_id)
+    data = _message(ctx, r, view, now, message_id, sender.dkim)
     if dry_run:
         name = f"{now.strftime('%Y%m%dT%H%M%S')}-{email}"
         where = sender.transport.send(Envelope(sender.sender, email, data, name))
@@ -454,16 +470,12 @@ def preview(ctx: Context, email: str, folder: Path) -> tuple[Path, Path, int]:
     """Render what ``email``'s digest would hold now into ``folder``: (HTML file, text file, articles).
     Records nothing."""
     config = ctx.config
-    try:
-        r = config.recipient(email)
-    except KeyError:
-        raise ConfigError(f"no recipient {email!r} in {config.path}") from None
+    r = _recipient(config, email)
     ctx.store.ensure_ready()
     now = ctx.clock()
     ctx.store.sync_recipients([x.email for x in config.recipients], now - FIRST_WINDOW, now)
     state = ctx.store.recipients()[r.email.lower()]
-    follows, _ = _follows(ctx.site, r, feed_selections(ctx))
-    articles = ctx.store.digest_candidates(r.email, state.watermark - GRACE, follows.zones, follows.categories)
+    follows, articles = _candidates(ctx, r, state, feed_selections(ctx))
     view = _view(ctx, r, follows, articles, now)
     templates = config.digest.templates_dir
     assert templates is not None
@@ -496,10 +508,10 @@ def resubscribe(ctx: Context, email: str) -> None:
     log.info("digest.resubscribed", extra={"recipient": email})
 
 
-def next_digests(ctx: Context) -> dict[str, datetime | None]:
+def next_digests(ctx: Context, states: dict[str, RecipientState] | None = None) -> dict[str, datetime | None]:
     """Each recipient's next scheduled digest (None: unsubscribed or blocked)."""
     now = ctx.clock()
-    states = ctx.store.recipients()
+    states = ctx.store.recipients() if states is None else states
     out: dict[str, datetime | None] = {}
     for r in ctx.config.recipients:
         st = states.get(r.email.lower())
@@ -531,7 +543,7 @@ def status(ctx: Context) -> Status:
     now = ctx.clock()
     sources = source_health(ctx)
     last = ctx.store.setting("publish.last")
-    digests = list(ctx.store.digest_log(limit=20))
+    digests = ctx.store.digest_log(limit=20)
     errors = [
         f"source {s.id}: {s.state.last_error_kind}: {s.state.last_error}"
         for s in sources
@@ -542,14 +554,13 @@ def status(ctx: Context) -> Status:
         for d in digests
         if d["last_error"] and d["status"] != "sent"
     ]
-    errors += [
-        f"recipient {email}: {st.failure}" for email, st in ctx.store.recipients().items() if st.failure is not None
-    ]
+    recipients = ctx.store.recipients()
+    errors += [f"recipient {email}: {st.failure}" for email, st in recipients.items() if st.failure is not None]
     return Status(
         now=now,
         sources=sources,
         last_publish=datetime.fromisoformat(last) if last else None,
-        next_digests=next_digests(ctx),
+        next_digests=next_digests(ctx, recipients),
         counts=ctx.store.counts(),
         digests=digests,
         errors=errors,

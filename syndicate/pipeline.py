@@ -783,22 +783,26 @@ def _feed_index(ctx: Context, selection: FeedSelection, changes: Changes, member
     them with the changes since applied (the same list, without a query over the whole feed)."""
     path = selection.spec.path
     cached = ctx.indexes.get(path)
+    if cached is not None and not changes.ids:
+        return cached
     if cached is None:
         index = ctx.store.feed_index(selection.zones, selection.category)
     else:
-        index = [i for i in cached if i not in changes.ids] if changes.ids else list(cached)
-        zones = set(selection.zones) if selection.zones is not None else None
+        index = [i for i in cached if i not in changes.ids]
         for i in sorted(changes.ids):
-            canonical, article_zones, category, _story = members.get(i, (False, set(), None, None))
-            if not canonical:
-                continue
-            if zones is not None and not (zones & article_zones):
-                continue
-            if selection.category is not None and category != selection.category:
-                continue
-            bisect.insort(index, i)
+            if i in members and _holds(selection, members[i]):
+                bisect.insort(index, i)
     ctx.indexes[path] = index
     return index
+
+
+def _holds(selection: FeedSelection, m: Membership) -> bool:
+    """Whether the feed carries an article (the rule ``Store.feed_index`` applies in SQL)."""
+    if not m.canonical:
+        return False
+    if selection.zones is not None and m.zones.isdisjoint(selection.zones):
+        return False
+    return selection.category is None or m.category == selection.category
 
 
 def _affected(selection: FeedSelection, changes: Changes) -> bool:

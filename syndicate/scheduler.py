@@ -223,19 +223,8 @@ class Daemon:
         signal.signal(signal.SIGHUP, lambda *_: self.reload_asked.set())
 
     def _start_server(self) -> None:
-        assert self.ctx is not None
         config = self.config
-        app = web.FeedApp(
-            config.publish.output_dir,
-            cache_max_age=config.serve.cache_max_age,
-            base_url=config.site.base_url,
-            hubs=config.publish.websub_hubs,
-            health=lambda: pipeline.store_health(self._reader()),
-            unsubscribe=lambda token: delivery.unsubscribe(self._reader(), token),
-            status=lambda: status_page(self._reader()),
-            metrics=lambda: self.metrics.render(self._reader().store.counts()),
-            admin_token=_admin_token(config),
-        )
+        app = feed_app(config, self._reader, self.metrics)
         host = self.options.host or config.serve.host
         port = self.options.port or config.serve.port
         self.server = web.serve(app, host, port)
@@ -464,6 +453,22 @@ class Daemon:
 
 class LockedError(SyndicateError):
     """Another daemon holds the database."""
+
+
+def feed_app(config: Config, reader: Callable[[], pipeline.Context], metrics: Metrics | None = None) -> web.FeedApp:
+    """The HTTP app of ``serve`` and ``run``: output_dir, /healthz, /unsubscribe, /status and (in the
+    daemon, which counts) /metrics. ``reader`` gives the context its endpoints read the store through."""
+    return web.FeedApp(
+        config.publish.output_dir,
+        cache_max_age=config.serve.cache_max_age,
+        base_url=config.site.base_url,
+        hubs=config.publish.websub_hubs,
+        health=lambda: pipeline.store_health(reader()),
+        unsubscribe=lambda token: delivery.unsubscribe(reader(), token),
+        status=lambda: status_page(reader()),
+        metrics=(lambda: metrics.render(reader().store.counts())) if metrics is not None else None,
+        admin_token=_admin_token(config),
+    )
 
 
 def _admin_token(config: Config) -> str | None:

@@ -125,7 +125,6 @@ def test_a_full_disk_fails_publish_clearly_keeps_old_files_and_the_next_run_comp
     runner = CliRunner()
     assert runner.invoke(cli, ["--config", str(config_path), "fetch"]).exit_code == 0
     assert runner.invoke(cli, ["--config", str(config_path), "publish"]).exit_code == 0
-    before = (small_disk / "zones/xishan/rss.xml").read_bytes()
     articles(tmp_path / "articles", 150, prefix="big")  # hundreds of archive pages: far more than 256 KiB
     assert runner.invoke(cli, ["--config", str(config_path), "fetch"]).exit_code == 0
     result = runner.invoke(cli, ["--config", str(config_path), "publish"])
@@ -135,7 +134,6 @@ def test_a_full_disk_fails_publish_clearly_keeps_old_files_and_the_next_run_comp
     # Every feed file is a whole document: the old one where the new could not be written.
     for path in small_disk.rglob("*.xml"):
         etree.fromstring(path.read_bytes())
-    assert before
     subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
     result = runner.invoke(cli, ["--config", str(config_path), "publish"])
     assert result.exit_code == 0, result.output

@@ -11,7 +11,7 @@ Exactly once rests on three rules kept here, each in one transaction:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -288,14 +288,13 @@ class OutboxMixin:
             )
             return {a: d for a, d in rows}
 
-    def digest_log(self, email: str | None = None, limit: int = 100) -> Iterator[dict[str, Any]]:
+    def digest_log(self, email: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest digests (for status pages and tests), newest first."""
         query = select(DigestRow).order_by(DigestRow.id.desc()).limit(limit)
         if email is not None:
             query = query.where(DigestRow.recipient == email.lower())
         with self._session() as s:
-            rows = s.scalars(query).all()
-            out = [
+            return [
                 {
                     "id": r.id,
                     "recipient": r.recipient,
@@ -308,6 +307,5 @@ class OutboxMixin:
                     "last_error": r.last_error,
                     "window": (r.window_start, r.window_end),
                 }
-                for r in rows
+                for r in s.scalars(query)
             ]
-        yield from out
