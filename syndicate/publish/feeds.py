@@ -173,12 +173,16 @@ class EntryCache:
 
     def atom(self, item: FeedItem) -> Any:
         if item.guid not in self._atom:
-            self._atom[item.guid] = _atom_entry(item, self.tz)
+            self._atom[item.guid] = _entries(item, self.tz, rss=False)[0]
         return self._atom[item.guid]
 
     def rss(self, item: FeedItem) -> Any:
+        # An item wanted in RSS is in a subscription document, whose Atom version wants it too: both
+        # come from one feedgen entry (building it is most of the cost of either).
         if item.guid not in self._rss:
-            self._rss[item.guid] = _rss_item(item, self.tz)
+            atom, self._rss[item.guid] = _entries(item, self.tz, rss=True, atom=item.guid not in self._atom)
+            if atom is not None:
+                self._atom[item.guid] = atom
         return self._rss[item.guid]
 
     def json(self, item: FeedItem) -> str:
@@ -204,10 +208,20 @@ def _entry(item: FeedItem, tz: tzinfo) -> FeedEntry:
     return fe
 
 
-def _atom_entry(item: FeedItem, tz: tzinfo) -> Any:
+def _entries(item: FeedItem, tz: tzinfo, rss: bool, atom: bool = True) -> tuple[Any, Any]:
+    """The item's Atom entry and RSS item (None for those not asked for), from one feedgen entry."""
     fe = _entry(item, tz)
     if item.author:
-        fe.author(name=item.author)
+        fe.author(name=item.author)  # a name without an e-mail address: Atom only (see below for RSS)
+    atom_entry = _atom_entry(fe, item, tz) if atom else None
+    if not rss:
+        return atom_entry, None
+    if item.source is not None:  # after the Atom entry, which writes its own, fuller <source>
+        fe.source(url=item.source.url, title=item.source.title)
+    return atom_entry, _rss_item(fe, item)
+
+
+def _atom_entry(fe: FeedEntry, item: FeedItem, tz: tzinfo) -> Any:
     entry = fe.atom_entry(extensions=False)
     # Text that looks like markup ("<b>" in a title) is declared html and escaped once more, so that
     # readers show it as the text it is and validators do not take it for undeclared HTML. (feedgen
@@ -230,10 +244,7 @@ def _atom_entry(item: FeedItem, tz: tzinfo) -> Any:
     return entry
 
 
-def _rss_item(item: FeedItem, tz: tzinfo) -> Any:
-    fe = _entry(item, tz)
-    if item.source is not None:
-        fe.source(url=item.source.url, title=item.source.title)
+def _rss_item(fe: FeedEntry, item: FeedItem) -> Any:
     entry = fe.rss_entry(extensions=False)
     if item.image:
         etree.SubElement(
