@@ -32,7 +32,7 @@ from datetime import datetime, tzinfo
 import numpy as np
 import numpy.typing as npt
 
-from .text import plain_text
+from .text import sanitized_text
 from .urls import normalize_link
 
 __all__ = [
@@ -147,7 +147,7 @@ class Fingerprint:
 
 
 def fingerprint(title: str, body_html: str, link: str, published: datetime, tz: tzinfo) -> Fingerprint:
-    folded = _fold(plain_text(body_html))
+    folded = _fold(sanitized_text(body_html))  # bodies are stored sanitized
     norm = _NOT_WORD.sub("", folded).lower()
     shingles = _shingles(norm)
     short = len(norm) < SHORT_TEXT

@@ -239,7 +239,7 @@ def _view(
                     link=a.link,
                     date=a.published.astimezone(tz).strftime("%Y-%m-%d"),
                     source=a.author or titles.get(a.source_id, a.source_id),
-                    summary=summarize(a.body_html, 120),
+                    summary=summarize(a.body_html, 120, sanitized=True),
                     also=tuple(dict.fromkeys(others)),
                 )
             )

@@ -13,11 +13,13 @@ from functools import lru_cache
 
 import nh3
 
-__all__ = ["paragraphs_html", "plain_text", "sanitize_html", "strip_control", "summarize"]
+__all__ = ["paragraphs_html", "plain_text", "sanitize_html", "sanitized_text", "strip_control", "summarize"]
 
 # XML 1.0 forbids C0 controls other than tab, LF and CR; lxml refuses them outright.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _SPACE = re.compile(r"\s+")
+# A tag as the sanitizer writes it: it escapes "<" and ">" everywhere else (text and attribute values).
+_SANITIZED_TAG = re.compile(r"<[^>]*>")
 
 _TAGS = frozenset(nh3.ALLOWED_TAGS) - {"area", "map"}
 _ATTRIBUTES = {
@@ -66,9 +68,17 @@ def plain_text(fragment: str) -> str:
     return _SPACE.sub(" ", html.unescape(text)).strip()
 
 
-def summarize(fragment: str, limit: int = 120) -> str:
-    """Plain text cut to at most ``limit`` characters (code points, so never inside a character)."""
-    text = plain_text(fragment)
+def sanitized_text(fragment: str) -> str:
+    """``plain_text`` of HTML that ``sanitize_html`` wrote, as every stored body is: its markup is regular
+    enough that dropping the tags is the whole job, without parsing again (about three times faster; a
+    property test holds it to ``plain_text``)."""
+    return _SPACE.sub(" ", html.unescape(_SANITIZED_TAG.sub("", fragment))).strip()
+
+
+def summarize(fragment: str, limit: int = 120, *, sanitized: bool = False) -> str:
+    """Plain text cut to at most ``limit`` characters (code points, so never inside a character).
+    ``sanitized``: the fragment is ``sanitize_html`` output (a stored body), read by ``sanitized_text``."""
+    text = sanitized_text(fragment) if sanitized else plain_text(fragment)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
