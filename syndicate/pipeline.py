@@ -677,6 +677,7 @@ def zone_and_city_selections(config: Config, zones: Sequence[Zone]) -> list[Feed
 _IMG = re.compile(r'<img[^>]*?\ssrc="(https?://[^"]+)"')
 
 
+_READ_BATCH = 2_000  # articles read at once by a full publish
 _ITEMS_KEPT = 20_000  # items a publishing process keeps between publishes (a few KB each)
 
 
@@ -760,7 +761,7 @@ class _ItemMaker:
                     link=a.link,
                     published=a.published,
                     updated=s.updated,
-                    summary=summarize(a.body_html, 200),
+                    summary=summarize(a.body_html, 200, sanitized=True),
                     content_html=a.body_html,
                     author=a.author,
                     categories=tuple(dict.fromkeys(categories)),
@@ -794,6 +795,28 @@ def _feed_index(ctx: Context, selection: FeedSelection, changes: Changes, member
                 bisect.insort(index, i)
     ctx.indexes[path] = index
     return index
+
+
+def _list_feeds(selections: Sequence[FeedSelection], members: dict[int, Membership]) -> dict[str, list[int]]:
+    """Every feed's ids in arrival order, from the memberships of every article: what ``_feed_index``
+    gives one feed at a time, in one pass (a full publish lists all of them)."""
+    by_zone: dict[str, list[FeedSelection]] = {}
+    zoneless: list[FeedSelection] = []
+    for selection in selections:
+        if selection.zones is None:
+            zoneless.append(selection)
+        else:
+            for slug in selection.zones:
+                by_zone.setdefault(slug, []).append(selection)
+    out: dict[str, list[int]] = {selection.spec.path: [] for selection in selections}
+    for aid in sorted(members):
+        m = members[aid]
+        candidates = {s.spec.path: s for slug in m.zones for s in by_zone.get(slug, ())}
+        candidates.update((s.spec.path, s) for s in zoneless)
+        for path, selection in candidates.items():
+            if _holds(selection, m):
+                out[path].append(aid)
+    return out
 
 
 def _holds(selection: FeedSelection, m: Membership) -> bool:
@@ -901,6 +924,16 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
     else:
         ctx.items.refresh(members)
     make_items: _ItemMaker = ctx.items
+    # Every feed will be looked at: list them all from one read instead of a query each.
+    listed = None
+    if full or watermark is None:
+        canonical = ctx.store.canonical_memberships()
+        listed = _list_feeds(selections, canonical)
+        # Every canonical article is in `all` (or its archives): read them in large batches, not feed by feed.
+        ids = sorted(canonical)
+        for start in range(0, len(ids), _READ_BATCH):
+            ctx.advance("read articles", start, len(ids))
+            make_items.by_ids(ids[start : start + _READ_BATCH])
     written: list[FeedState] = []
     for n, selection in enumerate(selections):
         try:
@@ -920,7 +953,10 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
                 del ctx.indexes[spec.path]  # an article left this feed: list it again when next needed
             continue
         report.looked_at += 1
-        index = _feed_index(ctx, selection, changes, members)
+        if listed is not None:
+            index = ctx.indexes[spec.path] = listed[spec.path]
+        else:
+            index = _feed_index(ctx, selection, changes, members)
         # Archives first: the subscription documents link to them (docs/design.md, "History").
         # Full pages that leave at least one item after them: a feed of exactly N items has no archive.
         full_pages = max(0, len(index) - 1) // limit

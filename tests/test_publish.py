@@ -284,6 +284,10 @@ def test_the_feed_lists_kept_between_publishes_match_the_store(
         )
         with Context.open(config, ctx.clock) as fresh:
             pipeline.publish(fresh, full=True)
+            # A full publish lists every feed in one pass over the memberships: the same lists as the store's.
+            for selection in pipeline.feed_selections(fresh):
+                listed = fresh.indexes[selection.spec.path]
+                assert listed == fresh.store.feed_index(selection.zones, selection.category), selection.spec.path
         assert mark is not None
         ctx.store.set_setting("publish.watermark", mark)  # as if the rebuild had not happened
         out = ctx.config.publish.output_dir

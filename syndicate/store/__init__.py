@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import Engine, Row, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -74,6 +74,29 @@ __all__ = [
 _MIGRATIONS = Path(__file__).parent / "migrations"
 SchemaState = Literal["new", "current", "behind", "unknown"]
 _CHUNK = 500  # values per IN (...) list; well under every backend's parameter limit
+# What a StoredArticle is made of (``_stored``, ``article_of``).
+_ARTICLE_COLUMNS = tuple(
+    ArticleRow.__table__.c[name]
+    for name in [
+        "id",
+        "guid",
+        "source_id",
+        "source_key",
+        "title",
+        "link",
+        "published",
+        "body_html",
+        "author",
+        "zone_names",
+        "city",
+        "category",
+        "tags",
+        "image",
+        "first_seen",
+        "updated",
+        "story_id",
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,12 +523,33 @@ class Store(OutboxMixin):
                         out[aid].zones.add(slug)
         return out
 
+    def canonical_memberships(self) -> dict[int, Membership]:
+        """``memberships`` of every canonical article, in two reads (a full publish lists every feed
+        from them instead of querying each feed)."""
+        out: dict[int, Membership] = {}
+        with self._session() as s:
+            for aid, category, story in s.execute(
+                select(ArticleRow.id, ArticleRow.category, ArticleRow.story_id).where(ArticleRow.canonical.is_(True))
+            ):
+                out[aid] = Membership(True, set(), category, story)
+            for aid, slug in s.execute(
+                select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug)
+                .join(ArticleRow, ArticleRow.id == ArticleZoneRow.article_id)
+                .where(ArticleRow.canonical.is_(True))
+            ):
+                if aid in out:
+                    out[aid].zones.add(slug)
+        return out
+
     def articles_by_ids(self, ids: Sequence[int]) -> list[StoredArticle]:
         """The articles with these ids, newest published first."""
         out: list[StoredArticle] = []
         with self._session() as s:
             for chunk in (list(ids[i : i + _CHUNK]) for i in range(0, len(ids), _CHUNK)):
-                out.extend(self._stored(s, s.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk))).all()))
+                # Table columns, not ORM objects: a full publish loads every article once, and the ORM's
+                # bookkeeping would cost more than reading them.
+                query = select(*_ARTICLE_COLUMNS).where(_ARTICLE_COLUMNS[0].in_(chunk))
+                out.extend(self._stored(s, s.connection().execute(query).all()))
         return sorted(out, key=lambda a: (a.article.published, a.id), reverse=True)
 
     def signature_buckets(self, after: int = 0, page: int = 20_000) -> Iterator[tuple[int, bytes]]:
@@ -708,7 +752,7 @@ class Store(OutboxMixin):
             return s.scalar(select(func.count()).select_from(ArticleRow)) or 0
 
     @staticmethod
-    def _stored(s: Session, rows: Sequence[ArticleRow]) -> list[StoredArticle]:
+    def _stored(s: Session, rows: Sequence[ArticleRow | Row[Any]]) -> list[StoredArticle]:
         if not rows:
             return []
         zones: dict[int, list[str]] = {}

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..types import Article
@@ -114,7 +114,8 @@ class Story:
 ChooseCanonical = Callable[[Sequence[tuple[int, int, datetime]]], int]
 
 
-def article_of(r: ArticleRow) -> Article:
+def article_of(r: ArticleRow | Row[Any]) -> Article:
+    """The article of a row: an ORM object, or a row of (at least) the same columns."""
     return Article(
         source_id=r.source_id,
         key=r.source_key,
