@@ -868,7 +868,6 @@ def _write_archive(
     limit = ctx.config.publish.items_per_feed
     entries = index[(page - 1) * limit : page * limit]
     key = f"{spec.path}/archive/{page}"
-    path = ctx.config.publish.output_dir / spec.path / "archive" / f"{page}.xml"
     links = FeedLinks(
         current=spec.url(site, "atom.xml"),
         prev_archive=spec.url(site, f"archive/{page - 1}.xml") if page > 1 else None,
@@ -886,7 +885,7 @@ def _write_archive(
         return []
     items = make_items.by_ids(list(entries))
     data = build_atom(spec, site, items, now, links, filename=f"archive/{page}.xml", cache=make_items.entries)
-    _write(path, data, report)
+    _write(ctx.config.publish.output_dir / spec.path / "archive" / f"{page}.xml", data, report)
     return [FeedState(key, spec.title, len(items), max((i.updated for i in items), default=None), digest)]
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,10 @@ def _when(context: Context, value: datetime | None) -> str:
     return value.astimezone(context["tz"]).strftime("%Y-%m-%d %H:%M:%S")
 
 
+@lru_cache(maxsize=16)
 def _env(templates: Path) -> Environment:
+    """One environment per templates folder: its templates are compiled once (and again when their file
+    changes: Jinja2 checks the modification time)."""
     env = Environment(
         loader=FileSystemLoader(str(templates)),
         autoescape=True,
