@@ -49,6 +49,7 @@ from .models import (
     SignatureRow,
     SourceRow,
     WebSubPendingRow,
+    chunks,
 )
 from .outbox import OutboxMixin, PendingDigest, RecipientState
 
@@ -73,7 +74,6 @@ __all__ = [
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 SchemaState = Literal["new", "current", "behind", "unknown"]
-_CHUNK = 500  # values per IN (...) list; well under every backend's parameter limit
 # What a StoredArticle is made of (``_stored``, ``article_of``).
 _ARTICLE_COLUMNS = tuple(
     ArticleRow.__table__.c[name]
@@ -278,7 +278,7 @@ class Store(OutboxMixin):
             existing: dict[str, tuple[int, str]] = {}
             old_category: dict[int, str | None] = {}
             keys = list(batch)
-            for chunk in (keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)):
+            for chunk in chunks(keys):
                 for aid, key, digest, category in s.execute(
                     select(ArticleRow.id, ArticleRow.source_key, ArticleRow.content_hash, ArticleRow.category).where(
                         ArticleRow.source_id == source_id, ArticleRow.source_key.in_(chunk)
@@ -289,7 +289,7 @@ class Store(OutboxMixin):
             departures: list[dict[str, Any]] = []
             zones_of: dict[int, set[str]] = {}
             ids = [aid for aid, _ in existing.values()]
-            for id_chunk in (ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)):
+            for id_chunk in chunks(ids):
                 for aid, slug in s.execute(
                     select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug).where(
                         ArticleZoneRow.article_id.in_(id_chunk)
@@ -505,47 +505,22 @@ class Store(OutboxMixin):
     def memberships(self, ids: Collection[int]) -> dict[int, Membership]:
         """For each id: what decides which feeds hold the article, and its story."""
         out: dict[int, Membership] = {}
-        ordered = sorted(ids)
         with self._session() as s:
-            for chunk in (ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)):
-                for aid, canonical, category, story in s.execute(
-                    select(ArticleRow.id, ArticleRow.canonical, ArticleRow.category, ArticleRow.story_id).where(
-                        ArticleRow.id.in_(chunk)
-                    )
-                ):
-                    out[aid] = Membership(bool(canonical), set(), category, story)
-                for aid, slug in s.execute(
-                    select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug).where(
-                        ArticleZoneRow.article_id.in_(chunk)
-                    )
-                ):
-                    if aid in out:
-                        out[aid].zones.add(slug)
+            for chunk in chunks(sorted(ids)):
+                out.update(_memberships(s, ArticleRow.id.in_(chunk)))
         return out
 
     def canonical_memberships(self) -> dict[int, Membership]:
         """``memberships`` of every canonical article, in two reads (a full publish lists every feed
         from them instead of querying each feed)."""
-        out: dict[int, Membership] = {}
         with self._session() as s:
-            for aid, category, story in s.execute(
-                select(ArticleRow.id, ArticleRow.category, ArticleRow.story_id).where(ArticleRow.canonical.is_(True))
-            ):
-                out[aid] = Membership(True, set(), category, story)
-            for aid, slug in s.execute(
-                select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug)
-                .join(ArticleRow, ArticleRow.id == ArticleZoneRow.article_id)
-                .where(ArticleRow.canonical.is_(True))
-            ):
-                if aid in out:
-                    out[aid].zones.add(slug)
-        return out
+            return _memberships(s, ArticleRow.canonical.is_(True))
 
     def articles_by_ids(self, ids: Sequence[int]) -> list[StoredArticle]:
         """The articles with these ids, newest published first."""
         out: list[StoredArticle] = []
         with self._session() as s:
-            for chunk in (list(ids[i : i + _CHUNK]) for i in range(0, len(ids), _CHUNK)):
+            for chunk in chunks(ids):
                 # Table columns, not ORM objects: a full publish loads every article once, and the ORM's
                 # bookkeeping would cost more than reading them.
                 query = select(*_ARTICLE_COLUMNS).where(_ARTICLE_COLUMNS[0].in_(chunk))
@@ -578,7 +553,7 @@ class Store(OutboxMixin):
         out: dict[int, list[str]] = {}
         ids = sorted(set(story_ids))
         with self._session() as s:
-            for chunk in (ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)):
+            for chunk in chunks(ids):
                 for story, source in s.execute(
                     select(ArticleRow.story_id, ArticleRow.source_id)
                     .where(ArticleRow.story_id.in_(chunk))
@@ -609,7 +584,7 @@ class Store(OutboxMixin):
             changed = [(i, c, u) for i, c, u in rows if not (u == watermark and i in seen)]
             ids = {i for i, _, _ in changed}
             zones: set[str] = set()
-            for chunk in (sorted(ids)[n : n + _CHUNK] for n in range(0, len(ids), _CHUNK)):
+            for chunk in chunks(sorted(ids)):
                 zones.update(
                     s.scalars(select(ArticleZoneRow.zone_slug).where(ArticleZoneRow.article_id.in_(chunk)).distinct())
                 )
@@ -776,6 +751,24 @@ class Store(OutboxMixin):
         ]
 
 
+def _memberships(s: Session, which: Any) -> dict[int, Membership]:
+    """``Membership`` of the articles the condition ``which`` selects: two reads."""
+    out = {
+        aid: Membership(bool(canonical), set(), category, story)
+        for aid, canonical, category, story in s.execute(
+            select(ArticleRow.id, ArticleRow.canonical, ArticleRow.category, ArticleRow.story_id).where(which)
+        )
+    }
+    for aid, slug in s.execute(
+        select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug)
+        .join(ArticleRow, ArticleRow.id == ArticleZoneRow.article_id)
+        .where(which)
+    ):
+        if aid in out:  # (an article stored between the two reads by a writer outside syndicate)
+            out[aid].zones.add(slug)
+    return out
+
+
 def _fields(article: Article) -> dict[str, Any]:
     return {
         "title": article.title,
@@ -797,7 +790,7 @@ def _upsert(s: Session, model: Any, key: Any, rows: Mapping[Any, dict[str, Any]]
         return
     keys = list(rows)
     known: set[Any] = set()
-    for chunk in (keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)):
+    for chunk in chunks(keys):
         known.update(s.scalars(select(key).where(key.in_(chunk))))
     if known:
         s.execute(update(model), [rows[k] for k in keys if k in known])

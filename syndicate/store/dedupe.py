@@ -9,7 +9,7 @@ not per article. Decisions themselves are made by ``syndicate.dedupe``; this mod
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -19,7 +19,7 @@ from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, upda
 from sqlalchemy.orm import Session
 
 from ..types import Article
-from .models import ArticleRow, SignatureRow
+from .models import ArticleRow, SignatureRow, chunks
 
 __all__ = [
     "ChooseCanonical",
@@ -35,16 +35,9 @@ __all__ = [
     "forget_signatures",
 ]
 
-_CHUNK = 500
-
 
 def _h(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[list[Any]]:
-    for i in range(0, len(values), _CHUNK):
-        yield list(values[i : i + _CHUNK])
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +180,7 @@ class DedupeSession:
             (SignatureRow.body_hash, bodies, by_body),
             (SignatureRow.title_hash, titles, by_title),
         ):
-            for chunk in _chunks(values):
+            for chunk in chunks(values):
                 for aid, value in self._s.execute(select(SignatureRow.article_id, column).where(column.in_(chunk))):
                     index.setdefault(value, []).append(aid)
         result = Lookup()
@@ -199,8 +192,8 @@ class DedupeSession:
             ids.discard(aid)
             result.hits[aid] = ids
         wanted = sorted({i for ids in result.hits.values() for i in ids})
-        for chunk in _chunks(wanted):
-            for r in self._s.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk))):
+        for id_chunk in chunks(wanted):
+            for r in self._s.scalars(select(ArticleRow).where(ArticleRow.id.in_(id_chunk))):
                 if r.story_id is not None:
                     result.known[r.id] = Known(r.id, article_of(r), r.story_id, r.pinned)
         return result

@@ -7,8 +7,9 @@ time zones) as on PostgreSQL (``timestamptz``). The schema is changed only throu
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +27,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+_T = TypeVar("_T")
+CHUNK = 500  # values per IN (...) list; well under every backend's parameter limit
+
+
+def chunks(values: Iterable[_T]) -> Iterator[list[_T]]:
+    """``values`` in lists of at most ``CHUNK``, for ``IN (...)`` lists."""
+    items = list(values)
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

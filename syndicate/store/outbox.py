@@ -22,11 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..types import StoredArticle
-from .models import ArticleRow, ArticleZoneRow, DeliveryRow, DigestArticleRow, DigestRow, RecipientRow
+from .models import ArticleRow, ArticleZoneRow, DeliveryRow, DigestArticleRow, DigestRow, RecipientRow, chunks
 
 __all__ = ["OutboxMixin", "PendingDigest", "RecipientState"]
-
-_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,20 +194,22 @@ class OutboxMixin:
             row.last_error = None
             ids = list(s.scalars(select(DigestArticleRow.article_id).where(DigestArticleRow.digest_id == digest_id)))
             stories: dict[int, int] = {}
-            for chunk in (ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)):
+            for chunk in chunks(ids):
                 stories.update(
                     (aid, story if story is not None else aid)
                     for aid, story in s.execute(
                         select(ArticleRow.id, ArticleRow.story_id).where(ArticleRow.id.in_(chunk))
                     )
                 )
-            known = set(
-                s.scalars(
-                    select(DeliveryRow.article_id).where(
-                        DeliveryRow.recipient == row.recipient, DeliveryRow.article_id.in_(ids)
+            known: set[int] = set()
+            for chunk in chunks(ids):
+                known.update(
+                    s.scalars(
+                        select(DeliveryRow.article_id).where(
+                            DeliveryRow.recipient == row.recipient, DeliveryRow.article_id.in_(chunk)
+                        )
                     )
                 )
-            )
             rows = [
                 {"recipient": row.recipient, "article_id": a, "story_id": st, "digest_id": digest_id}
                 for a, st in stories.items()
