@@ -14,7 +14,7 @@ from pathlib import Path
 import syndicate
 
 PACKAGE = Path(syndicate.__file__).parent
-LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls", "files"}
+LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls", "files", "templating"}
 STEPS = {"config", "sources", "store", "zones", "publish", "dedupe", "registry", "data", "mail"}
 ORCHESTRATOR = {"pipeline", "delivery"}
 EDGES = {"cli", "web", "scheduler"}

@@ -8,11 +8,11 @@ a digest, only plain-text summaries.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from ..templating import environment, template_problems
 
 __all__ = ["DigestGroup", "DigestItem", "DigestView", "check_templates", "render_digest"]
 
@@ -55,35 +55,17 @@ class DigestView:
         return self.total - self.listed
 
 
-@lru_cache(maxsize=8)
-def _env(templates: Path, html: bool) -> Environment:
-    return Environment(
-        loader=FileSystemLoader(str(templates)),
-        autoescape=html,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
 # @media rules (the narrow-screen layout) cannot be inlined; they stay in a <style> of their own.
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
 
 
 def render_digest(templates: Path, view: DigestView) -> tuple[str, str]:
     """(HTML with inlined styles, plain text) of one digest."""
-    html = _env(templates, True).get_template("digest.html.j2").render(d=view)
-    text = _env(templates, False).get_template("digest.txt.j2").render(d=view)
+    html = environment(templates, True).get_template("digest.html.j2").render(d=view)
+    text = environment(templates, False).get_template("digest.txt.j2").render(d=view)
     return _INLINER.inline(html), text
 
 
 def check_templates(templates: Path) -> list[str]:
     """Problems loading the digest templates (for ``syndicate check``)."""
-    problems = []
-    for name, html in (("digest.html.j2", True), ("digest.txt.j2", False)):
-        try:
-            _env(templates, html).get_template(name)
-        except Exception as e:  # TemplateNotFound, TemplateSyntaxError: both are the operator's to fix
-            problems.append(f"{templates / name}: {type(e).__name__}: {e}")
-    return problems
+    return template_problems(templates, (("digest.html.j2", True), ("digest.txt.j2", False)))

@@ -10,13 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
-from jinja2.runtime import Context
-
+from ..templating import environment, template_problems
 from .feeds import SiteInfo
 
 __all__ = ["GROUPS", "FeedEntry", "check_templates", "render_index", "render_opml", "render_status", "stylesheet"]
@@ -38,38 +35,14 @@ class FeedEntry:
     html: str
 
 
-@pass_context
-def _when(context: Context, value: datetime | None) -> str:
-    """A datetime for people, in the page's time zone (``tz``)."""
-    if value is None:
-        return "-"
-    return value.astimezone(context["tz"]).strftime("%Y-%m-%d %H:%M:%S")
-
-
-@lru_cache(maxsize=16)
-def _env(templates: Path) -> Environment:
-    """One environment per templates folder: its templates are compiled once (and again when their file
-    changes: Jinja2 checks the modification time)."""
-    env = Environment(
-        loader=FileSystemLoader(str(templates)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["when"] = _when
-    return env
-
-
 def render_index(templates: Path, site: SiteInfo, feeds: Sequence[FeedEntry]) -> bytes:
-    html = _env(templates).get_template("index.html.j2").render(site=site, feeds=feeds, groups=GROUPS)
+    html = environment(templates).get_template("index.html.j2").render(site=site, feeds=feeds, groups=GROUPS)
     return html.encode("utf-8")
 
 
 def render_opml(templates: Path, site: SiteInfo, feeds: Sequence[FeedEntry], modified: datetime) -> bytes:
     text = (
-        _env(templates)
+        environment(templates)
         .get_template("feeds.opml.j2")
         .render(site=site, feeds=feeds, groups=GROUPS, modified=format_datetime(modified.astimezone(site.tz)))
     )
@@ -78,17 +51,13 @@ def render_opml(templates: Path, site: SiteInfo, feeds: Sequence[FeedEntry], mod
 
 def render_status(templates: Path, site: SiteInfo, status: Any) -> bytes:
     """The ``/status`` page. ``status``: what the template reads (sources, counts, next digests, errors)."""
-    return _env(templates).get_template("status.html.j2").render(site=site, s=status, tz=site.tz).encode("utf-8")
+    return environment(templates).get_template("status.html.j2").render(site=site, s=status, tz=site.tz).encode("utf-8")
 
 
 def check_templates(templates: Path) -> list[str]:
     """Problems loading the publishing templates (for ``syndicate check``)."""
-    problems = []
-    for name in ("index.html.j2", "feeds.opml.j2", "status.html.j2"):
-        try:
-            _env(templates).get_template(name)
-        except Exception as e:  # TemplateNotFound, TemplateSyntaxError: the operator's to fix
-            problems.append(f"{templates / name}: {type(e).__name__}: {e}")
+    names = ("index.html.j2", "feeds.opml.j2", "status.html.j2")
+    problems = template_problems(templates, ((name, True) for name in names))
     if not (templates / "feed.xsl").is_file():
         problems.append(f"{templates / 'feed.xsl'}: missing")
     return problems
