@@ -59,6 +59,7 @@ from .pipeline import (
     FeedSelection,
     SourceHealth,
     feed_selections,
+    other_sources,
     source_health,
     zone_and_city_selections,
     zone_set,
@@ -205,9 +206,8 @@ def _view(
 ) -> DigestView:
     config = ctx.config
     tz = _tz(ctx, recipient)
-    zone_names = {z.slug: z.name for z in ctx.zones}
-    zone_cities = {z.slug: z.city for z in ctx.zones}
-    titles = {s.id: s.title or s.id for s in config.sources}
+    zones = ctx.zones_by_slug
+    titles = ctx.source_titles
     stories = ctx.store.story_sources([a.story_id for a in articles if a.story_id is not None])
     followed = set(follows.zones)
 
@@ -232,7 +232,6 @@ def _view(
             if member.id not in listed:
                 continue
             a = member.article
-            others = [titles.get(o, o) for o in stories.get(member.story_id or -1, []) if o != a.source_id]
             items.append(
                 DigestItem(
                     title=a.title,
@@ -240,13 +239,13 @@ def _view(
                     date=a.published.astimezone(tz).strftime("%Y-%m-%d"),
                     source=a.author or titles.get(a.source_id, a.source_id),
                     summary=summarize(a.body_html, 120, sanitized=True),
-                    also=tuple(dict.fromkeys(others)),
+                    also=other_sources(ctx, stories, member),
                 )
             )
         groups.append(
             DigestGroup(
-                name=zone_names.get(key, key or "其他"),
-                city=zone_cities.get(key),
+                name=zones[key].name if key in zones else (key or "其他"),
+                city=zones[key].city if key in zones else None,
                 items=tuple(items),
                 more=len(members) - len(items),
                 link=follows.links.get(key, config.site.base_url),

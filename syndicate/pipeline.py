@@ -134,6 +134,15 @@ class Context:
     def zones(self) -> tuple[Zone, ...]:
         return self.zone_set.zones
 
+    @functools.cached_property
+    def zones_by_slug(self) -> dict[str, Zone]:
+        return {z.slug: z for z in self.zones}
+
+    @functools.cached_property
+    def source_titles(self) -> dict[str, str]:
+        """Source id → the name it is credited by."""
+        return {s.id: s.title or s.id for s in self.config.sources}
+
     def zone_index(self) -> ZoneIndex:
         return ZoneIndex(self.zones, self.config.zones_registry.max_zone_mentions)
 
@@ -686,14 +695,10 @@ class _ItemMaker:
     process between publishes; ``refresh`` forgets what the changes since made stale."""
 
     def __init__(self, ctx: Context) -> None:
-        config = ctx.config
         self._cache: dict[int, tuple[datetime, FeedItem]] = {}
         self._story: dict[int, int] = {}  # article id → its story, for the items kept
         self.entries = EntryCache(ctx.config.site.tz)  # each item's XML entry, built once per format
-        self.zone_names = {z.slug: z.name for z in ctx.zones}
-        self.zone_cities = {z.slug: z.city for z in ctx.zones}
         self.ctx = ctx
-        self.titles = {s.id: s.title or s.id for s in config.sources}
         self._sources()
 
     def __len__(self) -> int:
@@ -723,7 +728,7 @@ class _ItemMaker:
             if isinstance(src, FeedSourceConfig) and src.is_http:
                 state = states.get(src.id)
                 url = (state.url if state and state.url and state.config_url == src.url else None) or src.url
-                self.sources[src.id] = Source(self.titles[src.id], url, url)
+                self.sources[src.id] = Source(self.ctx.source_titles[src.id], url, url)
             else:
                 self.sources[src.id] = platform
 
@@ -743,17 +748,17 @@ class _ItemMaker:
 
     def __call__(self, stored: Sequence[StoredArticle]) -> list[FeedItem]:
         stories = self.ctx.store.story_sources([s.story_id for s in stored if s.story_id is not None])
+        zones = self.ctx.zones_by_slug
         items = []
         for s in stored:
             a = s.article
-            categories = [self.zone_names[z] for z in s.zones if z in self.zone_names]
-            categories += [self.zone_cities[z] for z in s.zones if z in self.zone_cities]
+            categories = [zones[z].name for z in s.zones if z in zones]
+            categories += [zones[z].city for z in s.zones if z in zones]
             if a.category:
                 categories.append(a.category)
             image = a.image
             if image is None and (m := _IMG.search(a.body_html)):
                 image = html.unescape(m.group(1))
-            others = [self.titles.get(o, o) for o in stories.get(s.story_id or -1, []) if o != a.source_id]
             items.append(
                 FeedItem(
                     guid=s.guid,
@@ -768,10 +773,18 @@ class _ItemMaker:
                     image=image,
                     image_type=(mimetypes.guess_type(image)[0] if image else None) or ("image/jpeg" if image else None),
                     source=self.sources.get(a.source_id),
-                    also=tuple(dict.fromkeys(others)),
+                    also=other_sources(self.ctx, stories, s),
                 )
             )
         return items
+
+
+def other_sources(ctx: Context, stories: dict[int, list[str]], stored: StoredArticle) -> tuple[str, ...]:
+    """The names of the other sources that carried the article's story, first stored first ("also
+    reported by"). ``stories``: ``Store.story_sources`` of the articles at hand."""
+    titles = ctx.source_titles
+    others = stories.get(stored.story_id, []) if stored.story_id is not None else []
+    return tuple(dict.fromkeys(titles.get(o, o) for o in others if o != stored.article.source_id))
 
 
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
