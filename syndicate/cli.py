@@ -414,14 +414,13 @@ def status(state: _State) -> None:
     for row in st.sources:
         s = row.state
         if s is None:
-            table.add_row(row.id, row.kind, "-", "never read", "0", "now", str(row.entries))
+            table.add_row(row.id, row.kind, "-", row.health, "0", "now", str(row.entries))
             continue
-        health = "disabled" if s.disabled else ("failing" if s.consecutive_errors else "ok")
         table.add_row(
             row.id,
             row.kind,
             when(s.last_success),
-            health,
+            row.health,
             str(s.consecutive_errors),
             when(s.next_due),
             str(row.entries),

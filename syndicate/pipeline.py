@@ -516,6 +516,15 @@ class SourceHealth:
     state: SourceState | None
     entries: int
 
+    @property
+    def health(self) -> str:
+        """In a word, for ``status`` and /status: never read, disabled, failing or ok."""
+        if self.state is None:
+            return "never read"
+        if self.state.disabled:
+            return "disabled"
+        return "failing" if self.state.consecutive_errors else "ok"
+
 
 def source_health(ctx: Context) -> list[SourceHealth]:
     ctx.store.ensure_ready()

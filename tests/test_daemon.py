@@ -283,6 +283,31 @@ def test_status_command(write_config: Callable[..., Path], tmp_path: Path) -> No
     assert "local" in result.output
 
 
+def test_a_source_in_a_word_for_status_and_the_status_page() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from syndicate.delivery import Status
+    from syndicate.pipeline import SourceHealth
+    from syndicate.publish import SiteInfo, render_status
+    from syndicate.types import SourceState
+
+    rows = [
+        SourceHealth("new", "feed", "https://a.example.org/rss", None, 0),
+        SourceHealth("good", "feed", "https://b.example.org/rss", SourceState("good"), 3),
+        SourceHealth("bad", "feed", "https://c.example.org/rss", SourceState("bad", consecutive_errors=2), 1),
+        SourceHealth("gone", "feed", "https://d.example.org/rss", SourceState("gone", disabled="410 Gone"), 0),
+    ]
+    assert [r.health for r in rows] == ["never read", "ok", "failing", "disabled"]
+    site = SiteInfo("投促", "https://feeds.example.org/", "zh-CN", ZoneInfo("Asia/Shanghai"), "0")
+    counts = {"articles": 4, "stories": 4, "duplicates": 0}
+    now = datetime(2020, 10, 19, tzinfo=UTC)
+    status = Status(now=now, sources=rows, last_publish=None, next_digests={}, counts=counts, digests=[], errors=[])
+    page = render_status(ROOT / "templates", site, status).decode()
+    cells = re.findall(r'<td class="(ok|bad)">([^<]*)</td>', page)
+    assert cells == [("ok", "ok"), ("bad", "failing"), ("bad", "disabled")]
+
+
 def test_check_names_a_template_that_does_not_load(write_config: Callable[..., Path], tmp_path: Path) -> None:
     templates = tmp_path / "tpl"
     shutil.copytree(ROOT / "templates", templates)
