@@ -66,6 +66,15 @@ def parse_duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def _placeholder(v: str, name: str) -> str:
+    """``v`` is a format string whose one placeholder is ``{name}``."""
+    try:
+        v.format(**{name: "x"})
+    except (KeyError, IndexError, ValueError) as e:
+        raise ValueError(f"may use only the placeholder {{{name}}}: {e}") from e
+    return v
+
+
 def _valid_timezone(v: str) -> str:
     try:
         ZoneInfo(v)
@@ -173,10 +182,7 @@ class DirectorySourceConfig(_SourceBase):
     @field_validator("link_template")
     @classmethod
     def _template(cls, v: str) -> str:
-        try:
-            v.format(stem="x")
-        except (KeyError, IndexError, ValueError) as e:
-            raise ValueError(f"may use only the placeholder {{stem}}: {e}") from e
+        _placeholder(v, "stem")
         if not re.match(r"^https?://", v):
             raise ValueError(f"must give absolute http(s) links, got {v!r}")
         return v
@@ -286,11 +292,7 @@ class DigestConfig(_Model):
     @field_validator("subject")
     @classmethod
     def _subject(cls, v: str) -> str:
-        try:
-            v.format(date="2020-01-01")
-        except (KeyError, IndexError, ValueError) as e:
-            raise ValueError(f"may use only the placeholder {{date}}: {e}") from e
-        return v
+        return _placeholder(v, "date")
 
     @field_validator("sender")
     @classmethod

@@ -65,6 +65,7 @@ def test_relative_paths_resolve_against_the_config_folder(
             "interval = 'often'\n",
             "sources[1].interval",
         ),
+        ("[digest]\nsubject = '{day} 日报'\n", "digest.subject: Value error, may use only the placeholder {date}"),
     ],
 )
 def test_errors_name_the_key(write_config: Callable[..., Path], extra: str, key: str) -> None:
