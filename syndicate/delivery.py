@@ -183,12 +183,7 @@ def _tz(ctx: Context, recipient: RecipientConfig) -> ZoneInfo:
 
 def _secret(ctx: Context) -> bytes:
     """The key unsubscribe tokens are signed with: made once per database, kept in its settings."""
-    value = ctx.store.setting(_SECRET)
-    if value is None:
-        ctx.store.set_setting(_SECRET, secrets.token_hex(32))
-        value = ctx.store.setting(_SECRET)
-        assert value is not None
-    return bytes.fromhex(value)
+    return bytes.fromhex(ctx.store.setting_or_init(_SECRET, lambda: secrets.token_hex(32)))
 
 
 def unsubscribe_url(ctx: Context, email: str, now: datetime, secret: bytes | None = None) -> str:

@@ -118,3 +118,20 @@ def test_unreachable_database_is_a_store_error() -> None:
     s = Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
     with pytest.raises(StoreError, match="unreachable"):
         s.schema_state()
+
+
+def test_a_setting_made_once_is_kept(store: Store, db_url: str) -> None:
+    made: list[str] = []
+
+    def make(value: str) -> str:
+        made.append(value)
+        return value
+
+    assert store.setting_or_init("digest.secret", lambda: make("first")) == "first"
+    other = Store(db_url)  # another process on the same database
+    try:
+        assert other.setting_or_init("digest.secret", lambda: make("second")) == "first"
+    finally:
+        other.close()
+    assert made == ["first"]
+    assert store.setting("digest.secret") == "first"

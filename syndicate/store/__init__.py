@@ -9,7 +9,7 @@ one committed and leaves nothing half-done of the second.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -568,6 +568,16 @@ class Store(OutboxMixin):
     def setting(self, key: str) -> str | None:
         with self._session() as s:
             return s.scalar(select(SettingRow.value).where(SettingRow.key == key))
+
+    def setting_or_init(self, key: str, make: Callable[[], str]) -> str:
+        """The setting ``key``; when there is none yet, ``make()`` stored as it, in the same transaction
+        (transactions run one at a time, so two processes starting together agree on one value)."""
+        with self._session() as s:
+            value = s.scalar(select(SettingRow.value).where(SettingRow.key == key))
+            if value is None:
+                value = make()
+                s.add(SettingRow(key=key, value=value))
+            return value
 
     def set_setting(self, key: str, value: str) -> None:
         with self._session() as s:
