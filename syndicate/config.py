@@ -134,6 +134,11 @@ class PublishConfig(_Model):
     templates_dir: Path | None = None  # index.html, feeds.opml and feed.xsl templates; default: the shipped ones
     websub_hubs: tuple[str, ...] = ()  # WebSub hubs told of every changed feed
 
+    @property
+    def templates(self) -> Path:
+        """The templates folder: ``templates_dir``, or the shipped one."""
+        return self.templates_dir or default_templates_dir()
+
     @field_validator("websub_hubs")
     @classmethod
     def _hubs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
@@ -281,6 +286,11 @@ class DigestConfig(_Model):
     max_items: int = Field(default=100, ge=1, le=10_000)  # per digest; the rest summarized with a link
     templates_dir: Path | None = None  # digest.html.j2 and digest.txt.j2; default: the shipped ones
     unsubscribe_max_age: Duration = timedelta(days=365)  # an unsubscribe link older than this is refused
+
+    @property
+    def templates(self) -> Path:
+        """The templates folder: ``templates_dir``, or the shipped one."""
+        return self.templates_dir or default_templates_dir()
 
     @field_validator("send_at")
     @classmethod
@@ -477,18 +487,14 @@ def _resolve(config: Config, path: Path) -> Config:
             "publish": config.publish.model_copy(
                 update={
                     "output_dir": rel(config.publish.output_dir),
-                    "templates_dir": rel(config.publish.templates_dir)
-                    if config.publish.templates_dir
-                    else default_templates_dir(),
+                    "templates_dir": rel(config.publish.templates_dir) if config.publish.templates_dir else None,
                 }
             ),
             "sources": sources,
             "digest": config.digest.model_copy(
                 update={
                     "outbox_dir": rel(config.digest.outbox_dir),
-                    "templates_dir": rel(config.digest.templates_dir)
-                    if config.digest.templates_dir
-                    else default_templates_dir(),
+                    "templates_dir": rel(config.digest.templates_dir) if config.digest.templates_dir else None,
                 }
             ),
             "smtp": config.smtp.model_copy(update={"dkim_key_file": rel(config.smtp.dkim_key_file)})

@@ -168,9 +168,7 @@ def check_recipients(config: Config) -> list[str]:
     for i, r in enumerate(config.recipients):
         _, unknown = _follows(site, r, selections)
         problems += [f"recipients[{i}].{u}" for u in unknown]
-    templates = config.digest.templates_dir
-    assert templates is not None
-    problems += [f"digest.templates_dir: {p}" for p in check_templates(templates)]
+    problems += [f"digest.templates_dir: {p}" for p in check_templates(config.digest.templates)]
     return problems
 
 
@@ -273,9 +271,7 @@ def _message(
     ctx: Context, recipient: RecipientConfig, view: DigestView, now: datetime, message_id: str, dkim: DkimKey | None
 ) -> bytes:
     config = ctx.config
-    templates = config.digest.templates_dir
-    assert templates is not None
-    html, text = render_digest(templates, view)
+    html, text = render_digest(config.digest.templates, view)
     return build_message(
         MessageParts(
             sender=config.digest.sender,
@@ -471,9 +467,7 @@ def preview(ctx: Context, email: str, folder: Path) -> tuple[Path, Path, int]:
     state = ctx.store.recipients()[r.email.lower()]
     follows, articles = _candidates(ctx, r, state, feed_selections(ctx))
     view = _view(ctx, r, follows, articles, now)
-    templates = config.digest.templates_dir
-    assert templates is not None
-    html, text = render_digest(templates, view)
+    html, text = render_digest(config.digest.templates, view)
     stem = f"digest-{r.email.lower().replace('@', '_at_')}"
     html_path, text_path = folder / f"{stem}.html", folder / f"{stem}.txt"
     atomic_write(html_path, html.encode("utf-8"))

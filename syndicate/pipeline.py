@@ -34,7 +34,6 @@ from .config import (
     FeedSourceConfig,
     SourceConfig,
     SqlSourceConfig,
-    default_templates_dir,
 )
 from .exceptions import Cancelled, ConfigError, PublishError
 from .publish import (
@@ -175,8 +174,7 @@ def check(config: Config) -> tuple[list[str], list[str]]:
         zone = getattr(src, "zone", None)
         if zone is not None and zone not in slugs:
             problems.append(f"sources[{i}].zone: {zone!r} is no zone slug")
-    templates = config.publish.templates_dir or default_templates_dir()
-    problems += [f"publish.templates_dir: {p}" for p in check_templates(templates)]
+    problems += [f"publish.templates_dir: {p}" for p in check_templates(config.publish.templates)]
     return problems, list(zones.dropped_aliases)
 
 
@@ -610,7 +608,7 @@ def _write_discovery(
     """index.html, feeds.opml and feed.xsl, from what every feed held when last written."""
     site = ctx.site
     out = ctx.config.publish.output_dir
-    templates = ctx.config.publish.templates_dir or default_templates_dir()
+    templates = ctx.config.publish.templates
     entries = []
     for selection in selections:
         spec = selection.spec

@@ -478,6 +478,4 @@ def _admin_token(config: Config) -> str | None:
 
 def status_page(ctx: pipeline.Context) -> bytes:
     """The ``/status`` page, from ``status.html.j2``."""
-    templates = ctx.config.publish.templates_dir
-    assert templates is not None
-    return render_status(templates, ctx.site, delivery.status(ctx))
+    return render_status(ctx.config.publish.templates, ctx.site, delivery.status(ctx))
