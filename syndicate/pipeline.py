@@ -36,6 +36,7 @@ from .config import (
     SqlSourceConfig,
 )
 from .exceptions import Cancelled, ConfigError, PublishError
+from .files import atomic_write
 from .publish import (
     STYLESHEET,
     EntryCache,
@@ -45,7 +46,6 @@ from .publish import (
     FeedSpec,
     SiteInfo,
     Source,
-    atomic_write,
     build_atom,
     build_json,
     build_rss,

@@ -14,8 +14,8 @@ import pytest
 
 from syndicate import pipeline, web
 from syndicate.config import load_config
+from syndicate.files import atomic_write
 from syndicate.pipeline import Context
-from syndicate.publish import atomic_write
 
 from .helpers import page
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syndicate.exceptions import PublishError
-from syndicate.publish import TEMP_PREFIX, atomic_write
+from syndicate.files import TEMP_PREFIX, atomic_write
 
 
 def test_writes_and_reports_unchanged(tmp_path: Path) -> None:

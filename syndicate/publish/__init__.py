@@ -1,7 +1,7 @@
 """Publishing: feed documents built from stored articles, written atomically under output_dir.
 
-``feeds`` builds bytes (pure), ``writer`` puts them on disk. Which feeds exist and what goes in each is
-decided by ``syndicate.pipeline``.
+``feeds`` builds bytes (pure); ``syndicate.files`` puts them on disk. Which feeds exist and what goes in
+each is decided by ``syndicate.pipeline``.
 """
 
 from __future__ import annotations
@@ -22,12 +22,9 @@ from .feeds import Source as Source
 from .feeds import build_atom as build_atom
 from .feeds import build_json as build_json
 from .feeds import build_rss as build_rss
-from .writer import TEMP_PREFIX as TEMP_PREFIX
-from .writer import atomic_write as atomic_write
 
 __all__ = [
     "STYLESHEET",
-    "TEMP_PREFIX",
     "EntryCache",
     "FeedEntry",
     "FeedItem",
@@ -35,7 +32,6 @@ __all__ = [
     "FeedSpec",
     "SiteInfo",
     "Source",
-    "atomic_write",
     "build_atom",
     "build_json",
     "build_rss",
