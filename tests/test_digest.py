@@ -92,6 +92,16 @@ cities = ["苏州"]
 """
 
 
+def fetched(make_context: Callable[..., Context], port: int, articles: Path, *pages: tuple[str, str]) -> Context:
+    """A context on the two-recipient config and the sink at ``port``, with these (stem, zone) article
+    pages written and fetched."""
+    for stem, zone in pages:
+        write(articles, stem, zone)
+    ctx = make_context(mail_config(port, TWO))
+    pipeline.fetch(ctx)
+    return ctx
+
+
 @pytest.fixture
 def articles(tmp_path: Path) -> Path:
     folder = tmp_path / "articles"
@@ -116,10 +126,8 @@ def test_two_recipients_get_exactly_their_articles_once(
     make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path
 ) -> None:
     server, port = sink
-    for stem, zone in [("x1", "xishan"), ("x2", "xishan"), ("s1", "sip"), ("w1", "wuxi-hitech")]:
-        write(articles, stem, zone)
-    ctx = make_context(mail_config(port, TWO))
-    pipeline.fetch(ctx)
+    pages = [("x1", "xishan"), ("x2", "xishan"), ("s1", "sip"), ("w1", "wuxi-hitech")]
+    ctx = fetched(make_context, port, articles, *pages)
     report = delivery.digest(ctx)
     assert sorted(o.status for o in report.outcomes) == ["sent", "sent"]
     assert len(server.received) == 2
@@ -142,9 +150,7 @@ def test_new_articles_appear_in_the_next_digest_only(
     make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock
 ) -> None:
     server, port = sink
-    write(articles, "x1", "xishan")
-    ctx = make_context(mail_config(port, TWO))
-    pipeline.fetch(ctx)
+    ctx = fetched(make_context, port, articles, ("x1", "xishan"))
     delivery.digest(ctx)
     assert titles(server.to("zhang@example.org")) == ["锡山经济技术开发区新闻x1"]
 
@@ -228,10 +234,7 @@ def test_a_permanent_refusal_marks_the_recipient_and_spares_the_others(
 ) -> None:
     server, port = sink
     server.refuse["zhang@example.org"] = "550 5.1.1 no such user"
-    write(articles, "x1", "xishan")
-    write(articles, "s1", "sip")
-    ctx = make_context(mail_config(port, TWO))
-    pipeline.fetch(ctx)
+    ctx = fetched(make_context, port, articles, ("x1", "xishan"), ("s1", "sip"))
     report = delivery.digest(ctx)
     by = {o.recipient: o for o in report.outcomes}
     assert by["zhang@example.org"].status == "failed"
@@ -253,9 +256,7 @@ def test_a_temporary_refusal_is_retried(
 ) -> None:
     server, port = sink
     server.refuse["zhang@example.org"] = "450 4.2.1 mailbox busy"
-    write(articles, "x1", "xishan")
-    ctx = make_context(mail_config(port, TWO))
-    pipeline.fetch(ctx)
+    ctx = fetched(make_context, port, articles, ("x1", "xishan"))
     assert {o.recipient: o.status for o in delivery.digest(ctx).outcomes}["zhang@example.org"] == "retry"
     server.refuse.clear()
     clock.now += timedelta(minutes=5)
@@ -309,9 +310,7 @@ def test_dry_run_writes_the_outbox_and_records_nothing(
     make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, tmp_path: Path
 ) -> None:
     server, port = sink
-    write(articles, "x1", "xishan")
-    ctx = make_context(mail_config(port, TWO))
-    pipeline.fetch(ctx)
+    ctx = fetched(make_context, port, articles, ("x1", "xishan"))
     report = delivery.digest(ctx, dry_run=True)
     assert {o.recipient: o.status for o in report.outcomes} == {
         "zhang@example.org": "dry-run",
@@ -329,9 +328,7 @@ def test_forced_digest_twice_a_day_sends_only_what_is_new(
     make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock
 ) -> None:
     server, port = sink
-    write(articles, "x1", "xishan")
-    ctx = make_context(mail_config(port, TWO))
-    pipeline.fetch(ctx)
+    ctx = fetched(make_context, port, articles, ("x1", "xishan"))
     delivery.digest(ctx)
     clock.now += timedelta(hours=1)
     write(articles, "x2", "xishan")
@@ -352,9 +349,7 @@ def test_unsubscribe_refuses_a_forged_token_and_the_real_one_stops_the_next_dige
     request: pytest.FixtureRequest,
 ) -> None:
     server, port = sink
-    write(articles, "x1", "xishan")
-    ctx = make_context(mail_config(port, TWO))
-    pipeline.fetch(ctx)
+    ctx = fetched(make_context, port, articles, ("x1", "xishan"))
     delivery.digest(ctx)
     msg = server.to("zhang@example.org")[0].message
     url = str(msg["List-Unsubscribe"]).split(",")[0].strip().strip("<>")
@@ -498,9 +493,7 @@ def test_an_old_link_replayed_after_resubscribing_is_refused(
     make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock, tmp_path: Path
 ) -> None:
     server, port = sink
-    write(articles, "x1", "xishan")
-    ctx = make_context(mail_config(port, TWO))
-    pipeline.fetch(ctx)
+    ctx = fetched(make_context, port, articles, ("x1", "xishan"))
     delivery.digest(ctx)
     msg = server.to("zhang@example.org")[0].message
     token = unsubscribe_token(msg)
