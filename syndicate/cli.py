@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__, delivery, pipeline, web
 from .config import Config, default_config_path, load_config
@@ -47,11 +48,17 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as e:
-        _err.print(f"[red]error:[/red] {e}", markup=True)
+        _err.print(Text.assemble(("error:", "red"), f" {e}"))
         sys.exit(2)
     except SyndicateError as e:
-        _err.print(f"[red]error:[/red] {e}", markup=True)
+        _err.print(Text.assemble(("error:", "red"), f" {e}"))
         sys.exit(1)
+
+
+def _add_row(table: Table, *cells: str) -> None:
+    """A row whose cells are plain text: titles, errors and reason phrases come from partners, and rich
+    would read ``[bold]`` or ``[/x]`` in them as markup (or fail on it)."""
+    table.add_row(*(Text(c) for c in cells))
 
 
 def _local(value: datetime | None, tz: tzinfo) -> str:
@@ -157,7 +164,7 @@ def fetch(state: _State, source_ids: tuple[str, ...]) -> None:
 def _print_fetch(reports: list[FetchReport]) -> None:
     table = Table("source", "new", "updated", "unchanged", "errors")
     for r in reports:
-        table.add_row(r.source_id, str(r.new), str(r.updated), str(r.unchanged), str(len(r.errors)))
+        _add_row(table, r.source_id, str(r.new), str(r.updated), str(r.unchanged), str(len(r.errors)))
     _out.print(table)
     for r in reports:
         for message in r.errors:
@@ -184,12 +191,13 @@ def sources(state: _State) -> None:
     for row in rows:
         st = row.state
         if st is None:
-            table.add_row(row.id, row.kind, "never", "-", "-", "0", "-", "now", str(row.entries))
+            _add_row(table, row.id, row.kind, "never", "-", "-", "0", "-", "now", str(row.entries))
             continue
         status = "disabled" if st.disabled else (str(st.http_status) if st.http_status else "ok")
         if st.consecutive_errors and not st.disabled:
             status = f"{status} (failing)" if st.http_status else "failing"
-        table.add_row(
+        _add_row(
+            table,
             row.id,
             row.kind,
             when(st.last_attempt),
@@ -240,7 +248,8 @@ def dupes(state: _State, args: tuple[str, ...]) -> None:
                 how = f"{v.rule} {v.similarity:.2f} with {v.dup_of}" if v.dup_of else f"{v.rule} {v.similarity:.2f}"
             else:
                 how = "first seen"
-            table.add_row(
+            _add_row(
+                table,
                 "*" if v.canonical else "",
                 str(v.id),
                 v.source_id,
@@ -266,6 +275,8 @@ def publish(state: _State, full: bool) -> None:
         f"{report.skipped} feeds without changes skipped",
         markup=False,
     )
+    for guid, why in report.unwritable.items():
+        _err.print(f"article {guid} left out of every feed: {why}", markup=False)
 
 
 _DIGEST_WORDS = {
@@ -305,7 +316,9 @@ def digest(click_ctx: click.Context, recipient: str | None, force: bool, dry_run
         report = _with_context(state, lambda ctx: delivery.digest(ctx, recipient, force=force, dry_run=dry_run))
     table = Table("recipient", "outcome", "articles", "to", "error")
     for o in report.outcomes:
-        table.add_row(o.recipient, _DIGEST_WORDS.get(o.status, o.status), str(o.items), o.where or "-", o.error or "-")
+        _add_row(
+            table, o.recipient, _DIGEST_WORDS.get(o.status, o.status), str(o.items), o.where or "-", o.error or "-"
+        )
     if report.outcomes:
         _out.print(table)
     sent = report.count("sent") + report.count("dry-run")
@@ -414,9 +427,10 @@ def status(state: _State) -> None:
     for row in st.sources:
         s = row.state
         if s is None:
-            table.add_row(row.id, row.kind, "-", row.health, "0", "now", str(row.entries))
+            _add_row(table, row.id, row.kind, "-", row.health, "0", "now", str(row.entries))
             continue
-        table.add_row(
+        _add_row(
+            table,
             row.id,
             row.kind,
             when(s.last_success),
@@ -429,7 +443,7 @@ def status(state: _State) -> None:
     if st.next_digests:
         digests = Table("recipient", "next digest")
         for email, at in st.next_digests.items():
-            digests.add_row(email, when(at) if at else "stopped (unsubscribed or refused)")
+            _add_row(digests, email, when(at) if at else "stopped (unsubscribed or refused)")
         _out.print(digests)
     for message in st.errors:
         _out.print(f"error: {message}", markup=False)

@@ -58,7 +58,7 @@ from .publish import (
 from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
 from .store import Changes, Decision, FeedState, Keys, Membership, Store, Story
-from .text import plain_text, summarize
+from .text import sanitized_text, summarize
 from .types import Article, FetchReport, SourceResult, SourceState, StoredArticle, Zone
 from .urls import is_private_address
 from .zones import ZoneIndex
@@ -221,11 +221,15 @@ def fetch(
             ctx.advance("fetch", len(reports), len(selected))
             started = time.perf_counter()
             if isinstance(src, DirectorySourceConfig):
-                result = _read_directory(src, config, states.get(src.id), now)
+                read = functools.partial(_read_directory, src, config, states.get(src.id), now)
             elif isinstance(src, SqlSourceConfig):
-                result = _read_sql(src, config, states.get(src.id), now)
+                read = functools.partial(_read_sql, src, config, states.get(src.id), now)
             else:
                 continue
+            try:
+                result = read()
+            except Exception as e:  # whatever one source does, it is that source's failure
+                result = _crashed(src, config, states.get(src.id), now, e)
             seconds = time.perf_counter() - started
             reports[src.id] = dataclasses.replace(_store(ctx, index, src, result, deferred), seconds=seconds)
         feeds = [s for s in selected if isinstance(s, FeedSourceConfig)]
@@ -319,12 +323,32 @@ async def _fetch_feeds(
                 config.site.tz,
                 src.category,
             )
-            by_task[asyncio.ensure_future(_timed(source.read(fetcher, states.get(src.id), now)))] = src
+            read = _guarded(src, config, states.get(src.id), now, source.read(fetcher, states.get(src.id), now))
+            by_task[asyncio.ensure_future(_timed(read))] = src
         for task in asyncio.as_completed(list(by_task)):
             result, seconds = await task
             report = _store(ctx, index, config.source(result.source_id), result, deferred)
             reports[result.source_id] = dataclasses.replace(report, seconds=seconds)
             ctx.advance("fetch", len(reports), total)  # Cancelled here: the other requests are abandoned
+
+
+def _crashed(
+    src: SourceConfig, config: Config, stored: SourceState | None, now: datetime, error: Exception
+) -> SourceResult:
+    """A source whose read raised: its failure, recorded with backoff like any other; the rest go on."""
+    log.error("fetch.crashed", extra={"source": src.id, "error": f"{type(error).__name__}: {error}"}, exc_info=error)
+    state = health.start(src.id, _config_url(src), stored)
+    new = health.crashed(state, now, src.interval, config.fetch.max_backoff, error)
+    return SourceResult(src.id, status="error", error=f"{new.last_error_kind}: {new.last_error}", state=new)
+
+
+async def _guarded(
+    src: SourceConfig, config: Config, stored: SourceState | None, now: datetime, read: Awaitable[SourceResult]
+) -> SourceResult:
+    try:
+        return await read
+    except Exception as e:
+        return _crashed(src, config, stored, now, e)
 
 
 async def _timed(read: Awaitable[SourceResult]) -> tuple[SourceResult, float]:
@@ -351,7 +375,7 @@ def _store(
     items: list[tuple[Article, tuple[str, ...]]] = []
     warnings = list(result.warnings)
     for article in result.articles:
-        assignment = index.assign(article, default_zone, f"{article.title}\n{plain_text(article.body_html)}")
+        assignment = index.assign(article, default_zone, f"{article.title}\n{sanitized_text(article.body_html)}")
         warnings.extend(
             f"{article.key}: zone {name!r} is no configured zone name or alias" for name in assignment.unmatched
         )
@@ -544,6 +568,7 @@ class PublishReport:
     skipped: int = 0  # feeds whose documents were not written: not concerned by any change, or unchanged
     looked_at: int = 0  # feeds whose items were read again because a change concerned them
     notified: int = 0  # WebSub publish notifications accepted by hubs
+    unwritable: dict[str, str] = field(default_factory=dict)  # items left out of every document: guid → why
 
 
 @dataclass(frozen=True, slots=True)
@@ -995,6 +1020,7 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
             report.skipped += 1
             continue
         folder, cache = out / spec.path, make_items.entries
+        items = cache.writable(items)
         _write(folder / "rss.xml", build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs), cache=cache), report)
         _write(folder / "atom.xml", build_atom(spec, site, items, now, links, cache=cache), report)
         _write(folder / "feed.json", build_json(spec, site, items, now, cache=cache), report)
@@ -1015,6 +1041,9 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
     else:
         ctx.indexed_at = stored_mark
     _push(ctx, report, now)
+    report.unwritable = dict(make_items.entries.failed)
+    for guid, why in report.unwritable.items():
+        log.warning("publish.item_skipped", extra={"guid": guid, "error": why})
     ctx.store.set_setting(_LAST_PUBLISH, now.isoformat())
     ctx.advance("publish", len(selections), len(selections))
     log.info(

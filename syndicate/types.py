@@ -1,7 +1,7 @@
 """Value objects every layer shares: frozen, typed, timezone-aware.
 
-This module imports nothing of syndicate's. ORM rows never leave ``syndicate.store``; what crosses a
-module boundary is one of these.
+This module imports only ``text`` (to keep control characters out of every article). ORM rows never
+leave ``syndicate.store``; what crosses a module boundary is one of these.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from .text import strip_control
 
 __all__ = [
     "Article",
@@ -72,6 +74,17 @@ class Article:
     def __post_init__(self) -> None:
         if self.published.tzinfo is None or self.published.utcoffset() is None:
             raise ValueError(f"Article {self.source_id}/{self.key}: published must be timezone-aware")
+        # Whatever a source did, no text of an article holds a character XML cannot carry: one such
+        # character stored would make every feed holding the article unwritable.
+        for name in ("title", "link", "body_html", "author", "city", "category", "image"):
+            value = getattr(self, name)
+            if value and (clean := strip_control(value)) is not value:
+                object.__setattr__(self, name, clean)
+        for name in ("zone_names", "tags"):
+            values = getattr(self, name)
+            cleaned = tuple(strip_control(v) for v in values)
+            if any(c is not v for c, v in zip(cleaned, values, strict=True)):
+                object.__setattr__(self, name, cleaned)
 
     @property
     def guid(self) -> str:

@@ -24,6 +24,8 @@ from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from ..text import strip_control
+
 __all__ = [
     "EntryCache",
     "FeedItem",
@@ -96,6 +98,18 @@ class FeedItem:
     source: Source | None = None
     also: tuple[str, ...] = ()  # other sources that carried the same story
 
+    def __post_init__(self) -> None:
+        # Articles are cleaned when stored; cleaned once more here, where documents are built, because
+        # one character XML cannot carry would make every document holding the item unwritable.
+        for name in ("title", "link", "summary", "content_html", "author", "image"):
+            value = getattr(self, name)
+            if value and (clean := strip_control(value)) is not value:
+                object.__setattr__(self, name, clean)
+        for name in ("categories", "also"):
+            values = getattr(self, name)
+            if any(strip_control(v) is not v for v in values):
+                object.__setattr__(self, name, tuple(strip_control(v) for v in values))
+
 
 @dataclass(frozen=True, slots=True)
 class FeedLinks:
@@ -165,30 +179,49 @@ class EntryCache:
         self._atom: dict[str, Any] = {}
         self._rss: dict[str, Any] = {}
         self._json: dict[str, str] = {}
+        # Items that could not be written (guid → why): left out of every document, reported, never a
+        # failed publish.
+        self.failed: dict[str, str] = {}
 
     def forget(self, guid: str) -> None:
         """Drop an item's entries (its article changed)."""
         for built in (self._atom, self._rss, self._json):
             built.pop(guid, None)
+        self.failed.pop(guid, None)
 
     def atom(self, item: FeedItem) -> Any:
-        if item.guid not in self._atom:
-            self._atom[item.guid] = _entries(item, self.tz, rss=False)[0]
-        return self._atom[item.guid]
+        if item.guid not in self._atom and item.guid not in self.failed:
+            try:
+                self._atom[item.guid] = _entries(item, self.tz, rss=False)[0]
+            except (ValueError, TypeError) as e:
+                self.failed[item.guid] = f"{type(e).__name__}: {e}"
+        return self._atom.get(item.guid)
 
     def rss(self, item: FeedItem) -> Any:
         # An item wanted in RSS is in a subscription document, whose Atom version wants it too: both
         # come from one feedgen entry (building it is most of the cost of either).
-        if item.guid not in self._rss:
-            atom, self._rss[item.guid] = _entries(item, self.tz, rss=True, atom=item.guid not in self._atom)
+        if item.guid not in self._rss and item.guid not in self.failed:
+            try:
+                atom, self._rss[item.guid] = _entries(item, self.tz, rss=True, atom=item.guid not in self._atom)
+            except (ValueError, TypeError) as e:
+                self.failed[item.guid] = f"{type(e).__name__}: {e}"
+                return None
             if atom is not None:
                 self._atom[item.guid] = atom
-        return self._rss[item.guid]
+        return self._rss.get(item.guid)
 
-    def json(self, item: FeedItem) -> str:
-        if item.guid not in self._json:
-            self._json[item.guid] = _json_item(item, self.tz)
-        return self._json[item.guid]
+    def json(self, item: FeedItem) -> str | None:
+        if item.guid not in self._json and item.guid not in self.failed:
+            try:
+                self._json[item.guid] = _json_item(item, self.tz)
+            except (ValueError, TypeError) as e:
+                self.failed[item.guid] = f"{type(e).__name__}: {e}"
+        return self._json.get(item.guid)
+
+    def writable(self, items: Sequence[FeedItem]) -> list[FeedItem]:
+        """The items whose entries can be written in every format of a subscription document (built
+        now, RSS first so that one feedgen entry gives both XML forms): the same items in all three."""
+        return [i for i in items if self.rss(i) is not None and self.atom(i) is not None and self.json(i) is not None]
 
 
 def _entry(item: FeedItem, tz: tzinfo) -> FeedEntry:
@@ -292,10 +325,11 @@ def build_rss(
     filename: str = "rss.xml",
     cache: EntryCache | None = None,
 ) -> bytes:
+    cache = cache or EntryCache(site.tz)
+    items = [i for i in items if cache.rss(i) is not None]
     fg = _generator(spec, site, items, now, links, rss=True)
     fg.link(href=spec.url(site, filename), rel="self", type="application/rss+xml")
     fg.link(href=spec.html_url(site), rel="alternate")
-    cache = cache or EntryCache(site.tz)
     fg.syndicate.extra.entries = [cache.rss(i) for i in items]
     return _with_stylesheet(bytes(fg.rss_str(pretty=True, encoding="UTF-8")))
 
@@ -309,11 +343,12 @@ def build_atom(
     filename: str = "atom.xml",
     cache: EntryCache | None = None,
 ) -> bytes:
+    cache = cache or EntryCache(site.tz)
+    items = [i for i in items if cache.atom(i) is not None]
     fg = _generator(spec, site, items, now, links, rss=False)
     fg.id(spec.url(site, filename))
     fg.link(href=spec.url(site, filename), rel="self", type="application/atom+xml")
     fg.link(href=spec.html_url(site), rel="alternate", type="text/html")
-    cache = cache or EntryCache(site.tz)
     fg.syndicate.extra.entries = [cache.atom(i) for i in items]
     return _with_stylesheet(bytes(fg.atom_str(pretty=True, encoding="UTF-8")))
 
@@ -358,5 +393,5 @@ def build_json(
     }
     cache = cache or EntryCache(site.tz)
     opening = json.dumps(head, ensure_ascii=False)[:-1]  # without the closing brace
-    body = ",\n".join(cache.json(i) for i in items)
+    body = ",\n".join(entry for i in items if (entry := cache.json(i)) is not None)
     return f'{opening}, "items": [\n{body}\n]}}\n'.encode()

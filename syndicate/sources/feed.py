@@ -20,7 +20,7 @@ import feedparser
 from charset_normalizer import from_bytes
 
 from ..dates import parse_date
-from ..text import plain_text, sanitize_html, strip_control
+from ..text import plain_text, sanitize_html, sanitized_text, strip_control
 from ..types import Article
 from ..urls import absolute, normalize_link
 
@@ -164,6 +164,7 @@ def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> Parsed
             body = _body(entry)
             if not title and not body:
                 raise ValueError("neither title nor content")
+            body_html = sanitize_html(body, base_url=link) or ""  # the body's one pass through the sanitizer
             key = _key(ids[n], id_counts, norm_links[n], link_counts, title, published)
             if key in seen_keys:
                 continue  # the same entry twice in one document
@@ -173,10 +174,10 @@ def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> Parsed
                 Article(
                     source_id=d.source_id,
                     key=key,
-                    title=title or plain_text(body)[:60],
+                    title=title or sanitized_text(body_html)[:60],
                     link=link,
                     published=published,
-                    body_html=sanitize_html(body, base_url=link) or "",
+                    body_html=body_html,
                     author=_author(entry),
                     tags=tags,
                     category=d.category,

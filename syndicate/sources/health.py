@@ -13,7 +13,10 @@ from email.utils import parsedate_to_datetime
 
 from ..types import SourceState
 
-__all__ = ["backoff", "failed", "gone", "retry_after", "start", "succeeded"]
+__all__ = ["backoff", "crashed", "failed", "gone", "retry_after", "start", "succeeded"]
+
+# A Retry-After longer than this is read as this (a year): the header is the server's, its number any size.
+_MAX_RETRY_AFTER = timedelta(days=365)
 
 
 def start(source_id: str, config_url: str | None, stored: SourceState | None) -> SourceState:
@@ -93,17 +96,28 @@ def gone(state: SourceState, now: datetime, url: str) -> SourceState:
     )
 
 
+def crashed(
+    state: SourceState, now: datetime, interval: timedelta, max_backoff: timedelta, error: BaseException
+) -> SourceState:
+    """A read that raised instead of reporting: recorded like any failure, so the source backs off."""
+    return failed(state, now, interval, max_backoff, "internal", f"{type(error).__name__}: {error}"[:2000])
+
+
 def retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """A Retry-After header (seconds, or an HTTP date) as a wait from ``now``."""
+    """A Retry-After header (seconds, or an HTTP date) as a wait from ``now``, at most a year; None when
+    it cannot be read."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():  # str.isdigit() is also true of "²" and "৩"
+        return min(timedelta(seconds=min(int(value), 10**9)), _MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         return None
-    return max(when - now, timedelta(0))
+    try:
+        return min(max(when - now, timedelta(0)), _MAX_RETRY_AFTER)
+    except OverflowError:
+        return _MAX_RETRY_AFTER

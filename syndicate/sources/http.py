@@ -14,11 +14,13 @@ import contextvars
 import dataclasses
 import socket
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import brotli
 import httpcore
 import httpx
 
@@ -29,6 +31,7 @@ __all__ = ["HttpFetcher", "HttpRequest", "HttpResult"]
 _REDIRECTS = {301, 302, 303, 307, 308}
 _PERMANENT = {301, 308}
 _MAX_REDIRECTS = 5
+_ENCODINGS = ("gzip", "x-gzip", "deflate", "br")
 _ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 
 
@@ -103,7 +106,10 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as e:  # socket.gaierror: no such name; UnicodeError: bad IDNA
+            raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from e
         if not infos:
             raise httpcore.ConnectError(f"cannot resolve {host}")
         ip = str(infos[0][4][0])
@@ -164,7 +170,7 @@ class HttpFetcher:
             follow_redirects=False,
             trust_env=False,  # an operator's proxy variables must not bypass the address checks
             limits=self._limits,
-            headers={"User-Agent": self._user_agent, "Accept": _ACCEPT},
+            headers={"User-Agent": self._user_agent, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate, br"},
         )
         return self
 
@@ -248,20 +254,71 @@ class HttpFetcher:
 
 
 async def _read_limited(resp: httpx.Response, limit: int) -> bytes:
+    """The body, decompressed here rather than by httpx: its decoders inflate a whole chunk in one call
+    (1.6 KB of brotli is 1 GiB of zeros), so the limit could only be checked after the memory was spent.
+    Each step below produces at most what is left under the limit."""
     declared = resp.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _Fail("too_large", f"body of {int(declared)} bytes exceeds the limit of {limit}", resp.status_code)
-    chunks: list[bytes] = []
-    total = 0
-    try:
-        async for chunk in resp.aiter_bytes():
-            total += len(chunk)
-            if total > limit:
-                raise _Fail("too_large", f"body exceeds the limit of {limit} bytes", resp.status_code)
-            chunks.append(chunk)
-    except httpx.DecodingError as e:
-        raise _Fail("protocol", f"cannot decompress body: {e}", resp.status_code) from e
-    return b"".join(chunks)
+    decoder = _Decoder(resp.headers.get("content-encoding", ""), limit, resp.status_code)
+    async for chunk in resp.aiter_raw():
+        decoder.feed(chunk)
+    return decoder.finish()
+
+
+class _Decoder:
+    """Content-Encoding undone step by step with an output cap: identity, gzip, deflate, br."""
+
+    def __init__(self, encoding: str, limit: int, status: int) -> None:
+        codings = [c.strip().lower() for c in encoding.split(",") if c.strip() and c.strip().lower() != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in _ENCODINGS):
+            raise _Fail("protocol", f"unsupported Content-Encoding {encoding!r}", status)
+        self.coding = codings[0] if codings else None
+        self.limit, self.status = limit, status
+        self.parts: list[bytes] = []
+        self.total = 0
+        self.zlib: Any = None
+        self.brotli: Any = None
+        self.started = False
+        if self.coding in ("gzip", "x-gzip"):
+            self.zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.coding == "br":
+            self.brotli = brotli.Decompressor()
+
+    def _take(self, data: bytes) -> None:
+        self.total += len(data)
+        if self.total > self.limit:
+            raise _Fail("too_large", f"body exceeds the limit of {self.limit} bytes", self.status)
+        if data:
+            self.parts.append(data)
+
+    def feed(self, chunk: bytes) -> None:
+        try:
+            if self.coding is None:
+                self._take(chunk)
+            elif self.coding == "br":
+                out = self.brotli.process(chunk, output_buffer_limit=self.limit - self.total + 1)
+                self._take(out)
+                while not self.brotli.can_accept_more_data():
+                    self._take(self.brotli.process(b"", output_buffer_limit=self.limit - self.total + 1))
+            else:
+                if self.zlib is None:  # deflate: zlib-wrapped as the RFC says, or raw as some servers send
+                    wrapped = len(chunk) >= 2 and (chunk[0] & 0x0F) == 8 and ((chunk[0] << 8) | chunk[1]) % 31 == 0
+                    self.zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+                data = chunk
+                while data:
+                    self._take(self.zlib.decompress(data, self.limit - self.total + 1))
+                    data = self.zlib.unconsumed_tail
+        except (zlib.error, brotli.error) as e:
+            raise _Fail("protocol", f"cannot decompress body ({self.coding}): {e}", self.status) from e
+
+    def finish(self) -> bytes:
+        if self.zlib is not None:
+            try:
+                self._take(self.zlib.flush())
+            except zlib.error as e:
+                raise _Fail("protocol", f"cannot decompress body ({self.coding}): {e}", self.status) from e
+        return b"".join(self.parts)
 
 
 def _peer(resp: httpx.Response) -> str | None:

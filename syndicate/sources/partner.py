@@ -3,6 +3,7 @@ to remember. One function runs one refresh end to end, short of storing (the pip
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -94,7 +95,10 @@ class FeedSource:
                 status="unchanged",
                 state=health.succeeded(state, now, self.interval, http_status=status_code, **fresh),
             )
-        parsed = parse_feed(body, content_type, FeedDefaults(self.id, url, self.tz, now, self.category))
+        # Parsing and sanitizing are CPU work: off the event loop, so that other partners' requests (and
+        # their deadlines) go on meanwhile.
+        defaults = FeedDefaults(self.id, url, self.tz, now, self.category)
+        parsed = await asyncio.to_thread(parse_feed, body, content_type, defaults)
         if parsed.error is not None:
             new = health.failed(
                 state, now, self.interval, self.max_backoff, "parse", parsed.error, http_status=status_code
