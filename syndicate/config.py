@@ -270,6 +270,9 @@ class FetchConfig(_Model):
     max_bytes: int = Field(default=10 * _MIB, ge=1024)  # largest body read, after decompression
     max_backoff: Duration = timedelta(hours=24)  # cap of the wait after consecutive failures
     user_agent: str | None = None  # default: syndicate/{version} (+{site.base_url})
+    # Hosts (names, addresses or networks such as "10.1.0.0/16") that sources may fetch from although they
+    # are private. Without it only sources whose configured URL is itself a private address or localhost may.
+    private_hosts: tuple[str, ...] = ()
 
 
 _EMAIL = r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"

@@ -274,10 +274,11 @@ class LshIndex:
 class Member:
     article_id: int
     priority: int
-    published: datetime
+    first_seen: datetime  # when we stored it: a date a partner claims is no claim to the story
 
 
 def choose_canonical(members: Sequence[Member]) -> int:
-    """The version a story is published as: the highest source priority, then the earliest published,
-    then the first stored."""
-    return min(members, key=lambda m: (-m.priority, m.published, m.article_id)).article_id
+    """The version a story is published as: the highest source priority, then the first we saw. Never
+    the earliest *claimed* date: a partner copying a release with a backdated ``pubDate`` would take the
+    story over, with its own link, in every feed and digest."""
+    return min(members, key=lambda m: (-m.priority, m.first_seen, m.article_id)).article_id

@@ -310,7 +310,8 @@ async def _fetch_feeds(
     total: int,
 ) -> None:
     config = ctx.config
-    async with HttpFetcher(_user_agent(config), config.fetch.concurrency, ctx.is_private) as fetcher:
+    fetcher = HttpFetcher(_user_agent(config), config.fetch.concurrency, ctx.is_private, config.fetch.private_hosts)
+    async with fetcher:
         by_task = {}
         for src in feeds:
             source = FeedSource(

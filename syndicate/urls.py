@@ -6,9 +6,10 @@ Imports nothing of syndicate's.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-__all__ = ["absolute", "is_private_address", "normalize_link"]
+__all__ = ["absolute", "is_private_address", "may_reach_private", "normalize_link"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -44,12 +45,65 @@ def absolute(url: str | None, base: str | None) -> str | None:
     return joined if joined.startswith(("http://", "https://")) else None
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible addresses, ::a.b.c.d
+
+
+def _embedded_ipv4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped, compatible, NAT64, 6to4 and Teredo forms."""
+    found: list[ipaddress.IPv4Address] = []
+    if addr.ipv4_mapped:
+        found.append(addr.ipv4_mapped)
+    if addr in _COMPATIBLE or any(addr in net for net in _NAT64):
+        found.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
+    if addr.sixtofour:
+        found.append(addr.sixtofour)
+    if addr.teredo:
+        found.extend(addr.teredo)
+    return found
+
+
 def is_private_address(ip: str) -> bool:
-    """Loopback, private, link-local, reserved, multicast or unspecified: not a public host."""
+    """Loopback, private, link-local, reserved, multicast or unspecified: not a public host. An IPv6
+    address that embeds an IPv4 one (``::ffff:127.0.0.1``, ``::127.0.0.1``, NAT64 ``64:ff9b::/96``, 6to4
+    ``2002::/16``, Teredo) is private when what it embeds is."""
     try:
         addr = ipaddress.ip_address(ip.split("%")[0])
     except ValueError:
         return True
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
+    if isinstance(addr, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(addr)
+        if any(not a.is_global or a.is_multicast for a in embedded):
+            return True
+        if embedded and addr.ipv4_mapped:
+            addr = embedded[0]
     return not addr.is_global or addr.is_multicast
+
+
+def may_reach_private(
+    url: str, allowed_hosts: Iterable[str] = (), is_private: Callable[[str], bool] = is_private_address
+) -> bool:
+    """Whether a source configured with ``url`` may connect to loopback and private networks: only when
+    the configured URL names such an address itself (an IP literal, or ``localhost``), or its host is on
+    the operator's allow-list (``[fetch] private_hosts``: names, addresses or networks). Decided from the
+    configuration alone, never from what a name resolves to today: a partner's name that later resolves to
+    127.0.0.1, or a redirect it saved, must not reach the internal network."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if not host:
+        return False
+    for entry in allowed_hosts:
+        entry = entry.lower().rstrip(".")
+        if host == entry:
+            return True
+        try:
+            if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            pass
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: public, whatever it resolves to
+    return is_private(host)

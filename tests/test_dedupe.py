@@ -216,12 +216,18 @@ def test_lsh_index_bulk_load_and_additions() -> None:
     assert index.query([2]) == {10, 14}
 
 
-def test_an_edited_date_can_change_the_canonical_version(make_context: Callable[..., Context]) -> None:
-    ctx = make_context()
-    save(ctx, "local", "a", BASE, when=T0)
-    save(ctx, "local", "b", BASE[:-1], when=T0 - timedelta(days=1))  # the earlier version is canonical
+def test_a_backdated_copy_never_takes_a_story_over(make_context: Callable[..., Context]) -> None:
+    """Among sources of equal priority the version seen first stays canonical: a partner copying a release
+    with a pubDate of 2000 does not replace the original (and its link) in feeds and digests."""
+    ctx = make_context()  # neither source is configured: both have priority 0
+    save(ctx, "origin", "a", BASE, when=T0)
     pipeline.deduplicate(ctx)
-    assert [a.article.key for a in ctx.store.zone_articles("wuxi-hitech", 10)] == ["b"]
-    save(ctx, "local", "a", BASE, when=T0 - timedelta(days=2))  # "a" turns out to be the older one
+    save(ctx, "copycat", "c", BASE, when=datetime(2000, 1, 1, tzinfo=SHANGHAI))
+    pipeline.deduplicate(ctx)
+    [story] = ctx.store.stories()
+    assert len(story.versions) == 2
+    assert [a.article.key for a in ctx.store.zone_articles("wuxi-hitech", 10)] == ["a"]
+    # Nor does an edit of the original's date change which version is published.
+    save(ctx, "origin", "a", BASE, when=T0 - timedelta(days=2))
     pipeline.deduplicate(ctx)
     assert [a.article.key for a in ctx.store.zone_articles("wuxi-hitech", 10)] == ["a"]

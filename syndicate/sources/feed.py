@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -111,15 +112,17 @@ class ParsedFeed:
 # takes feedparser ten seconds and hundreds of MB); a body longer than MAX_BODY characters is cut
 # before sanitizing (the sanitizer closes what the cut left open).
 MAX_ENTRIES = 10_000
+_ENTRY_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(?=[\s/>])", re.I)
 MAX_BODY = 1_000_000
 
 
 def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> ParsedFeed:
     text, encoding = decode_body(data, content_type)
     text = strip_control(text)
-    entries_seen = text.count("<item") + text.count("<entry")
+    # Every element the parser would take for an entry, whatever its namespace prefix (<x:entry>, <rss:item>).
+    entries_seen = sum(1 for _ in itertools.islice(_ENTRY_TAG.finditer(text), MAX_ENTRIES + 1))
     if entries_seen > MAX_ENTRIES:
-        return ParsedFeed((), (), (), f"{entries_seen} entries, more than the {MAX_ENTRIES} a feed may have")
+        return ParsedFeed((), (), (), f"more than the {MAX_ENTRIES} entries a feed may have")
     # feedparser gets UTF-8 and is told so, with the XML declaration saying the same.
     text = _XML_DECL_TEXT.sub(r"\1\2utf-8\2", text, count=1)
     parsed = feedparser.parse(
@@ -128,6 +131,8 @@ def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> Parsed
         sanitize_html=False,  # nh3 sanitizes below; feedparser's own sanitizer keeps javascript: images
         resolve_relative_uris=False,
     )
+    if len(parsed.entries) > MAX_ENTRIES:  # the count above is of start tags; this is what was parsed
+        return ParsedFeed((), (), (), f"more than the {MAX_ENTRIES} entries a feed may have")
     warnings: list[str] = []
     if "\ufffd" in text and encoding != "utf-8":
         warnings.append(f"undecodable bytes replaced (read as {encoding})")

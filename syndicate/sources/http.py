@@ -24,7 +24,7 @@ import brotli
 import httpcore
 import httpx
 
-from ..urls import is_private_address
+from ..urls import is_private_address, may_reach_private
 
 __all__ = ["HttpFetcher", "HttpRequest", "HttpResult"]
 
@@ -43,6 +43,8 @@ class HttpRequest:
     last_modified: str | None = None
     timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024
+    origin: str | None = None  # the source's configured URL (``url`` may be where it moved): decides
+    # whether private addresses may be reached; None: ``url`` is the configured one
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +76,20 @@ class _Fail(Exception):
 
 
 class _Guard:
-    """The address rule of one fetch: once a public address is reached, no private one may follow."""
+    """The address rule of one fetch, decided before it starts from the source's configured URL: a source
+    configured with a public name or address may connect to public addresses only, on every hop and every
+    poll (a saved redirect or a changed DNS record cannot lead it inside); one configured with a private
+    address, localhost or an allowed host may connect anywhere."""
 
-    def __init__(self, is_private: Callable[[str], bool]) -> None:
+    def __init__(self, is_private: Callable[[str], bool], private_ok: bool) -> None:
         self.is_private = is_private
-        self.origin_public: bool | None = None
+        self.private_ok = private_ok
 
     def check(self, ip: str | None, url: str) -> None:
-        private = ip is None or self.is_private(ip)
-        if self.origin_public is None:
-            self.origin_public = not private
-        elif self.origin_public and private:
-            raise _Fail("blocked", f"redirected from a public address into a private network ({url}, {ip})")
+        if self.private_ok:
+            return
+        if ip is None or self.is_private(ip):
+            raise _Fail("blocked", f"{url} leads into a private network ({ip}); the source's configured URL is public")
 
 
 _GUARD: contextvars.ContextVar[_Guard] = contextvars.ContextVar("syndicate_fetch_guard")
@@ -146,9 +150,9 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
 class HttpFetcher:
     """Use as ``async with HttpFetcher(...) as f: await f.fetch(request)``.
 
-    ``is_private`` decides which connected addresses count as private; a feed first reached on a public
-    address may not be redirected to a private one. Tests pass their own rule to make a loopback address
-    stand for a public host.
+    ``is_private`` decides which connected addresses count as private (tests pass their own rule to make a
+    loopback address stand for a public host); ``private_hosts`` are the operator's exceptions. A source
+    whose configured URL is public never connects to a private address (``_Guard``).
     """
 
     def __init__(
@@ -156,11 +160,13 @@ class HttpFetcher:
         user_agent: str,
         concurrency: int = 8,
         is_private: Callable[[str], bool] = is_private_address,
+        private_hosts: Iterable[str] = (),
     ) -> None:
         self._user_agent = user_agent
         self._pool = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, asyncio.Lock] = {}
         self._is_private = is_private
+        self._private_hosts = tuple(private_hosts)
         self._client: httpx.AsyncClient | None = None
         self._limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
 
@@ -183,7 +189,8 @@ class HttpFetcher:
         lock = self._hosts.setdefault(host, asyncio.Lock())
         started = time.perf_counter()
         async with self._pool, lock:
-            _GUARD.set(_Guard(self._is_private))
+            private_ok = may_reach_private(req.origin or req.url, self._private_hosts, self._is_private)
+            _GUARD.set(_Guard(self._is_private, private_ok))
             try:
                 async with asyncio.timeout(req.timeout):
                     result = await self._follow(req)
@@ -215,8 +222,7 @@ class HttpFetcher:
             async with self._client.stream("GET", url, headers=headers) as resp:
                 # Checked at connect time by _GuardedBackend; a kept-alive connection skips that, so
                 # the connected address is checked again here.
-                if guard.origin_public is not False:
-                    guard.check(_peer(resp), url)
+                guard.check(_peer(resp), url)
                 status = resp.status_code
                 if status in _REDIRECTS:
                     location = resp.headers.get("location")

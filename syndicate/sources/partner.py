@@ -42,7 +42,15 @@ class FeedSource:
         status_code: int | None = None
         if self.is_http:
             r = await fetcher.fetch(
-                HttpRequest(self.id, url, state.etag, state.last_modified, self.timeout.total_seconds(), self.max_bytes)
+                HttpRequest(
+                    self.id,
+                    url,
+                    state.etag,
+                    state.last_modified,
+                    self.timeout.total_seconds(),
+                    self.max_bytes,
+                    origin=self.url,
+                )
             )
             if r.permanent_url:
                 moved = {"url": r.permanent_url, "moved_from": url}

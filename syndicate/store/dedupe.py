@@ -103,7 +103,7 @@ class Story:
     versions: tuple[Version, ...]
 
 
-# (article id, source priority, published) of each version → the canonical version's id.
+# (article id, source priority, first seen) of each version → the canonical version's id.
 ChooseCanonical = Callable[[Sequence[tuple[int, int, datetime]]], int]
 
 
@@ -253,15 +253,15 @@ class DedupeSession:
             self.recanonicalize(story)
 
     def recanonicalize(self, story_id: int) -> None:
-        """Mark the story's canonical version (highest source priority, earliest, first stored)."""
+        """Mark the story's canonical version (highest source priority, then the first seen)."""
         members = self._s.execute(
-            select(ArticleRow.id, ArticleRow.source_id, ArticleRow.published, ArticleRow.canonical).where(
+            select(ArticleRow.id, ArticleRow.source_id, ArticleRow.first_seen, ArticleRow.canonical).where(
                 ArticleRow.story_id == story_id
             )
         ).all()
         if not members:
             return
-        best = self._choose([(m.id, self._priorities.get(m.source_id, 0), m.published) for m in members])
+        best = self._choose([(m.id, self._priorities.get(m.source_id, 0), m.first_seen) for m in members])
         for m in members:
             if m.canonical != (m.id == best):
                 # The change of version is a change for the feeds that held either: mark it updated.
