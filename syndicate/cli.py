@@ -365,7 +365,9 @@ def serve(state: _State, host: str | None, port: int | None) -> None:
     with _errors():
         config = state.config
         app, ctx = _app(config)
-    server = web.serve(app, host or config.serve.host, port or config.serve.port)
+    server = web.serve(
+        app, host or config.serve.host, port or config.serve.port, max_connections=config.serve.max_connections
+    )
     _out.print(
         f"serving {config.publish.output_dir} at http://{server.config.host}:{server.config.port}/", markup=False
     )

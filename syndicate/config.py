@@ -152,6 +152,9 @@ class ServeConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     cache_max_age: int = Field(default=300, ge=0)  # seconds, for Cache-Control on feeds
+    # Open connections answered at once; beyond it new requests get 503 (keep it under the open-files
+    # limit, LimitNOFILE, less what fetching and the database need).
+    max_connections: int = Field(default=512, ge=1, le=1_000_000)
     # /status and /metrics: with this environment variable set, callers must send its value as a bearer
     # token; without it they answer only clients on the loopback interface.
     admin_token_env: str | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import dataclasses
+import errno
 import functools
 import hashlib
 import html
@@ -339,6 +340,8 @@ def _crashed(
     """A source whose read raised: its failure, recorded with backoff like any other; the rest go on."""
     log.error("fetch.crashed", extra={"source": src.id, "error": f"{type(error).__name__}: {error}"}, exc_info=error)
     state = health.start(src.id, _config_url(src), stored)
+    if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+        error = OSError(error.errno, "too many open files: raise the open-files limit (LimitNOFILE)")
     new = health.crashed(state, now, src.interval, config.fetch.max_backoff, error)
     return SourceResult(src.id, status="error", error=f"{new.last_error_kind}: {new.last_error}", state=new)
 

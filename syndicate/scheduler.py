@@ -227,7 +227,7 @@ class Daemon:
         app = feed_app(config, self._reader, self.metrics)
         host = self.options.host or config.serve.host
         port = self.options.port or config.serve.port
-        self.server = web.serve(app, host, port)
+        self.server = web.serve(app, host, port, max_connections=config.serve.max_connections)
         self._server_thread = threading.Thread(target=self.server.run, name="http", daemon=True)
         self._server_thread.start()
         log.info("serve.started", extra={"url": f"http://{host}:{port}/"})

@@ -46,7 +46,11 @@ CONTENT_TYPES = {
 _FEEDS = ("rss.xml", "atom.xml", "feed.json")
 _PROMETHEUS = b"text/plain; version=0.0.4; charset=utf-8"
 _RECHECK = 1.0  # seconds between looks at a cached file on disk
-_MAX_CACHED = 8 * 1024 * 1024
+_MAX_CACHED = 8 * 1024 * 1024  # a larger file is not served
+# The cache holds each file once, however many spellings of its path are asked for (//all/rss.xml,
+# /all//rss.xml/ ...), and at most this many bytes of bodies and their gzip forms; the oldest go first.
+_CACHE_BYTES = 128 * 1024 * 1024
+_MAX_PATHS = 20_000  # spellings remembered (a crawler of random paths must not grow them without end)
 
 
 def content_type(name: str) -> str | None:
@@ -100,7 +104,9 @@ class FeedApp:
         # (Authorization: Bearer); without one, only loopback clients are answered.
         self.admin = {"/status": (status, b"text/html; charset=utf-8"), "/metrics": (metrics, _PROMETHEUS)}
         self.admin_token = admin_token
-        self._files: dict[str, _File] = {}
+        self._files: dict[str, _File] = {}  # by resolved file, oldest first
+        self._paths: dict[str, str] = {}  # request path → resolved file
+        self._cached_bytes = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -127,7 +133,8 @@ class FeedApp:
         if path in self.admin and self.admin[path][0] is not None:
             await self._admin(scope, send, path, method == "HEAD")
             return
-        entry = self._files.get(path)  # the hot path: a fresh entry for exactly this request path
+        key = self._paths.get(path)  # the hot path: a fresh entry for a path asked for before
+        entry = self._files.get(key) if key is not None else None
         if entry is None or time.monotonic() - entry.checked >= _RECHECK:
             entry = self._lookup(path)
         if entry is None:
@@ -140,12 +147,11 @@ class FeedApp:
     # -- files ----------------------------------------------------------------------------------------
 
     def _lookup(self, path: str) -> _File | None:
-        """Look at the file on disk (at most once a second per path) and cache what to answer."""
+        """Look at the file on disk (at most once a second per file) and cache what to answer."""
         rel = _safe_relative(path)
         if rel is None:
             return None
         now = time.monotonic()
-        cached = self._files.get(path)
         target = self.root / rel if rel else self.root
         try:
             real = Path(os.path.realpath(target))
@@ -155,13 +161,16 @@ class FeedApp:
                 return None  # a symlink out of the folder
             st = real.stat()
         except OSError:
-            self._files.pop(path, None)
+            self._forget(self._paths.pop(path, None))
             return None
         if not real.is_file() or st.st_size > _MAX_CACHED:
             return None
+        key = str(real)
+        cached = self._files.get(key)
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         if cached is not None and cached.stamp == stamp:
             cached.checked = now
+            self._remember(path, key)
             return cached
         ctype = content_type(real.name)
         if ctype is None:
@@ -180,11 +189,31 @@ class FeedApp:
             checked=now,
             ctype=ctype,
         )
-        self._prepare(entry, path)
-        if len(self._files) > 100_000:
-            self._files.clear()  # a crawler of random paths must not grow the cache without end
-        self._files[path] = entry
+        self._prepare(entry, "/" + real.relative_to(self.root).as_posix())
+        self._forget(key)
+        size = len(entry.body) + len(entry.gzipped or b"")
+        while self._files and self._cached_bytes + size > _CACHE_BYTES:
+            self._forget(next(iter(self._files)))
+        self._files[key] = entry
+        self._cached_bytes += size
+        self._remember(path, key)
         return entry
+
+    def _remember(self, path: str, key: str) -> None:
+        if path not in self._paths:
+            if len(self._paths) >= _MAX_PATHS:
+                self._paths.clear()
+            self._paths[path] = key
+
+    def _forget(self, key: str | None) -> None:
+        old = self._files.pop(key, None) if key is not None else None
+        if old is not None:
+            self._cached_bytes -= len(old.body) + len(old.gzipped or b"")
+
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes of file bodies (and their gzip forms) held in memory."""
+        return self._cached_bytes
 
     def _prepare(self, entry: _File, path: str) -> None:
         common = [
@@ -215,7 +244,7 @@ class FeedApp:
             if key == b"if-none-match":
                 inm = value
             elif key == b"accept-encoding":
-                use_gzip = entry.gzipped is not None and b"gzip" in value
+                use_gzip = entry.gzipped is not None and _accepts_gzip(value)
             elif key == b"if-modified-since":
                 ims = value
         variant = 1 if use_gzip else 0
@@ -355,10 +384,34 @@ def _not_modified(inm: bytes | None, ims: bytes | None, entry: _File, use_gzip: 
         return "*" in tags or entry.etag in tags or (entry.etag[:-1] + '-gz"') in tags
     if ims:
         try:
-            return entry.mtime <= parsedate_to_datetime(ims.decode("latin-1")).timestamp()
-        except (TypeError, ValueError, IndexError):
+            since = parsedate_to_datetime(ims.decode("latin-1")).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
             return False
+        # A date later than now is invalid (RFC 9110, 13.1.3): it would hide every later change.
+        return entry.mtime <= since <= time.time()
     return False
+
+
+def _accepts_gzip(value: bytes) -> bool:
+    """Accept-Encoding allows gzip: named (or ``*``) with a q-value above 0 (``gzip;q=0`` refuses it)."""
+    if b"gzip" not in value and b"*" not in value:
+        return False
+    named: dict[str, float] = {}
+    for part in value.decode("latin-1").lower().split(","):
+        coding, _, params = part.partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _, number = param.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(number)
+                except ValueError:
+                    q = 0.0
+        named[coding.strip()] = q
+    for coding in ("gzip", "x-gzip"):
+        if coding in named:
+            return named[coding] > 0
+    return named.get("*", 0.0) > 0
 
 
 async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, head: bool) -> None:
@@ -367,9 +420,94 @@ async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], 
     await send({"type": "http.response.body", "body": b"" if head else body})
 
 
-def serve(app: FeedApp, host: str, port: int, log_level: str = "warning") -> Any:
+# Connection limits (docs/deploy.md, "Limits"): a request's head (request line and headers) must arrive
+# within _HEAD_TIMEOUT seconds and fit in _MAX_HEAD bytes; an idle kept-alive connection is closed after
+# _KEEP_ALIVE seconds; beyond max_connections open connections new requests get 503 and are closed.
+_HEAD_TIMEOUT = 10.0
+_MAX_HEAD = 64 * 1024
+_KEEP_ALIVE = 5
+
+
+def serve(app: FeedApp, host: str, port: int, log_level: str = "warning", max_connections: int = 512) -> Any:
     """A uvicorn server for ``app`` (not started). ``server.run()`` blocks; ``should_exit`` stops it."""
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
+    raise_open_files_limit()
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        http=_limited_protocol(),
+        limit_concurrency=max_connections,
+        timeout_keep_alive=_KEEP_ALIVE,
+    )
     return uvicorn.Server(config)
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit (each connection is a file; the
+    common soft limit of 1,024 is reached by a thousand idle clients). Returns the limit in force."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        return int(soft)
+    except (ImportError, ValueError, OSError):
+        return -1
+
+
+def _limited_protocol() -> type:
+    """uvicorn's httptools protocol with the limits it lacks: a deadline and a size cap for each request's
+    head (it keeps a connection that never sends a full request open forever, and reads headers of any
+    size). Built on first use so that importing this module does not import uvicorn."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class LimitedProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._head_bytes = 0
+            self._in_head = True
+            self._head_timer: Any = self.loop.call_later(_HEAD_TIMEOUT, self._head_timeout)
+
+        def data_received(self, data: bytes) -> None:
+            if self._in_head:
+                self._head_bytes += len(data)
+                if self._head_bytes > _MAX_HEAD:
+                    self._refuse(b"431 Request Header Fields Too Large")
+                    return
+            super().data_received(data)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if not self._in_head:  # the next request on a kept-alive connection
+                self._in_head, self._head_bytes = True, 0
+                self._head_timer = self.loop.call_later(_HEAD_TIMEOUT, self._head_timeout)
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._head_timer.cancel()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._head_timer.cancel()
+            super().connection_lost(exc)
+
+        def _head_timeout(self) -> None:
+            if self._in_head and not self.transport.is_closing():
+                self._refuse(b"408 Request Timeout")
+
+        def _refuse(self, status: bytes) -> None:
+            self._in_head = False
+            self._head_timer.cancel()
+            if not self.transport.is_closing():
+                self.transport.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                self.transport.close()
+
+    return LimitedProtocol

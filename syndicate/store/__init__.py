@@ -9,6 +9,8 @@ one committed and leaves nothing half-done of the second.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import functools
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -135,6 +137,31 @@ class SaveCounts(NamedTuple):
     unchanged: int = 0
 
 
+_TOO_MANY_FILES = (
+    "too many open files: this process reached its open-files limit (raise it, e.g. LimitNOFILE= under "
+    "systemd; see docs/deploy.md)"
+)
+
+
+def _out_of_files(error: BaseException) -> bool:
+    """EMFILE/ENFILE anywhere in the chain of causes."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.EMFILE, errno.ENFILE):
+            return True
+        if "Too many open files" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@functools.lru_cache(maxsize=1)
+def _migrations() -> tuple[str | None, frozenset[str]]:
+    """The newest migration and every known one, read from the scripts once per process."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    return script.get_current_head(), frozenset(rev.revision for rev in script.walk_revisions())
+
+
 def _alembic_config() -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
@@ -210,18 +237,22 @@ class Store(OutboxMixin):
     # -- schema ---------------------------------------------------------------------------------------
 
     def schema_state(self) -> SchemaState:
-        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
         try:
+            head, known = _migrations()
             with self.engine.connect() as conn:
                 current = MigrationContext.configure(conn).get_current_revision()
         except SQLAlchemyError as e:
+            if _out_of_files(e):
+                raise StoreError(f"database {_redact(self.url)}: {_TOO_MANY_FILES}") from e
             raise StoreError(f"database {_redact(self.url)} is unreachable: {e}") from e
+        except OSError as e:  # the migration scripts could not be read: not the database's fault
+            if _out_of_files(e):
+                raise StoreError(_TOO_MANY_FILES) from e
+            raise StoreError(f"cannot read syndicate's migration scripts: {e}") from e
         if current is None:
             return "new"
         if current == head:
             return "current"
-        script = ScriptDirectory.from_config(_alembic_config())
-        known = {rev.revision for rev in script.walk_revisions()}
         return "behind" if current in known else "unknown"
 
     def migrate(self) -> None:
