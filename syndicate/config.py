@@ -279,6 +279,30 @@ class FetchConfig(_Model):
 
 
 _EMAIL = r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(v: str) -> str:
+    """Text that goes into a mail header: a line break (or other control character) in it would end the
+    header, or make every message fail to build."""
+    if _CONTROL_CHARS.search(v):
+        raise ValueError(f"must be one line without control characters, got {v!r}")
+    return v
+
+
+def ascii_address(v: str) -> str:
+    """An address as mail servers take it without SMTPUTF8: an internationalized domain in its IDNA
+    (xn--) form; a local part that is not ASCII is refused (it would need SMTPUTF8 on every server on the
+    way)."""
+    local, _, domain = v.rpartition("@")
+    if not local.isascii():
+        raise ValueError(f"{v!r}: the part before @ must be ASCII (a non-ASCII one needs SMTPUTF8)")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError as e:
+            raise ValueError(f"{v!r}: the domain is not a valid internationalized name ({e})") from e
+    return f"{local}@{domain}"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -308,14 +332,14 @@ class DigestConfig(_Model):
     @field_validator("subject")
     @classmethod
     def _subject(cls, v: str) -> str:
-        return _placeholder(v, "date")
+        return _placeholder(_one_line(v), "date")
 
     @field_validator("sender")
     @classmethod
     def _sender(cls, v: str) -> str:
         from email.utils import parseaddr
 
-        _, address = parseaddr(v)
+        _, address = parseaddr(_one_line(v))
         if not re.match(_EMAIL, address):
             raise ValueError(f"must be an address such as 'Name <news@example.org>', got {v!r}")
         return v
@@ -368,6 +392,16 @@ class RecipientConfig(_Model):
     @classmethod
     def _timezone(cls, v: str | None) -> str | None:
         return None if v is None else _valid_timezone(v)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _one_line(v)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        return ascii_address(v)
 
     @model_validator(mode="after")
     def _follows(self) -> RecipientConfig:

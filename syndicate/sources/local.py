@@ -7,6 +7,8 @@ the source's error.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -19,6 +21,29 @@ from .page import PageFields, parse_front_matter, parse_page
 __all__ = ["DirectorySource", "decode_text"]
 
 _PARSERS = {".txt": parse_page, ".md": parse_front_matter}
+
+
+MAX_FILE = 16 * 1024 * 1024
+
+
+def _read_regular(file: Path, root: Path) -> bytes:
+    """The bytes of an article file that is a regular file inside the folder. A symbolic link leading out
+    of it is not followed, and a FIFO, device or socket named ``*.md`` is not opened for reading (that would
+    block); opened without blocking and checked on the open descriptor, so a swap in between changes nothing."""
+    real = file.resolve()
+    if real != root and root not in real.parents:
+        raise ValueError(f"a symbolic link out of the folder (to {real}); not read")
+    fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file; not read")
+        if st.st_size > MAX_FILE:
+            raise ValueError(f"larger than {MAX_FILE} bytes; not read")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(MAX_FILE + 1)
+    finally:
+        os.close(fd)
 
 
 def decode_text(data: bytes) -> str:
@@ -46,20 +71,26 @@ class DirectorySource:
             files = sorted(p for p in self.path.iterdir() if p.suffix in _PARSERS and not p.name.startswith("."))
         except OSError as e:
             return SourceResult(self.id, error=f"{self.path}: cannot list folder: {e.strerror or e}")
+        root = self.path.resolve()
         for file in files:
+            try:
+                file.name.encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append(f"{os.fsencode(file.name)!r} in {self.path}: file name is not UTF-8; rename the file")
+                continue
             if file.stem in seen:
                 problems.append(f"{file}: same name as {seen[file.stem].name}; only the first is read")
                 continue
             seen[file.stem] = file
             try:
-                articles.append(self._article(file))
+                articles.append(self._article(file, _read_regular(file, root)))
             except (OSError, ValueError) as e:
                 problems.append(f"{file}: {e}")
         return SourceResult(self.id, tuple(articles), tuple(problems))
 
-    def _article(self, file: Path) -> Article:
+    def _article(self, file: Path, data: bytes) -> Article:
         try:
-            text = decode_text(file.read_bytes())
+            text = decode_text(data)
         except UnicodeDecodeError as e:
             raise ValueError(f"not UTF-8 or GB18030 text: {e}") from e
         fields: PageFields = _PARSERS[file.suffix](strip_control(text), self.tz)

@@ -102,6 +102,7 @@ def parse_page(text: str, tz: tzinfo) -> PageFields:
     )
 
 
+_HTTP_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.I)
 _FRONT_KEYS = {"title", "published", "source", "zone", "city", "category", "link"}
 _MARKDOWN = MarkdownIt("commonmark")
 
@@ -142,6 +143,9 @@ def parse_front_matter(text: str, tz: tzinfo) -> PageFields:
     for key in ("source", "city", "category", "link"):
         if key in meta and not isinstance(meta[key], str):
             raise ValueError(f"field {key}: must be a string")
+    link = meta.get("link", "").strip() or None
+    if link is not None and not _HTTP_URL.match(link):
+        raise ValueError(f"field link: must be an absolute http(s) URL, got {link[:100]!r}")
     return PageFields(
         title=title.strip(),
         published=published,
@@ -150,7 +154,7 @@ def parse_front_matter(text: str, tz: tzinfo) -> PageFields:
         zones=tuple(z.strip() for z in zones if z.strip()),
         city=meta.get("city") or None,
         category=meta.get("category") or None,
-        link=meta.get("link") or None,
+        link=link,
     )
 
 
