@@ -303,6 +303,8 @@ def ascii_address(v: str) -> str:
         except UnicodeError as e:
             raise ValueError(f"{v!r}: the domain is not a valid internationalized name ({e})") from e
     return f"{local}@{domain}"
+
+
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 

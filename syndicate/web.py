@@ -91,8 +91,10 @@ class FeedApp:
         status: Callable[[], bytes] | None = None,
         metrics: Callable[[], bytes] | None = None,
         admin_token: str | None = None,
+        cache_bytes: int = _CACHE_BYTES,
     ) -> None:
         self.root = root.resolve()
+        self.cache_bytes = cache_bytes
         self.cache_max_age = cache_max_age
         self.base_url = base_url
         self.hubs = tuple(hubs)
@@ -192,7 +194,7 @@ class FeedApp:
         self._prepare(entry, "/" + real.relative_to(self.root).as_posix())
         self._forget(key)
         size = len(entry.body) + len(entry.gzipped or b"")
-        while self._files and self._cached_bytes + size > _CACHE_BYTES:
+        while self._files and self._cached_bytes + size > self.cache_bytes:
             self._forget(next(iter(self._files)))
         self._files[key] = entry
         self._cached_bytes += size
@@ -428,7 +430,14 @@ _MAX_HEAD = 64 * 1024
 _KEEP_ALIVE = 5
 
 
-def serve(app: FeedApp, host: str, port: int, log_level: str = "warning", max_connections: int = 512) -> Any:
+def serve(
+    app: FeedApp,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    max_connections: int = 512,
+    head_timeout: float = _HEAD_TIMEOUT,
+) -> Any:
     """A uvicorn server for ``app`` (not started). ``server.run()`` blocks; ``should_exit`` stops it."""
     import uvicorn
 
@@ -440,7 +449,7 @@ def serve(app: FeedApp, host: str, port: int, log_level: str = "warning", max_co
         log_level=log_level,
         access_log=False,
         lifespan="on",
-        http=_limited_protocol(),
+        http=_limited_protocol(head_timeout),
         limit_concurrency=max_connections,
         timeout_keep_alive=_KEEP_ALIVE,
     )
@@ -463,7 +472,7 @@ def raise_open_files_limit() -> int:
         return -1
 
 
-def _limited_protocol() -> type:
+def _limited_protocol(head_timeout: float) -> type:
     """uvicorn's httptools protocol with the limits it lacks: a deadline and a size cap for each request's
     head (it keeps a connection that never sends a full request open forever, and reads headers of any
     size). Built on first use so that importing this module does not import uvicorn."""
@@ -474,7 +483,7 @@ def _limited_protocol() -> type:
             super().connection_made(transport)
             self._head_bytes = 0
             self._in_head = True
-            self._head_timer: Any = self.loop.call_later(_HEAD_TIMEOUT, self._head_timeout)
+            self._head_timer: Any = self.loop.call_later(head_timeout, self._head_timeout)
 
         def data_received(self, data: bytes) -> None:
             if self._in_head:
@@ -488,7 +497,7 @@ def _limited_protocol() -> type:
             super().on_message_begin()
             if not self._in_head:  # the next request on a kept-alive connection
                 self._in_head, self._head_bytes = True, 0
-                self._head_timer = self.loop.call_later(_HEAD_TIMEOUT, self._head_timeout)
+                self._head_timer = self.loop.call_later(head_timeout, self._head_timeout)
 
         def on_headers_complete(self) -> None:
             self._in_head = False

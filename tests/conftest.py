@@ -156,12 +156,12 @@ def make_context(write_config: Callable[..., Path], db_url: str, clock: FixedClo
 
 
 @pytest.fixture
-def start_server() -> Iterator[Callable[[web.FeedApp], str]]:
+def start_server() -> Iterator[Callable[..., str]]:
     servers: list[tuple[Any, threading.Thread]] = []
 
-    def start(app: web.FeedApp) -> str:
+    def start(app: web.FeedApp, **kw: Any) -> str:
         port = free_port()
-        server = web.serve(app, "127.0.0.1", port)
+        server = web.serve(app, "127.0.0.1", port, **kw)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10

@@ -86,6 +86,26 @@ def serve(case: dict[str, Any], server: HTTPServer, public: HTTPServer) -> str:
             f"<item><title>t{i}</title><link>http://hostile.example/{i}</link></item>" for i in range(100_000)
         )
         server.expect_request(path).respond_with_data(_rss(items), content_type="text/xml")
+    elif kind == "unresolvable":
+        server.expect_request(path).respond_with_data(
+            "", status=302, headers={"Location": "http://feed.partner.invalid/rss.xml"}
+        )
+    elif kind in ("retry-huge", "retry-odd"):
+        wait = "99999999999999" if kind == "retry-huge" else "\u00b2"
+        server.expect_request(path).respond_with_data("busy", status=503, headers={"Retry-After": wait})
+    elif kind == "brotli":
+        server.expect_request(path).respond_with_data(
+            (HOSTILE / "brotli-bomb.br").read_bytes(), content_type="text/xml", headers={"Content-Encoding": "br"}
+        )
+    elif kind == "deep":
+        depth = 40_000
+        body = "<ul><li>" * depth + "深" + "</li></ul>" * depth
+        item = f"<item><title>深层嵌套</title><link>http://hostile.example/deep</link><description><![CDATA[{body}]]></description></item>"
+        server.expect_request(path).respond_with_data(_rss(item), content_type="text/xml")
+    elif kind == "prefixed":
+        entries = "".join(f"<x:entry><x:id>e{i}</x:id><x:title>t{i}</x:title></x:entry>" for i in range(100_000))
+        doc = f'<?xml version="1.0" encoding="utf-8"?><x:feed xmlns:x="http://www.w3.org/2005/Atom"><x:title>p</x:title>{entries}</x:feed>'
+        server.expect_request(path).respond_with_data(doc.encode(), content_type="application/atom+xml")
     else:
         raise ValueError(f"unknown generator {kind!r}")
     return server.url_for(path)
