@@ -112,6 +112,7 @@ class ParsedFeed:
 # takes feedparser ten seconds and hundreds of MB); a body longer than MAX_BODY characters is cut
 # before sanitizing (the sanitizer closes what the cut left open).
 MAX_ENTRIES = 10_000
+_TEXT_RUN = re.compile(r"[^<]+")
 _ENTRY_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(?=[\s/>])", re.I)
 MAX_BODY = 1_000_000
 
@@ -123,6 +124,8 @@ def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> Parsed
     entries_seen = sum(1 for _ in itertools.islice(_ENTRY_TAG.finditer(text), MAX_ENTRIES + 1))
     if entries_seen > MAX_ENTRIES:
         return ParsedFeed((), (), (), f"more than the {MAX_ENTRIES} entries a feed may have")
+    if len(text) > MAX_BODY:
+        text = _cut_long_text(text)
     # feedparser gets UTF-8 and is told so, with the XML declaration saying the same.
     text = _XML_DECL_TEXT.sub(r"\1\2utf-8\2", text, count=1)
     parsed = feedparser.parse(
@@ -199,6 +202,21 @@ def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> Parsed
         title=plain_text(parsed.feed.get("title", "")),
         link=feed_link,
     )
+
+
+def _cut_long_text(text: str) -> str:
+    """Runs of text between two tags cut to MAX_BODY characters before parsing: nothing longer is kept
+    after it (bodies are cut there, titles far sooner), and the parser and the steps after it copy a 10 MB
+    title a dozen times over."""
+    long = [m.span() for m in _TEXT_RUN.finditer(text) if m.end() - m.start() > MAX_BODY]
+    if not long:
+        return text
+    parts, at = [], 0
+    for start, end in long:
+        parts.append(text[at : start + MAX_BODY])
+        at = end
+    parts.append(text[at:])
+    return "".join(parts)
 
 
 def _bozo(parsed: Any) -> str:
