@@ -365,12 +365,9 @@ def test_a_client_that_says_nothing_is_closed(served: Context, start_server: Cal
 def test_an_oversized_request_head_is_refused(served: Context, start_server: Callable[..., str]) -> None:
     base = start_server(web.FeedApp(served.config.publish.output_dir))
     with _connect(base) as s:
-        s.sendall(b"GET /all/rss.xml HTTP/1.1\r\nHost: x\r\n")
-        try:
-            for _ in range(100):
-                s.sendall(b"X-Filler: " + b"a" * 10_000 + b"\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        # A head just over the limit, sent whole: the server reads all of it before it answers, so the
+        # answer is not lost to a reset.
+        s.sendall(b"GET /all/rss.xml HTTP/1.1\r\nHost: x\r\n" + b"X-Filler: " + b"a" * 70_000 + b"\r\n")
         answer = _read_all(s)
     assert answer.startswith(b"HTTP/1.1 431 ")
     assert httpx.get(base + "/all/rss.xml").status_code == 200
