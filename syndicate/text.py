@@ -15,6 +15,7 @@ import nh3
 
 __all__ = [
     "MAX_DEPTH",
+    "drop_bad_references",
     "limit_nesting",
     "paragraphs_html",
     "plain_text",
@@ -177,17 +178,48 @@ def strip_control(text: str) -> str:
     return _CONTROL.sub("", text) if _CONTROL.search(text) else text
 
 
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def _no_char(code: int) -> bool:
+    """A code point XML cannot carry, or one HTML turns into U+FFFD (NUL, surrogates, beyond Unicode)."""
+    return (
+        (code < 0x20 and code not in (0x9, 0xA, 0xD))
+        or 0xD800 <= code <= 0xDFFF
+        or code in (0xFFFE, 0xFFFF)
+        or code > 0x10FFFF
+    )
+
+
+def drop_bad_references(fragment: str) -> str:
+    """Character references to nothing a reader could see (``&#0;``, ``&#1;``, ``&#xD800;``) removed
+    before they are decoded: the sanitizer would make them control characters or U+FFFD."""
+    if "&#" not in fragment:
+        return fragment
+
+    def keep(m: re.Match[str]) -> str:
+        code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        return "" if _no_char(code) else m.group(0)
+
+    return _CHAR_REF.sub(keep, fragment)
+
+
 def sanitize_html(fragment: str, base_url: str | None = None) -> str:
     """Clean untrusted HTML: no scripts, styles, event handlers or non-http(s) URLs; links absolute."""
     base = base_url if base_url and base_url.startswith(("http://", "https://")) else None
     # Stripped before and after: the sanitizer decodes character references (``&#1;``) into the very
     # characters stripped before it.
-    return strip_control(_cleaner(base).clean(limit_nesting(strip_control(fragment)))).strip()
+    clean = _cleaner(base).clean(limit_nesting(drop_bad_references(strip_control(fragment))))
+    return strip_control(clean).strip()
 
 
 def plain_text(fragment: str) -> str:
     """The text of an HTML fragment (or of plain text with entities), whitespace folded to one space."""
-    text = nh3.clean(limit_nesting(strip_control(fragment)), tags=set(), clean_content_tags=set(_DROP_WITH_CONTENT))
+    text = nh3.clean(
+        limit_nesting(drop_bad_references(strip_control(fragment))),
+        tags=set(),
+        clean_content_tags=set(_DROP_WITH_CONTENT),
+    )
     return _SPACE.sub(" ", strip_control(html.unescape(text))).strip()
 
 

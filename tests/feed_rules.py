@@ -186,6 +186,8 @@ def check_atom(data: bytes, self_url: str, now: datetime) -> list[str]:
     root = etree.fromstring(data)
     if root.tag != f"{A}feed":
         return [*problems, "not Atom"]
+    # AvoidNamespacePrefix: Atom elements written with a prefix (<ns0:source xmlns:ns0="...Atom">).
+    problems += [f"{el.tag}: AvoidNamespacePrefix ({el.prefix})" for el in root.iter(f"{A}*") if el.prefix]
     if not LANG.match(root.get("{http://www.w3.org/XML/1998/namespace}lang") or ""):
         problems.append("feed: InvalidLanguage")
     for name in ("id", "title", "updated"):

@@ -442,3 +442,32 @@ def test_header_injection_and_international_addresses_are_decided_at_check(write
         assert key in str(caught.value)
     config = load_config(write_config(recipient("zhang@例子.中国")))
     assert config.recipients[0].email == "zhang@xn--fsqu00a.xn--fiqs8s"
+
+
+# -- what the W3C validator asks of the documents such input makes -------------------------------------
+
+
+def test_plain_text_is_never_taken_for_markup_and_empty_bodies_are_left_out() -> None:
+    site = SiteInfo("测试", "http://feeds.example.org/", "zh-CN", SHANGHAI, "0")
+    when = datetime(2020, 10, 19, tzinfo=SHANGHAI)
+    item = FeedItem("urn:uuid:t", "甲 & 乙 <b>", "http://x.example/1", when, when, "甲 & 乙 <b> &lol9;", "")
+    spec = FeedSpec("all", "全部", "d")
+    rss_doc = build_rss(spec, site, [item], when)
+    entry = etree.fromstring(rss_doc).find("channel/item")
+    assert entry is not None
+    # The description is HTML: the plain-text summary arrives escaped, so a reader shows it as written.
+    assert entry.findtext("description") == "甲 &amp; 乙 &lt;b> &amp;lol9;"
+    assert entry.findtext("title") == "甲 & 乙 <b>"
+    assert b"<title>\xe7\x94\xb2 &#x26; \xe4\xb9\x99 &#x3C;b&gt;</title>" in rss_doc  # hex references in titles
+    assert entry.find("{http://purl.org/rss/1.0/modules/content/}encoded") is None
+    atom_entry = etree.fromstring(build_atom(spec, site, [item], when)).find("{http://www.w3.org/2005/Atom}entry")
+    assert atom_entry is not None and atom_entry.find("{http://www.w3.org/2005/Atom}content") is None
+    [json_item] = __import__("json").loads(build_json(spec, site, [item], when))["items"]
+    assert "content_html" not in json_item and json_item["content_text"] == "甲 & 乙 <b> &lol9;"
+
+
+def test_references_to_nothing_visible_are_dropped_not_turned_into_replacement_characters() -> None:
+    assert (
+        sanitize_html("<p>原&#0;样&#xD800;的&#1;引&#99999999;用&#x26;&#150;&#x1F600;</p>")
+        == "<p>原样的引用&amp;–😀</p>"
+    )

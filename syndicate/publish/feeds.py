@@ -138,7 +138,9 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
         ns = {"media": MEDIA_NS, "dc": DC_NS}
         return {**ns, "fh": FH_NS} if self.extra.links.archive else ns
 
-    def _links(self, parent: Any) -> None:
+    def _links(self, parent: Any, link: str) -> None:
+        """``link``: the tag of an Atom link here: plain in an Atom feed (whose default namespace is Atom,
+        as in feedgen's own elements), qualified in RSS (written atom:link)."""
         links = self.extra.links
         for rel, href in (
             ("current", links.current),
@@ -146,20 +148,20 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
             ("next-archive", links.next_archive),
         ):
             if href:
-                etree.SubElement(parent, f"{{{ATOM_NS}}}link", rel=rel, href=href)
+                etree.SubElement(parent, link, rel=rel, href=href)
         for hub in links.hubs:
-            etree.SubElement(parent, f"{{{ATOM_NS}}}link", rel="hub", href=hub)
+            etree.SubElement(parent, link, rel="hub", href=hub)
         if links.archive:
             etree.SubElement(parent, f"{{{FH_NS}}}archive")
 
     def extend_atom(self, feed: Any) -> Any:
-        self._links(feed)
+        self._links(feed, "link")
         feed.extend(self.extra.entries)
         return feed
 
     def extend_rss(self, feed: Any) -> Any:
         channel = feed.find("channel")
-        self._links(channel)
+        self._links(channel, f"{{{ATOM_NS}}}link")
         channel.extend(self.extra.entries)
         return feed
 
@@ -233,9 +235,12 @@ def _entry(item: FeedItem, tz: tzinfo) -> FeedEntry:
     fe.published(item.published.astimezone(tz))
     fe.updated(item.updated.astimezone(tz))
     summary = item.summary or item.title
-    fe.description(summary)
+    # RSS <description> is read as HTML: the plain-text summary is escaped for it ("A & B", "x<y" shown as
+    # written, not as markup). Atom's <summary> is text and takes it as it is.
+    fe.description(_escape_text(summary))
     fe.summary(summary)
-    fe.content(item.content_html, type="html")
+    if item.content_html:  # an empty <content> is "content should not be blank"; the summary stands alone
+        fe.content(item.content_html, type="html")
     for term in item.categories:
         fe.category(term=term)
     return fe
@@ -256,6 +261,8 @@ def _entries(item: FeedItem, tz: tzinfo, rss: bool, atom: bool = True) -> tuple[
 
 def _atom_entry(fe: FeedEntry, item: FeedItem, tz: tzinfo) -> Any:
     entry = fe.atom_entry(extensions=False)
+    if not item.content_html and (content := entry.find("content")) is not None:
+        entry.remove(content)  # feedgen's copy of the description: the summary says it already
     # Text that looks like markup ("<b>" in a title) is declared html and escaped once more, so that
     # readers show it as the text it is and validators do not take it for undeclared HTML. (feedgen
     # builds its elements without a namespace; the feed's default one applies on output.)
@@ -264,16 +271,17 @@ def _atom_entry(fe: FeedEntry, item: FeedItem, tz: tzinfo) -> Any:
         if el is not None and el.text and _LOOKS_LIKE_MARKUP.search(el.text):
             el.set("type", "html")
             el.text = html.escape(el.text, quote=False)
+    # Added as feedgen adds its own: without a namespace, so that the feed's default namespace (Atom) is
+    # theirs on output. A qualified {Atom}source on an entry built apart from its feed came out as
+    # <ns0:source xmlns:ns0="...">: the same Atom, but a prefix validators warn about.
     if item.image:
-        etree.SubElement(
-            entry, f"{{{ATOM_NS}}}link", rel="enclosure", href=item.image, type=item.image_type or "image/jpeg"
-        )
+        etree.SubElement(entry, "link", rel="enclosure", href=item.image, type=item.image_type or "image/jpeg")
     if item.source is not None:
-        source = etree.SubElement(entry, f"{{{ATOM_NS}}}source")
-        etree.SubElement(source, f"{{{ATOM_NS}}}id").text = item.source.id
-        etree.SubElement(source, f"{{{ATOM_NS}}}title").text = item.source.title
-        etree.SubElement(source, f"{{{ATOM_NS}}}updated").text = item.updated.astimezone(tz).isoformat()
-        etree.SubElement(source, f"{{{ATOM_NS}}}link", rel="self", href=item.source.url)
+        source = etree.SubElement(entry, "source")
+        etree.SubElement(source, "id").text = item.source.id
+        etree.SubElement(source, "title").text = item.source.title
+        etree.SubElement(source, "updated").text = item.updated.astimezone(tz).isoformat()
+        etree.SubElement(source, "link", rel="self", href=item.source.url)
     return entry
 
 
@@ -310,6 +318,25 @@ def _generator(
     return fg
 
 
+def _escape_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;") if ("&" in text or "<" in text) else text
+
+
+_RSS_TITLE = re.compile(rb"<title>([^<]*&[^<]*)</title>")
+
+
+def _plain_rss_titles(xml: bytes) -> bytes:
+    """RSS titles are plain text, but readers may take them for HTML: "&" and "<" in them are written as
+    the hexadecimal references ``&#x26;`` and ``&#x3C;`` (the same XML text), which say that they are
+    characters, not markup (the W3C validator's advice)."""
+    if b"&" not in xml:
+        return xml
+    return _RSS_TITLE.sub(
+        lambda m: b"<title>" + m.group(1).replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;") + b"</title>",
+        xml,
+    )
+
+
 def _with_stylesheet(xml: bytes) -> bytes:
     """The processing instruction that makes a browser show the feed as a page (``feed.xsl``)."""
     decl_end = xml.index(b"?>") + 2
@@ -331,7 +358,7 @@ def build_rss(
     fg.link(href=spec.url(site, filename), rel="self", type="application/rss+xml")
     fg.link(href=spec.html_url(site), rel="alternate")
     fg.syndicate.extra.entries = [cache.rss(i) for i in items]
-    return _with_stylesheet(bytes(fg.rss_str(pretty=True, encoding="UTF-8")))
+    return _with_stylesheet(_plain_rss_titles(bytes(fg.rss_str(pretty=True, encoding="UTF-8"))))
 
 
 def build_atom(
@@ -358,7 +385,7 @@ def _json_item(item: FeedItem, tz: tzinfo) -> str:
         "id": item.guid,
         "url": item.link,
         "title": item.title,
-        "content_html": item.content_html,
+        **({"content_html": item.content_html} if item.content_html else {"content_text": item.summary or item.title}),
         "summary": item.summary,
         "date_published": item.published.astimezone(tz).isoformat(),
         "date_modified": item.updated.astimezone(tz).isoformat(),
