@@ -4,6 +4,8 @@ to remember. One function runs one refresh end to end, short of storing (the pip
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -15,6 +17,13 @@ from .feed import FeedDefaults, parse_feed
 from .http import HttpFetcher, HttpRequest
 
 __all__ = ["FeedSource"]
+
+
+@functools.cache
+def _parser() -> concurrent.futures.ThreadPoolExecutor:
+    """One thread parses for all partners: off the event loop, and one parse at a time (several threads
+    parsing at once only contend for the interpreter lock)."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="syndicate-parse")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +115,7 @@ class FeedSource:
         # Parsing and sanitizing are CPU work: off the event loop, so that other partners' requests (and
         # their deadlines) go on meanwhile.
         defaults = FeedDefaults(self.id, url, self.tz, now, self.category)
-        parsed = await asyncio.to_thread(parse_feed, body, content_type, defaults)
+        parsed = await asyncio.get_running_loop().run_in_executor(_parser(), parse_feed, body, content_type, defaults)
         if parsed.error is not None:
             new = health.failed(
                 state, now, self.interval, self.max_backoff, "parse", parsed.error, http_status=status_code
