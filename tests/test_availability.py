@@ -9,6 +9,8 @@ import asyncio
 import gzip
 import os
 import socket
+import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -387,14 +389,60 @@ def test_connections_beyond_the_limit_get_503(served: Context, start_server: Cal
         time.sleep(0.1)
 
 
-def test_too_many_open_files_is_named(tmp_path: Path) -> None:
-    from syndicate.store import _out_of_files
+_EXHAUST = """
+import os, resource, sys
+from syndicate.config import load_config
+from syndicate.exceptions import StoreError
+from syndicate.store import Store
+store = Store(load_config(sys.argv[1]).database.url)
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+held = []
+try:
+    while True:
+        held.append(os.open(os.devnull, os.O_RDONLY))  # as a thousand idle clients would
+except OSError:
+    pass
+try:
+    store.schema_state()
+except StoreError as e:
+    print(e)
+"""
 
-    err = OSError(24, "Too many open files")
-    wrapped = RuntimeError("wrapped")
-    wrapped.__cause__ = err
-    assert _out_of_files(err) and _out_of_files(wrapped)
-    assert not _out_of_files(OSError(2, "No such file"))
+
+def test_running_out_of_file_descriptors_is_named_as_such(write_config: Callable[..., Path]) -> None:
+    """It read "the database was written by a newer version" (the migration scripts could not be opened)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _EXHAUST, str(write_config())], capture_output=True, text=True, timeout=60
+    )
+    assert "too many open files" in done.stdout, done.stdout + done.stderr
+    assert "newer version" not in done.stdout
+
+
+def test_a_sources_deadline_starts_with_its_own_request(
+    ctx_for: Callable[..., Context], httpserver: HTTPServer
+) -> None:
+    """With one request at a time, a source waiting its turn behind a slow partner is not timed out for
+    the wait: its deadline (1 s) starts when its request does."""
+
+    def slow(_request: Request) -> Response:
+        time.sleep(1.5)
+        return Response(rss(GOOD), content_type="application/rss+xml")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    other = HTTPServer(host="127.0.0.3")
+    other.start()
+    try:
+        other.expect_request("/fast").respond_with_data(rss(GOOD), content_type="application/rss+xml")
+        ctx = ctx_for(
+            "[fetch]\nconcurrency = 1\n"
+            + feed_source("slow", httpserver.url_for("/slow"), 'timeout = "10s"')
+            + feed_source("fast", other.url_for("/fast"), 'timeout = "1s"'),
+            is_private=lambda ip: False,
+        )
+        reports = {r.source_id: r for r in pipeline.fetch(ctx, ["slow", "fast"])}
+    finally:
+        other.stop()
+    assert not reports["slow"].failed and not reports["fast"].failed, reports
 
 
 # -- 11, 12. the local store ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import functools
+import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -155,6 +156,16 @@ def _out_of_files(error: BaseException) -> bool:
     return False
 
 
+def _no_file_descriptor_left() -> bool:
+    """Whether this process cannot open one more file right now."""
+    try:
+        fd = os.open(os.devnull, os.O_RDONLY)
+    except OSError as e:
+        return e.errno in (errno.EMFILE, errno.ENFILE)
+    os.close(fd)
+    return False
+
+
 @functools.lru_cache(maxsize=1)
 def _migrations() -> tuple[str | None, frozenset[str]]:
     """The newest migration and every known one, read from the scripts once per process."""
@@ -242,7 +253,7 @@ class Store(OutboxMixin):
             with self.engine.connect() as conn:
                 current = MigrationContext.configure(conn).get_current_revision()
         except SQLAlchemyError as e:
-            if _out_of_files(e):
+            if _out_of_files(e) or _no_file_descriptor_left():  # SQLite says only "unable to open"
                 raise StoreError(f"database {_redact(self.url)}: {_TOO_MANY_FILES}") from e
             raise StoreError(f"database {_redact(self.url)} is unreachable: {e}") from e
         except OSError as e:  # the migration scripts could not be read: not the database's fault
