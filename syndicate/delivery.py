@@ -56,7 +56,6 @@ from .mail import (
 )
 from .pipeline import (
     Context,
-    FeedSelection,
     SourceHealth,
     feed_selections,
     other_sources,
@@ -64,7 +63,7 @@ from .pipeline import (
     zone_and_city_selections,
     zone_set,
 )
-from .publish import SiteInfo
+from .publish import FeedSelection, SiteInfo
 from .store import PendingDigest, RecipientState
 from .text import summarize
 from .types import StoredArticle

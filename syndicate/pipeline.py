@@ -21,7 +21,6 @@ import os
 import re
 import time
 from array import array
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,12 +43,14 @@ from .publish import (
     FeedEntry,
     FeedItem,
     FeedLinks,
+    FeedSelection,
     FeedSpec,
     SiteInfo,
     Source,
     build_atom,
     build_json,
     build_rss,
+    catalog,
     check_templates,
     render_index,
     render_opml,
@@ -575,33 +576,6 @@ class PublishReport:
     unwritable: dict[str, str] = field(default_factory=dict)  # items left out of every document: guid → why
 
 
-@dataclass(frozen=True, slots=True)
-class FeedSelection:
-    """One published feed and the articles it holds: those of ``zones`` (None: every zone) and of
-    ``category`` (None: any)."""
-
-    spec: FeedSpec
-    name: str  # for people: the zone, city or category name
-    zones: tuple[str, ...] | None = None
-    category: str | None = None
-    city: str | None = None  # the city of a zone feed
-
-    @property
-    def group(self) -> str:
-        return self.spec.path.split("/")[0]
-
-
-def _unique_slugs(names: Sequence[str]) -> dict[str, str]:
-    """Pinyin slugs for names; names whose pinyin clashes get -2, -3 in sorted order of the names."""
-    slugs: dict[str, str] = {}
-    used: Counter[str] = Counter()
-    for name in sorted(names):
-        base = pinyin_slug(name) or "x"
-        used[base] += 1
-        slugs[name] = base if used[base] == 1 else f"{base}-{used[base]}"
-    return slugs
-
-
 def _push(ctx: Context, report: PublishReport, now: datetime) -> None:
     """Tell the configured WebSub hubs of every feed this publish changed, and retry what failed before.
     Failures are logged and retried later; they never fail the publish."""
@@ -671,52 +645,22 @@ def _write_discovery(
 def feed_selections(ctx: Context) -> list[FeedSelection]:
     """Every feed to publish: per zone, per city, per category, and all."""
     title = ctx.config.site.title
-    out = zone_and_city_selections(ctx.config, ctx.zones)
-    categories = ctx.store.categories()
-    category_slugs = _unique_slugs(categories)
-    for category in categories:
-        out.append(
-            FeedSelection(
-                FeedSpec(
-                    f"categories/{category_slugs[category]}", f"{category} · {title}", f"{category}栏目的最新新闻"
-                ),
-                category,
-                category=category,
-            )
-        )
-    out.append(FeedSelection(FeedSpec("all", title, f"{title}:全部开发区的最新新闻"), "全部新闻"))
-    return out
+    return [
+        *zone_and_city_selections(ctx.config, ctx.zones),
+        *catalog.category_selections(title, ctx.store.categories(), pinyin_slug),
+        catalog.all_selection(title),
+    ]
 
 
 def zone_and_city_selections(config: Config, zones: Sequence[Zone]) -> list[FeedSelection]:
     """The zone and city feeds: known from the config alone (category feeds need the store)."""
-    title = config.site.title
-    out = [
-        FeedSelection(
-            FeedSpec(
-                path=f"zones/{z.slug}",
-                title=f"{z.name} · {title}",
-                description=f"{z.city} {z.name}的最新新闻",
-            ),
-            z.name,
-            zones=(z.slug,),
-            city=z.city,
-        )
-        for z in zones
-    ]
-    by_city: dict[str, list[str]] = {}
-    for z in zones:
-        by_city.setdefault(z.city, []).append(z.slug)
-    city_slugs = _unique_slugs(list(by_city))
-    for city, slugs in sorted(by_city.items(), key=lambda kv: city_slugs[kv[0]]):
-        out.append(
-            FeedSelection(
-                FeedSpec(f"cities/{city_slugs[city]}", f"{city} · {title}", f"{city}各开发区的最新新闻"),
-                city,
-                zones=tuple(slugs),
-            )
-        )
-    return out
+    return catalog.zone_and_city_selections(config.site.title, zones, pinyin_slug)
+
+
+def other_sources(ctx: Context, stories: dict[int, list[str]], stored: StoredArticle) -> tuple[str, ...]:
+    """ "Also reported by" for a stored article. ``stories``: ``Store.story_sources`` of the articles at hand."""
+    others = stories.get(stored.story_id) if stored.story_id is not None else None
+    return catalog.other_sources(ctx.source_titles, others, stored.article.source_id)
 
 
 _IMG = re.compile(r'<img[^>]*?\ssrc="(https?://[^"]+)"')
@@ -815,14 +759,6 @@ class _ItemMaker:
         return items
 
 
-def other_sources(ctx: Context, stories: dict[int, list[str]], stored: StoredArticle) -> tuple[str, ...]:
-    """The names of the other sources that carried the article's story, first stored first ("also
-    reported by"). ``stories``: ``Store.story_sources`` of the articles at hand."""
-    titles = ctx.source_titles
-    others = stories.get(stored.story_id, []) if stored.story_id is not None else []
-    return tuple(dict.fromkeys(titles.get(o, o) for o in others if o != stored.article.source_id))
-
-
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 _WATERMARK = "publish.watermark"
 _LAST_PUBLISH = "publish.last"
@@ -840,49 +776,10 @@ def _feed_index(ctx: Context, selection: FeedSelection, changes: Changes, member
     else:
         index = [i for i in cached if i not in changes.ids]
         for i in sorted(changes.ids):
-            if i in members and _holds(selection, members[i]):
+            if i in members and catalog.holds(selection, members[i]):
                 bisect.insort(index, i)
     ctx.indexes[path] = index
     return index
-
-
-def _list_feeds(selections: Sequence[FeedSelection], members: dict[int, Membership]) -> dict[str, list[int]]:
-    """Every feed's ids in arrival order, from the memberships of every article: what ``_feed_index``
-    gives one feed at a time, in one pass (a full publish lists all of them)."""
-    by_zone: dict[str, list[FeedSelection]] = {}
-    zoneless: list[FeedSelection] = []
-    for selection in selections:
-        if selection.zones is None:
-            zoneless.append(selection)
-        else:
-            for slug in selection.zones:
-                by_zone.setdefault(slug, []).append(selection)
-    out: dict[str, list[int]] = {selection.spec.path: [] for selection in selections}
-    for aid in sorted(members):
-        m = members[aid]
-        candidates = {s.spec.path: s for slug in m.zones for s in by_zone.get(slug, ())}
-        candidates.update((s.spec.path, s) for s in zoneless)
-        for path, selection in candidates.items():
-            if _holds(selection, m):
-                out[path].append(aid)
-    return out
-
-
-def _holds(selection: FeedSelection, m: Membership) -> bool:
-    """Whether the feed carries an article (the rule ``Store.feed_index`` applies in SQL)."""
-    if not m.canonical:
-        return False
-    if selection.zones is not None and m.zones.isdisjoint(selection.zones):
-        return False
-    return selection.category is None or m.category == selection.category
-
-
-def _affected(selection: FeedSelection, changes: Changes) -> bool:
-    if not changes.ids:
-        return False
-    if selection.zones is not None and not changes.zones.intersection(selection.zones):
-        return False
-    return selection.category is None or selection.category in changes.categories
 
 
 def _digest(spec: FeedSpec, items: Sequence[FeedItem], links: FeedLinks) -> str:
@@ -976,7 +873,7 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
     listed = None
     if full or watermark is None:
         canonical = ctx.store.canonical_memberships()
-        listed = _list_feeds(selections, canonical)
+        listed = catalog.list_feeds(selections, canonical)
         # Every canonical article is in `all` (or its archives): read them in large batches, not feed by feed.
         ids = sorted(canonical)
         for start in range(0, len(ids), _READ_BATCH):
@@ -994,7 +891,7 @@ def publish(ctx: Context, full: bool = False) -> PublishReport:
         spec = selection.spec
         state = states.get(spec.path)
         complete = (out / spec.path / "atom.xml").exists()  # a removed folder is written again
-        if watermark is not None and state is not None and complete and not _affected(selection, changes):
+        if watermark is not None and state is not None and complete and not catalog.affected(selection, changes):
             report.skipped += 1
             cached = ctx.indexes.get(spec.path)
             if cached is not None and not changes.ids.isdisjoint(cached):

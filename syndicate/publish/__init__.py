@@ -1,11 +1,13 @@
 """Publishing: feed documents built from stored articles, written atomically under output_dir.
 
 ``feeds`` builds bytes (pure); ``syndicate.files`` puts them on disk. Which feeds exist and what goes in
-each is decided by ``syndicate.pipeline``.
+each is decided by ``catalog`` (pure); the pipeline reads the store and writes the files.
 """
 
 from __future__ import annotations
 
+from . import catalog as catalog
+from .catalog import FeedSelection as FeedSelection
 from .discovery import FeedEntry as FeedEntry
 from .discovery import check_templates as check_templates
 from .discovery import render_index as render_index
@@ -29,12 +31,14 @@ __all__ = [
     "FeedEntry",
     "FeedItem",
     "FeedLinks",
+    "FeedSelection",
     "FeedSpec",
     "SiteInfo",
     "Source",
     "build_atom",
     "build_json",
     "build_rss",
+    "catalog",
     "render_index",
     "render_opml",
     "stylesheet",
