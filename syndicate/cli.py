@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__, delivery, pipeline, web
+from . import status as health
 from .config import Config, default_config_path, load_config
 from .exceptions import ConfigError, SyndicateError
 from .logs import configure_logging
@@ -178,7 +179,7 @@ def _print_fetch(reports: list[FetchReport]) -> None:
 def sources(state: _State) -> None:
     """Each source's health: last attempt and success, HTTP status, errors, next due time, entries."""
     with _errors():
-        rows = _with_context(state, pipeline.source_health)
+        rows = _with_context(state, health.source_health)
         tz = state.config.site.tz
     table = Table(
         "source", "kind", "last attempt", "last success", "status", "errors", "last error", "next due", "entries"
@@ -413,7 +414,7 @@ def run(state: _State, once: bool, no_serve: bool, host: str | None, port: int |
 def status(state: _State) -> None:
     """Health at a glance: sources, last publish, next digests, counts, the last errors."""
     with _errors():
-        st = _with_context(state, delivery.status)
+        st = _with_context(state, health.overview)
         tz = state.config.site.tz
 
     def when(value: datetime | None) -> str:

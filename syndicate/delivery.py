@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from .config import Config, RecipientConfig
+from .context import Context, feed_selections, other_sources, zone_and_city_selections, zone_set
 from .exceptions import ConfigError
 from .files import atomic_write
 from .mail import (
@@ -54,15 +54,6 @@ from .mail import (
     retry_at,
     sender_address,
 )
-from .pipeline import (
-    Context,
-    SourceHealth,
-    feed_selections,
-    other_sources,
-    source_health,
-    zone_and_city_selections,
-    zone_set,
-)
 from .publish import FeedSelection, SiteInfo
 from .store import PendingDigest, RecipientState
 from .text import summarize
@@ -76,7 +67,6 @@ __all__ = [
     "next_digests",
     "preview",
     "resubscribe",
-    "status",
     "unsubscribe",
     "unsubscribe_url",
 ]
@@ -507,48 +497,3 @@ def next_digests(ctx: Context, states: dict[str, RecipientState] | None = None) 
             continue
         out[r.email] = next_send(now, _tz(ctx, r), ctx.config.digest.send_time, st.slot_date if st else None)
     return out
-
-
-# -- status -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    """What ``syndicate status`` and ``/status`` show."""
-
-    now: datetime
-    sources: list[SourceHealth]
-    last_publish: datetime | None
-    next_digests: dict[str, datetime | None]
-    counts: dict[str, int]
-    digests: list[dict[str, Any]]  # the newest digests, newest first
-    errors: list[str]  # the last errors: failing sources, digests waiting or failed
-
-
-def status(ctx: Context) -> Status:
-    ctx.store.ensure_ready()
-    now = ctx.clock()
-    sources = source_health(ctx)
-    last = ctx.store.setting("publish.last")
-    digests = ctx.store.digest_log(limit=20)
-    errors = [
-        f"source {s.id}: {s.state.last_error_kind}: {s.state.last_error}"
-        for s in sources
-        if s.state is not None and s.state.consecutive_errors and s.state.last_error
-    ]
-    errors += [
-        f"digest to {d['recipient']} ({d['status']}, {d['attempts']} attempts): {d['last_error']}"
-        for d in digests
-        if d["last_error"] and d["status"] != "sent"
-    ]
-    recipients = ctx.store.recipients()
-    errors += [f"recipient {email}: {st.failure}" for email, st in recipients.items() if st.failure is not None]
-    return Status(
-        now=now,
-        sources=sources,
-        last_publish=datetime.fromisoformat(last) if last else None,
-        next_digests=next_digests(ctx, recipients),
-        counts=ctx.store.counts(),
-        digests=digests,
-        errors=errors,
-    )

@@ -21,11 +21,10 @@ import os
 import re
 import time
 from array import array
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from . import __version__, dedupe
 from .config import (
@@ -35,6 +34,13 @@ from .config import (
     SourceConfig,
     SqlSourceConfig,
 )
+from .context import Context as Context
+from .context import config_url as _config_url
+from .context import feed_selections as feed_selections
+from .context import other_sources as other_sources
+from .context import system_clock as system_clock
+from .context import zone_and_city_selections as zone_and_city_selections
+from .context import zone_set as zone_set
 from .exceptions import Cancelled, ConfigError, PublishError
 from .files import atomic_write
 from .publish import (
@@ -45,7 +51,6 @@ from .publish import (
     FeedLinks,
     FeedSelection,
     FeedSpec,
-    SiteInfo,
     Source,
     build_atom,
     build_json,
@@ -57,109 +62,15 @@ from .publish import (
     stylesheet,
     websub,
 )
-from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
-from .store import Changes, Decision, FeedState, Keys, Membership, Store, Story
+from .store import Changes, Decision, FeedState, Keys, Membership, Story
 from .text import sanitized_text, summarize
-from .types import Article, FetchReport, SourceResult, SourceState, StoredArticle, Zone
-from .urls import is_private_address
+from .types import Article, FetchReport, SourceResult, SourceState, StoredArticle
 from .zones import ZoneIndex
 
-__all__ = [
-    "Context",
-    "PublishReport",
-    "SourceHealth",
-    "fetch",
-    "init",
-    "publish",
-    "source_health",
-    "store_health",
-    "system_clock",
-]
+__all__ = ["Context", "PublishReport", "fetch", "init", "publish", "system_clock"]
 
 log = logging.getLogger("syndicate")
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Context:
-    """What one run needs: the validated config, an open store and a clock."""
-
-    config: Config
-    store: Store
-    clock: Clock = system_clock
-    # Which connected addresses count as private networks (partner feeds may not redirect into them).
-    is_private: Callable[[str], bool] = is_private_address
-    # The in-memory LSH index of dedupe, built from stored signatures on first use in this process.
-    lsh: dedupe.LshIndex | None = None
-    # True once the process is stopping: long steps stop between units of work (``Cancelled``).
-    cancelled: Callable[[], bool] = lambda: False
-    # The ids each feed held at the last publish of this process, kept up to date from the changes each
-    # publish reads (a daemon publishes many times; listing a 50,000-article feed each time is the cost
-    # of an incremental publish otherwise). ``indexed_at``: the watermark they correspond to.
-    indexes: dict[str, list[int]] = field(default_factory=dict)
-    indexed_at: str | None = None
-    feed_states: dict[str, FeedState] | None = None  # likewise: what each feed held when last written
-    items: Any = None  # likewise: articles made into feed items (``_ItemMaker``)
-    # Told (step, done, total) as long steps advance: progress bars on a terminal.
-    progress: Callable[[str, int, int], None] | None = None
-
-    def advance(self, step: str, done: int, total: int) -> None:
-        if self.progress is not None:
-            self.progress(step, done, total)
-        if self.cancelled():
-            raise Cancelled(f"{step}: stopped after {done} of {total}: shutting down")
-
-    @classmethod
-    def open(cls, config: Config, clock: Clock = system_clock, **kw: Any) -> Context:
-        return cls(config, Store(config.database.url), clock, **kw)
-
-    def close(self) -> None:
-        self.store.close()
-
-    def __enter__(self) -> Context:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @functools.cached_property
-    def zone_set(self) -> ZoneSet:
-        return zone_set(self.config)
-
-    @property
-    def zones(self) -> tuple[Zone, ...]:
-        return self.zone_set.zones
-
-    @functools.cached_property
-    def zones_by_slug(self) -> dict[str, Zone]:
-        return {z.slug: z for z in self.zones}
-
-    @functools.cached_property
-    def source_titles(self) -> dict[str, str]:
-        """Source id → the name it is credited by."""
-        return {s.id: s.title or s.id for s in self.config.sources}
-
-    def zone_index(self) -> ZoneIndex:
-        return ZoneIndex(self.zones, self.config.zones_registry.max_zone_mentions)
-
-    @property
-    def site(self) -> SiteInfo:
-        s = self.config.site
-        return SiteInfo(title=s.title, base_url=s.base_url, language=s.language, tz=s.tz, version=__version__)
-
-
-def zone_set(config: Config) -> ZoneSet:
-    """The configured zones merged over the built-in registry, if one is switched on."""
-    configured = [
-        Zone(slug=z.slug, name=z.name, city=z.city, province=z.province, aliases=z.aliases) for z in config.zones
-    ]
-    builtin = load_builtin(config.zones_registry.builtin) if config.zones_registry.builtin else []
-    return merge_zones(builtin, configured)
 
 
 def check(config: Config) -> tuple[list[str], list[str]]:
@@ -247,10 +158,6 @@ def fetch(
 
 def _user_agent(config: Config) -> str:
     return config.fetch.user_agent or f"syndicate/{__version__} (+{config.site.base_url})"
-
-
-def _config_url(src: SourceConfig) -> str:
-    return str(src.path) if isinstance(src, DirectorySourceConfig) else src.url
 
 
 def _due(state: SourceState | None, config_url: str, now: datetime, slack: timedelta = timedelta(0)) -> bool:
@@ -523,49 +430,6 @@ def stories(ctx: Context, ref: str | None = None) -> list[Story]:
     return ctx.store.stories() if ref is None else ctx.store.stories(_article_id(ctx, ref))
 
 
-def store_health(ctx: Context) -> dict[str, Any]:
-    """A small summary of the store for ``/healthz``. Raises ``StoreError`` when it is unreachable."""
-    state = ctx.store.schema_state()
-    return {
-        "schema": state,
-        "articles": ctx.store.count_articles() if state != "new" else 0,
-        "sources": len(ctx.config.sources),
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class SourceHealth:
-    """One row of ``syndicate sources``."""
-
-    id: str
-    kind: str
-    url: str
-    state: SourceState | None
-    entries: int
-
-    @property
-    def health(self) -> str:
-        """In a word, for ``status`` and /status: never read, disabled, failing or ok."""
-        if self.state is None:
-            return "never read"
-        if self.state.disabled:
-            return "disabled"
-        return "failing" if self.state.consecutive_errors else "ok"
-
-
-def source_health(ctx: Context) -> list[SourceHealth]:
-    ctx.store.ensure_ready()
-    states = ctx.store.source_states()
-    counts = ctx.store.article_counts()
-    rows = []
-    for src in ctx.config.sources:
-        state = states.get(src.id)
-        if state is not None and state.config_url != _config_url(src):
-            state = None  # the configured URL changed: the old health no longer applies
-        rows.append(SourceHealth(src.id, src.kind, _config_url(src), state, counts.get(src.id, 0)))
-    return rows
-
-
 @dataclass
 class PublishReport:
     written: list[Path] = field(default_factory=list)  # files replaced
@@ -640,27 +504,6 @@ def _write_discovery(
         path = out / filename
         changed = atomic_write(path, data)
         (report.written if changed else report.unchanged).append(path)
-
-
-def feed_selections(ctx: Context) -> list[FeedSelection]:
-    """Every feed to publish: per zone, per city, per category, and all."""
-    title = ctx.config.site.title
-    return [
-        *zone_and_city_selections(ctx.config, ctx.zones),
-        *catalog.category_selections(title, ctx.store.categories(), pinyin_slug),
-        catalog.all_selection(title),
-    ]
-
-
-def zone_and_city_selections(config: Config, zones: Sequence[Zone]) -> list[FeedSelection]:
-    """The zone and city feeds: known from the config alone (category feeds need the store)."""
-    return catalog.zone_and_city_selections(config.site.title, zones, pinyin_slug)
-
-
-def other_sources(ctx: Context, stories: dict[int, list[str]], stored: StoredArticle) -> tuple[str, ...]:
-    """ "Also reported by" for a stored article. ``stories``: ``Store.story_sources`` of the articles at hand."""
-    others = stories.get(stored.story_id) if stored.story_id is not None else None
-    return catalog.other_sources(ctx.source_titles, others, stored.article.source_id)
 
 
 _IMG = re.compile(r'<img[^>]*?\ssrc="(https?://[^"]+)"')

@@ -35,6 +35,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from . import delivery, pipeline, web
+from . import status as health
 from .config import Config, load_config
 from .exceptions import Cancelled, ConfigError, StoreError, SyndicateError
 from .files import TEMP_PREFIX
@@ -463,7 +464,7 @@ def feed_app(config: Config, reader: Callable[[], pipeline.Context], metrics: Me
         cache_max_age=config.serve.cache_max_age,
         base_url=config.site.base_url,
         hubs=config.publish.websub_hubs,
-        health=lambda: pipeline.store_health(reader()),
+        health=lambda: health.store_health(reader()),
         unsubscribe=lambda token: delivery.unsubscribe(reader(), token),
         status=lambda: status_page(reader()),
         metrics=(lambda: metrics.render(reader().store.counts())) if metrics is not None else None,
@@ -478,4 +479,4 @@ def _admin_token(config: Config) -> str | None:
 
 def status_page(ctx: pipeline.Context) -> bytes:
     """The ``/status`` page, from ``status.html.j2``."""
-    return render_status(ctx.config.publish.templates, ctx.site, delivery.status(ctx))
+    return render_status(ctx.config.publish.templates, ctx.site, health.overview(ctx))

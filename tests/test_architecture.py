@@ -1,9 +1,9 @@
 """Data flows one way: the import graph of the package is checked, so it stays that way.
 
 types/exceptions and the pure helpers (text, dates) import nothing of ours but each other; step modules
-import only those; pipeline imports the steps; the thin edges (cli, web, scheduler) import pipeline; nothing
-imports the edges
-but the command line, which starts them.
+import only those; the run context imports the steps, and pipeline, delivery and status build on it; the
+thin edges (cli, web, scheduler) import those; nothing imports the edges but the command line, which
+starts them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import syndicate
 PACKAGE = Path(syndicate.__file__).parent
 LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls", "files", "templating"}
 STEPS = {"config", "sources", "store", "zones", "publish", "dedupe", "registry", "data", "mail"}
-ORCHESTRATOR = {"pipeline", "delivery"}
+ORCHESTRATOR = {"context", "pipeline", "delivery", "status"}
 EDGES = {"cli", "web", "scheduler"}
 
 
@@ -61,9 +61,12 @@ def test_layers() -> None:
     allowed = {
         **dict.fromkeys(LEAVES, LEAVES),
         **dict.fromkeys(STEPS, LEAVES),
-        **dict.fromkeys(ORCHESTRATOR, LEAVES | STEPS | {"__init__"}),
-        # Digest delivery builds on the pipeline's context and feed selections.
-        "delivery": LEAVES | STEPS | {"__init__", "pipeline"},
+        # The run context is the base of the orchestrators; they build on it, not on each other, except
+        # the status overview, which reads each recipient's next digest from delivery.
+        "context": LEAVES | STEPS | {"__init__"},
+        "pipeline": LEAVES | STEPS | {"__init__", "context"},
+        "delivery": LEAVES | STEPS | {"__init__", "context"},
+        "status": LEAVES | STEPS | {"__init__", "context", "delivery"},
         **dict.fromkeys(EDGES, LEAVES | STEPS | ORCHESTRATOR | {"__init__"}),
         "__init__": LEAVES | {"config"},
         "__main__": {"cli"},

@@ -287,9 +287,8 @@ def test_a_source_in_a_word_for_status_and_the_status_page() -> None:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
-    from syndicate.delivery import Status
-    from syndicate.pipeline import SourceHealth
     from syndicate.publish import SiteInfo, render_status
+    from syndicate.status import SourceHealth, Status
     from syndicate.types import SourceState
 
     rows = [

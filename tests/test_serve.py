@@ -16,6 +16,7 @@ from syndicate import pipeline, web
 from syndicate.config import load_config
 from syndicate.files import atomic_write
 from syndicate.pipeline import Context
+from syndicate.status import store_health
 
 from .helpers import page
 
@@ -41,7 +42,7 @@ def app_for(ctx: Context, **kw: Any) -> web.FeedApp:
     return web.FeedApp(
         ctx.config.publish.output_dir,
         base_url=ctx.config.site.base_url,
-        health=lambda: pipeline.store_health(ctx),
+        health=lambda: store_health(ctx),
         **kw,
     )
 
@@ -135,9 +136,7 @@ def test_healthz(
     assert r.json()["status"] == "ok"
     gone = Context.open(load_config(write_config(db_url="postgresql+psycopg://nobody@127.0.0.1:1/none")))
     try:
-        base2 = start_server(
-            web.FeedApp(published.config.publish.output_dir, health=lambda: pipeline.store_health(gone))
-        )
+        base2 = start_server(web.FeedApp(published.config.publish.output_dir, health=lambda: store_health(gone)))
         r = httpx.get(base2 + "/healthz")
         assert r.status_code == 503
         assert r.json()["status"] == "unavailable"

@@ -1,0 +1,144 @@
+"""The run context: what every step of a run needs (the validated config, an open store, a clock, a way
+to stop), and the views of the config that several orchestrators share (zones, the feeds there are).
+
+``pipeline`` (gather, store, dedupe, publish), ``delivery`` (digests) and ``status`` build on it; it
+imports only the steps.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from . import __version__, dedupe
+from .config import Config, DirectorySourceConfig, SourceConfig
+from .exceptions import Cancelled
+from .publish import FeedSelection, SiteInfo, catalog
+from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
+from .store import FeedState, Store
+from .types import StoredArticle, Zone
+from .urls import is_private_address
+from .zones import ZoneIndex
+
+__all__ = [
+    "Clock",
+    "Context",
+    "config_url",
+    "feed_selections",
+    "other_sources",
+    "system_clock",
+    "zone_and_city_selections",
+    "zone_set",
+]
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    """What one run needs: the validated config, an open store and a clock."""
+
+    config: Config
+    store: Store
+    clock: Clock = system_clock
+    # Which connected addresses count as private networks (partner feeds may not redirect into them).
+    is_private: Callable[[str], bool] = is_private_address
+    # The in-memory LSH index of dedupe, built from stored signatures on first use in this process.
+    lsh: dedupe.LshIndex | None = None
+    # True once the process is stopping: long steps stop between units of work (``Cancelled``).
+    cancelled: Callable[[], bool] = lambda: False
+    # The ids each feed held at the last publish of this process, kept up to date from the changes each
+    # publish reads (a daemon publishes many times; listing a 50,000-article feed each time is the cost
+    # of an incremental publish otherwise). ``indexed_at``: the watermark they correspond to.
+    indexes: dict[str, list[int]] = field(default_factory=dict)
+    indexed_at: str | None = None
+    feed_states: dict[str, FeedState] | None = None  # likewise: what each feed held when last written
+    items: Any = None  # likewise: articles made into feed items (``_ItemMaker``)
+    # Told (step, done, total) as long steps advance: progress bars on a terminal.
+    progress: Callable[[str, int, int], None] | None = None
+
+    def advance(self, step: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(step, done, total)
+        if self.cancelled():
+            raise Cancelled(f"{step}: stopped after {done} of {total}: shutting down")
+
+    @classmethod
+    def open(cls, config: Config, clock: Clock = system_clock, **kw: Any) -> Context:
+        return cls(config, Store(config.database.url), clock, **kw)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @functools.cached_property
+    def zone_set(self) -> ZoneSet:
+        return zone_set(self.config)
+
+    @property
+    def zones(self) -> tuple[Zone, ...]:
+        return self.zone_set.zones
+
+    @functools.cached_property
+    def zones_by_slug(self) -> dict[str, Zone]:
+        return {z.slug: z for z in self.zones}
+
+    @functools.cached_property
+    def source_titles(self) -> dict[str, str]:
+        """Source id → the name it is credited by."""
+        return {s.id: s.title or s.id for s in self.config.sources}
+
+    def zone_index(self) -> ZoneIndex:
+        return ZoneIndex(self.zones, self.config.zones_registry.max_zone_mentions)
+
+    @property
+    def site(self) -> SiteInfo:
+        s = self.config.site
+        return SiteInfo(title=s.title, base_url=s.base_url, language=s.language, tz=s.tz, version=__version__)
+
+
+def zone_set(config: Config) -> ZoneSet:
+    """The configured zones merged over the built-in registry, if one is switched on."""
+    configured = [
+        Zone(slug=z.slug, name=z.name, city=z.city, province=z.province, aliases=z.aliases) for z in config.zones
+    ]
+    builtin = load_builtin(config.zones_registry.builtin) if config.zones_registry.builtin else []
+    return merge_zones(builtin, configured)
+
+
+def config_url(src: SourceConfig) -> str:
+    """The address a source is configured with: its folder, or its URL."""
+    return str(src.path) if isinstance(src, DirectorySourceConfig) else src.url
+
+
+def feed_selections(ctx: Context) -> list[FeedSelection]:
+    """Every feed to publish: per zone, per city, per category, and all."""
+    title = ctx.config.site.title
+    return [
+        *zone_and_city_selections(ctx.config, ctx.zones),
+        *catalog.category_selections(title, ctx.store.categories(), pinyin_slug),
+        catalog.all_selection(title),
+    ]
+
+
+def zone_and_city_selections(config: Config, zones: Sequence[Zone]) -> list[FeedSelection]:
+    """The zone and city feeds: known from the config alone (category feeds need the store)."""
+    return catalog.zone_and_city_selections(config.site.title, zones, pinyin_slug)
+
+
+def other_sources(ctx: Context, stories: dict[int, list[str]], stored: StoredArticle) -> tuple[str, ...]:
+    """ "Also reported by" for a stored article. ``stories``: ``Store.story_sources`` of the articles at hand."""
+    others = stories.get(stored.story_id) if stored.story_id is not None else None
+    return catalog.other_sources(ctx.source_titles, others, stored.article.source_id)

@@ -1,0 +1,100 @@
+"""Health at a glance, for ``syndicate sources``, ``syndicate status``, ``/status`` and ``/healthz``: each
+source's state, the last publish, each recipient's next digest, the counts, the last errors. Reads only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .context import Context, config_url
+from .delivery import next_digests
+from .types import SourceState
+
+__all__ = ["SourceHealth", "Status", "overview", "source_health", "store_health"]
+
+
+def store_health(ctx: Context) -> dict[str, Any]:
+    """A small summary of the store for ``/healthz``. Raises ``StoreError`` when it is unreachable."""
+    state = ctx.store.schema_state()
+    return {
+        "schema": state,
+        "articles": ctx.store.count_articles() if state != "new" else 0,
+        "sources": len(ctx.config.sources),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """One row of ``syndicate sources``."""
+
+    id: str
+    kind: str
+    url: str
+    state: SourceState | None
+    entries: int
+
+    @property
+    def health(self) -> str:
+        """In a word, for ``status`` and /status: never read, disabled, failing or ok."""
+        if self.state is None:
+            return "never read"
+        if self.state.disabled:
+            return "disabled"
+        return "failing" if self.state.consecutive_errors else "ok"
+
+
+def source_health(ctx: Context) -> list[SourceHealth]:
+    ctx.store.ensure_ready()
+    states = ctx.store.source_states()
+    counts = ctx.store.article_counts()
+    rows = []
+    for src in ctx.config.sources:
+        state = states.get(src.id)
+        if state is not None and state.config_url != config_url(src):
+            state = None  # the configured URL changed: the old health no longer applies
+        rows.append(SourceHealth(src.id, src.kind, config_url(src), state, counts.get(src.id, 0)))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What ``syndicate status`` and ``/status`` show."""
+
+    now: datetime
+    sources: list[SourceHealth]
+    last_publish: datetime | None
+    next_digests: dict[str, datetime | None]
+    counts: dict[str, int]
+    digests: list[dict[str, Any]]  # the newest digests, newest first
+    errors: list[str]  # the last errors: failing sources, digests waiting or failed
+
+
+def overview(ctx: Context) -> Status:
+    """What ``syndicate status`` and ``/status`` show."""
+    ctx.store.ensure_ready()
+    now = ctx.clock()
+    sources = source_health(ctx)
+    last = ctx.store.setting("publish.last")
+    digests = ctx.store.digest_log(limit=20)
+    errors = [
+        f"source {s.id}: {s.state.last_error_kind}: {s.state.last_error}"
+        for s in sources
+        if s.state is not None and s.state.consecutive_errors and s.state.last_error
+    ]
+    errors += [
+        f"digest to {d['recipient']} ({d['status']}, {d['attempts']} attempts): {d['last_error']}"
+        for d in digests
+        if d["last_error"] and d["status"] != "sent"
+    ]
+    recipients = ctx.store.recipients()
+    errors += [f"recipient {email}: {st.failure}" for email, st in recipients.items() if st.failure is not None]
+    return Status(
+        now=now,
+        sources=sources,
+        last_publish=datetime.fromisoformat(last) if last else None,
+        next_digests=next_digests(ctx, recipients),
+        counts=ctx.store.counts(),
+        digests=digests,
+        errors=errors,
+    )
