@@ -27,7 +27,7 @@ from pathlib import Path
 
 from feedgen.feed import FeedGenerator
 
-from syndicate import pipeline
+from syndicate import pipeline, publisher
 from syndicate.config import config_from_dict
 from syndicate.publish import FeedItem
 from syndicate.types import Article
@@ -124,7 +124,7 @@ def main() -> None:
         pipeline.publish(ctx, full=True)  # warm: files exist, so a full rebuild measures rebuilding
 
         # The same documents' items, in memory, for the baseline.
-        make = pipeline._ItemMaker(ctx)
+        make = publisher._ItemMaker(ctx)
         selections = pipeline.feed_selections(ctx)
         # Every document publish --all writes: each feed, and the archive pages of those with more items.
         loaded = []

@@ -30,6 +30,7 @@ __all__ = [
     "feed_selections",
     "other_sources",
     "system_clock",
+    "user_agent",
     "zone_and_city_selections",
     "zone_set",
 ]
@@ -116,6 +117,11 @@ def zone_set(config: Config) -> ZoneSet:
     ]
     builtin = load_builtin(config.zones_registry.builtin) if config.zones_registry.builtin else []
     return merge_zones(builtin, configured)
+
+
+def user_agent(config: Config) -> str:
+    """What syndicate calls itself to partners and hubs."""
+    return config.fetch.user_agent or f"syndicate/{__version__} (+{config.site.base_url})"
 
 
 def config_url(src: SourceConfig) -> str:

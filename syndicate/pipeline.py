@@ -8,25 +8,17 @@ context's clock, never from ``datetime.now()`` inside a step.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import dataclasses
 import errno
 import functools
-import hashlib
-import html
-import json
 import logging
-import mimetypes
 import os
-import re
 import time
-from array import array
 from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from . import __version__, dedupe
+from . import dedupe
 from .config import (
     Config,
     DirectorySourceConfig,
@@ -39,33 +31,19 @@ from .context import config_url as _config_url
 from .context import feed_selections as feed_selections
 from .context import other_sources as other_sources
 from .context import system_clock as system_clock
+from .context import user_agent
 from .context import zone_and_city_selections as zone_and_city_selections
 from .context import zone_set as zone_set
-from .exceptions import Cancelled, ConfigError, PublishError
-from .files import atomic_write
+from .exceptions import ConfigError
 from .publish import (
-    STYLESHEET,
-    EntryCache,
-    FeedEntry,
-    FeedItem,
-    FeedLinks,
-    FeedSelection,
-    FeedSpec,
-    Source,
-    build_atom,
-    build_json,
-    build_rss,
-    catalog,
     check_templates,
-    render_index,
-    render_opml,
-    stylesheet,
-    websub,
 )
+from .publisher import PublishReport as PublishReport
+from .publisher import write_feeds
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
-from .store import Changes, Decision, FeedState, Keys, Membership, Story
-from .text import sanitized_text, summarize
-from .types import Article, FetchReport, SourceResult, SourceState, StoredArticle
+from .store import Decision, Keys, Story
+from .text import sanitized_text
+from .types import Article, FetchReport, SourceResult, SourceState
 from .zones import ZoneIndex
 
 __all__ = ["Context", "PublishReport", "fetch", "init", "publish", "system_clock"]
@@ -156,10 +134,6 @@ def fetch(
     return [reports[s.id] for s in selected if s.id in reports]
 
 
-def _user_agent(config: Config) -> str:
-    return config.fetch.user_agent or f"syndicate/{__version__} (+{config.site.base_url})"
-
-
 def _due(state: SourceState | None, config_url: str, now: datetime, slack: timedelta = timedelta(0)) -> bool:
     if state is None or state.config_url != config_url:
         return True
@@ -219,7 +193,7 @@ async def _fetch_feeds(
     total: int,
 ) -> None:
     config = ctx.config
-    fetcher = HttpFetcher(_user_agent(config), config.fetch.concurrency, ctx.is_private, config.fetch.private_hosts)
+    fetcher = HttpFetcher(user_agent(config), config.fetch.concurrency, ctx.is_private, config.fetch.private_hosts)
     async with fetcher:
         by_task = {}
         for src in feeds:
@@ -430,368 +404,10 @@ def stories(ctx: Context, ref: str | None = None) -> list[Story]:
     return ctx.store.stories() if ref is None else ctx.store.stories(_article_id(ctx, ref))
 
 
-@dataclass
-class PublishReport:
-    written: list[Path] = field(default_factory=list)  # files replaced
-    unchanged: list[Path] = field(default_factory=list)  # files rebuilt to the same bytes, left alone
-    skipped: int = 0  # feeds whose documents were not written: not concerned by any change, or unchanged
-    looked_at: int = 0  # feeds whose items were read again because a change concerned them
-    notified: int = 0  # WebSub publish notifications accepted by hubs
-    unwritable: dict[str, str] = field(default_factory=dict)  # items left out of every document: guid → why
-
-
-def _push(ctx: Context, report: PublishReport, now: datetime) -> None:
-    """Tell the configured WebSub hubs of every feed this publish changed, and retry what failed before.
-    Failures are logged and retried later; they never fail the publish."""
-    hubs = ctx.config.publish.websub_hubs
-    if not hubs:
-        return
-    out = ctx.config.publish.output_dir
-    base = ctx.config.site.base_url
-    changed = [base + p.relative_to(out).as_posix() for p in report.written if p.name in FEED_FILES]
-    if changed:
-        ctx.store.queue_notifications(hubs, changed, now)
-    due = ctx.store.due_notifications(now)
-    attempts = {(h, u): a for h, u, a in due}
-    for result in websub.notify([(h, u) for h, u, _ in due], _user_agent(ctx.config)):
-        if result.ok:
-            ctx.store.notification_done(result.hub, result.url)
-            report.notified += 1
-        else:
-            n = attempts[(result.hub, result.url)] + 1
-            ctx.store.notification_failed(result.hub, result.url, result.error or "", websub.next_attempt(n, now))
-            log.warning(
-                "websub.failed", extra={"hub": result.hub, "url": result.url, "error": result.error, "attempts": n}
-            )
-
-
-def _write_discovery(
-    ctx: Context,
-    selections: Sequence[FeedSelection],
-    states: dict[str, FeedState],
-    report: PublishReport,
-    now: datetime,
-) -> None:
-    """index.html, feeds.opml and feed.xsl, from what every feed held when last written."""
-    site = ctx.site
-    out = ctx.config.publish.output_dir
-    templates = ctx.config.publish.templates
-    entries = []
-    for selection in selections:
-        spec = selection.spec
-        state = states.get(spec.path)
-        newest = state.newest.astimezone(site.tz).strftime("%Y-%m-%d %H:%M") if state and state.newest else None
-        entries.append(
-            FeedEntry(
-                selection.group,
-                selection.name,
-                spec.title,
-                selection.city,
-                state.items if state else 0,
-                newest,
-                spec.url(site, "rss.xml"),
-                spec.url(site, "atom.xml"),
-                spec.url(site, "feed.json"),
-                spec.html_url(site),
-            )
-        )
-    newest_all = max((s.newest for s in states.values() if s.newest), default=now)
-    for filename, data in (
-        (STYLESHEET, stylesheet(templates)),
-        ("feeds.opml", render_opml(templates, site, entries, newest_all)),
-        ("index.html", render_index(templates, site, entries)),
-    ):
-        path = out / filename
-        changed = atomic_write(path, data)
-        (report.written if changed else report.unchanged).append(path)
-
-
-_IMG = re.compile(r'<img[^>]*?\ssrc="(https?://[^"]+)"')
-
-
-_READ_BATCH = 2_000  # articles read at once by a full publish
-_ITEMS_KEPT = 20_000  # items a publishing process keeps between publishes (a few KB each)
-
-
-class _ItemMaker:
-    """Turns stored articles into feed items: categories, image, source credit, other sources. Kept by a
-    process between publishes; ``refresh`` forgets what the changes since made stale."""
-
-    def __init__(self, ctx: Context) -> None:
-        self._cache: dict[int, tuple[datetime, FeedItem]] = {}
-        self._story: dict[int, int] = {}  # article id → its story, for the items kept
-        self.entries = EntryCache(ctx.config.site.tz)  # each item's XML entry, built once per format
-        self.ctx = ctx
-        self._sources()
-
-    def __len__(self) -> int:
-        return len(self._cache)
-
-    def refresh(self, members: dict[int, Membership]) -> None:
-        """Forget the items of changed articles and of every article of a story that changed (its
-        "also reported by" may have), and read the sources' addresses again."""
-        stories = {m.story_id for m in members.values() if m.story_id is not None}
-        stale = set(members) | {i for i, story in self._story.items() if story in stories}
-        for i in stale & self._cache.keys():
-            self.entries.forget(self._cache.pop(i)[1].guid)
-            self._story.pop(i, None)
-        before = self.sources
-        self._sources()
-        if self.sources != before:  # a partner moved: every item crediting it is stale
-            self._cache.clear()
-            self._story.clear()
-            self.entries = EntryCache(self.ctx.config.site.tz)
-
-    def _sources(self) -> None:
-        config = self.ctx.config
-        states = self.ctx.store.source_states()
-        platform = Source(config.site.title, f"{config.site.base_url}all/atom.xml", config.site.base_url)
-        self.sources: dict[str, Source] = {}
-        for src in config.sources:
-            if isinstance(src, FeedSourceConfig) and src.is_http:
-                state = states.get(src.id)
-                url = (state.url if state and state.url and state.config_url == src.url else None) or src.url
-                self.sources[src.id] = Source(self.ctx.source_titles[src.id], url, url)
-            else:
-                self.sources[src.id] = platform
-
-    def by_ids(self, ids: Sequence[int]) -> list[FeedItem]:
-        """The items of these articles, newest published first. An article appears in several feeds
-        (zone, city, category, all, archives): it is loaded and turned into an item once per run."""
-        missing = [i for i in ids if i not in self._cache]
-        if missing:
-            for stored, item in zip(
-                stored_list := self.ctx.store.articles_by_ids(missing), self(stored_list), strict=True
-            ):
-                self._cache[stored.id] = (stored.article.published, item)
-                if stored.story_id is not None:
-                    self._story[stored.id] = stored.story_id
-        ranked = sorted((self._cache[i] + (i,) for i in ids), key=lambda t: (t[0], t[2]), reverse=True)
-        return [item for _published, item, _id in ranked]
-
-    def __call__(self, stored: Sequence[StoredArticle]) -> list[FeedItem]:
-        stories = self.ctx.store.story_sources([s.story_id for s in stored if s.story_id is not None])
-        zones = self.ctx.zones_by_slug
-        items = []
-        for s in stored:
-            a = s.article
-            categories = [zones[z].name for z in s.zones if z in zones]
-            categories += [zones[z].city for z in s.zones if z in zones]
-            if a.category:
-                categories.append(a.category)
-            image = a.image
-            if image is None and (m := _IMG.search(a.body_html)):
-                image = html.unescape(m.group(1))
-            items.append(
-                FeedItem(
-                    guid=s.guid,
-                    title=a.title,
-                    link=a.link,
-                    published=a.published,
-                    updated=s.updated,
-                    summary=summarize(a.body_html, 200, sanitized=True),
-                    content_html=a.body_html,
-                    author=a.author,
-                    categories=tuple(dict.fromkeys(categories)),
-                    image=image,
-                    image_type=(mimetypes.guess_type(image)[0] if image else None) or ("image/jpeg" if image else None),
-                    source=self.sources.get(a.source_id),
-                    also=other_sources(self.ctx, stories, s),
-                )
-            )
-        return items
-
-
-FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
-_WATERMARK = "publish.watermark"
-_LAST_PUBLISH = "publish.last"
-
-
-def _feed_index(ctx: Context, selection: FeedSelection, changes: Changes, members: dict[int, Membership]) -> list[int]:
-    """The ids of a feed's articles in arrival order: from the store, or from this process's last list of
-    them with the changes since applied (the same list, without a query over the whole feed)."""
-    path = selection.spec.path
-    cached = ctx.indexes.get(path)
-    if cached is not None and not changes.ids:
-        return cached
-    if cached is None:
-        index = ctx.store.feed_index(selection.zones, selection.category)
-    else:
-        index = [i for i in cached if i not in changes.ids]
-        for i in sorted(changes.ids):
-            if i in members and catalog.holds(selection, members[i]):
-                bisect.insort(index, i)
-    ctx.indexes[path] = index
-    return index
-
-
-def _digest(spec: FeedSpec, items: Sequence[FeedItem], links: FeedLinks) -> str:
-    """Everything a feed's documents are built from (value objects have a deterministic repr)."""
-    return hashlib.sha256(repr((spec, tuple(items), links)).encode()).hexdigest()
-
-
-def _write(path: Path, data: bytes, report: PublishReport) -> None:
-    try:
-        changed = atomic_write(path, data)
-    except PublishError:
-        log.error("publish.failed", extra={"path": str(path)})
-        raise
-    (report.written if changed else report.unchanged).append(path)
-
-
-def _write_archive(
-    ctx: Context,
-    spec: FeedSpec,
-    index: Sequence[int],
-    page: int,
-    states: dict[str, FeedState],
-    make_items: _ItemMaker,
-    report: PublishReport,
-    now: datetime,
-    full: bool,
-    changed: set[int],
-) -> list[FeedState]:
-    """RFC 5005 archive document ``page`` (1 = the oldest): the articles that arrived in
-    ``[(page-1)*N, page*N)``. Once full it changes only when one of its articles does."""
-    site = ctx.site
-    limit = ctx.config.publish.items_per_feed
-    entries = index[(page - 1) * limit : page * limit]
-    key = f"{spec.path}/archive/{page}"
-    links = FeedLinks(
-        current=spec.url(site, "atom.xml"),
-        prev_archive=spec.url(site, f"archive/{page - 1}.xml") if page > 1 else None,
-        archive=True,
-    )
-    # Cheap on purpose: an incremental publish computes this for every page of the large feeds.
-    digest = hashlib.sha256(
-        f"{spec.path}|{spec.title}|{links.prev_archive}|".encode() + array("q", entries).tobytes()
-    ).hexdigest()
-    state = states.get(key)
-    # A page is looked at only when one of its articles changed (or it is new or gone): at a hundred
-    # thousand articles, the `all` feed has two thousand pages that an incremental publish must not touch.
-    # (The file is not looked at: a page whose state is stored was written; `publish --all` rewrites all.)
-    if not full and state is not None and state.digest == digest and changed.isdisjoint(entries):
-        return []
-    items = make_items.by_ids(list(entries))
-    data = build_atom(spec, site, items, now, links, filename=f"archive/{page}.xml", cache=make_items.entries)
-    _write(ctx.config.publish.output_dir / spec.path / "archive" / f"{page}.xml", data, report)
-    return [FeedState(key, spec.title, len(items), max((i.updated for i in items), default=None), digest)]
-
-
 def publish(ctx: Context, full: bool = False) -> PublishReport:
     """Write the feeds whose items changed since the last publish (every feed with ``full``) as RSS, Atom
-    and JSON Feed, then the discovery page, OPML and stylesheet.
-
-    Which feeds changed follows from the articles stored or edited since the last publish (a
-    watermark): their zones, cities and categories, and ``all``. A feed whose items are the same as when
-    it was last written is not rewritten, so its bytes (and ETag) stay. Each file is replaced
-    atomically; the discovery documents are written last, so they never point to a feed not yet written.
-    """
+    and JSON Feed, then the discovery page, OPML and stylesheet (``publisher.write_feeds``). Articles
+    stored by a run that stopped before dedupe are decided first."""
     ctx.store.ensure_ready()
-    deduplicate(ctx)  # articles stored by a run that stopped before dedupe are decided first
-    site = ctx.site
-    out = ctx.config.publish.output_dir
-    limit = ctx.config.publish.items_per_feed
-    now = ctx.clock()
-    report = PublishReport()
-    stored_mark = ctx.store.setting(_WATERMARK)
-    mark = json.loads(stored_mark or "null") if not full else None
-    watermark = datetime.fromisoformat(mark["at"]) if mark else None
-    if full or stored_mark != ctx.indexed_at:
-        ctx.indexes.clear()  # another process published since, or a rebuild: list the feeds again
-        ctx.feed_states = None
-        ctx.items = None
-    changes = ctx.store.changed_since(watermark, set(mark["ids"]) if mark else ())
-    if not ctx.indexes or ctx.feed_states is None:
-        ctx.feed_states = ctx.store.feed_states()
-    states = ctx.feed_states
-    selections = feed_selections(ctx)
-    members = ctx.store.memberships(changes.ids) if ctx.indexes or ctx.items is not None else {}
-    if ctx.items is None or len(ctx.items) > _ITEMS_KEPT:
-        ctx.items = _ItemMaker(ctx)
-    else:
-        ctx.items.refresh(members)
-    make_items: _ItemMaker = ctx.items
-    # Every feed will be looked at: list them all from one read instead of a query each.
-    listed = None
-    if full or watermark is None:
-        canonical = ctx.store.canonical_memberships()
-        listed = catalog.list_feeds(selections, canonical)
-        # Every canonical article is in `all` (or its archives): read them in large batches, not feed by feed.
-        ids = sorted(canonical)
-        for start in range(0, len(ids), _READ_BATCH):
-            ctx.advance("read articles", start, len(ids))
-            make_items.by_ids(ids[start : start + _READ_BATCH])
-    written: list[FeedState] = []
-    for n, selection in enumerate(selections):
-        try:
-            ctx.advance("publish", n, len(selections))
-        except Cancelled:
-            if written:
-                ctx.store.save_feed_states(written)  # the next publish will not redo them
-            ctx.feed_states = None
-            raise
-        spec = selection.spec
-        state = states.get(spec.path)
-        complete = (out / spec.path / "atom.xml").exists()  # a removed folder is written again
-        if watermark is not None and state is not None and complete and not catalog.affected(selection, changes):
-            report.skipped += 1
-            cached = ctx.indexes.get(spec.path)
-            if cached is not None and not changes.ids.isdisjoint(cached):
-                del ctx.indexes[spec.path]  # an article left this feed: list it again when next needed
-            continue
-        report.looked_at += 1
-        if listed is not None:
-            index = ctx.indexes[spec.path] = listed[spec.path]
-        else:
-            index = _feed_index(ctx, selection, changes, members)
-        # Archives first: the subscription documents link to them (docs/design.md, "History").
-        # Full pages that leave at least one item after them: a feed of exactly N items has no archive.
-        full_pages = max(0, len(index) - 1) // limit
-        for page in range(1, full_pages + 1):
-            written.extend(
-                _write_archive(
-                    ctx, spec, index, page, states, make_items, report, now, full or watermark is None, changes.ids
-                )
-            )
-        items = make_items.by_ids(index[-limit:])
-        links = FeedLinks(
-            prev_archive=spec.url(site, f"archive/{full_pages}.xml") if full_pages else None,
-            hubs=ctx.config.publish.websub_hubs,
-        )
-        digest = _digest(spec, items, links)
-        if not full and state is not None and state.digest == digest and complete:
-            report.skipped += 1
-            continue
-        folder, cache = out / spec.path, make_items.entries
-        items = cache.writable(items)
-        _write(folder / "rss.xml", build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs), cache=cache), report)
-        _write(folder / "atom.xml", build_atom(spec, site, items, now, links, cache=cache), report)
-        _write(folder / "feed.json", build_json(spec, site, items, now, cache=cache), report)
-        newest_item = max((i.updated for i in items), default=None)
-        written.append(FeedState(spec.path, spec.title, len(index), newest_item, digest))
-    if written:
-        ctx.store.save_feed_states(written)
-        states.update({s.path: s for s in written})
-    discovery = [out / name for name in (STYLESHEET, "feeds.opml", "index.html")]
-    if full or written or not all(p.exists() for p in discovery):  # else they would come out the same
-        _write_discovery(ctx, selections, states, report, now)
-    if changes.newest is not None:
-        # The newest change seen, and the articles stamped exactly then (so they are not seen twice).
-        mark = {"at": changes.newest.isoformat(), "ids": sorted(changes.at_newest)}
-        ctx.store.set_setting(_WATERMARK, json.dumps(mark))
-        ctx.store.forget_departures(changes.newest)
-        ctx.indexed_at = json.dumps(mark)
-    else:
-        ctx.indexed_at = stored_mark
-    _push(ctx, report, now)
-    report.unwritable = dict(make_items.entries.failed)
-    for guid, why in report.unwritable.items():
-        log.warning("publish.item_skipped", extra={"guid": guid, "error": why})
-    ctx.store.set_setting(_LAST_PUBLISH, now.isoformat())
-    ctx.advance("publish", len(selections), len(selections))
-    log.info(
-        "publish.done",
-        extra={"written": len(report.written), "unchanged": len(report.unchanged), "looked_at": report.looked_at},
-    )
-    return report
+    deduplicate(ctx)
+    return write_feeds(ctx, full)

@@ -16,7 +16,7 @@ import syndicate
 PACKAGE = Path(syndicate.__file__).parent
 LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls", "files", "templating"}
 STEPS = {"config", "sources", "store", "zones", "publish", "dedupe", "registry", "data", "mail"}
-ORCHESTRATOR = {"context", "pipeline", "delivery", "status"}
+ORCHESTRATOR = {"context", "pipeline", "publisher", "delivery", "status"}
 EDGES = {"cli", "web", "scheduler"}
 
 
@@ -64,7 +64,8 @@ def test_layers() -> None:
         # The run context is the base of the orchestrators; they build on it, not on each other, except
         # the status overview, which reads each recipient's next digest from delivery.
         "context": LEAVES | STEPS | {"__init__"},
-        "pipeline": LEAVES | STEPS | {"__init__", "context"},
+        "pipeline": LEAVES | STEPS | {"__init__", "context", "publisher"},
+        "publisher": LEAVES | STEPS | {"__init__", "context"},
         "delivery": LEAVES | STEPS | {"__init__", "context"},
         "status": LEAVES | STEPS | {"__init__", "context", "delivery"},
         **dict.fromkeys(EDGES, LEAVES | STEPS | ORCHESTRATOR | {"__init__"}),
