@@ -8,21 +8,14 @@ one committed and leaves nothing half-done of the second.
 
 from __future__ import annotations
 
-import dataclasses
-import errno
-import functools
-import os
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from alembic import command
-from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Row, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,19 +35,19 @@ from .dedupe import (
     forget_signatures,
     latest_change,
 )
+from .feedquery import FeedQueryMixin, Membership
+from .leases import LeaseMixin
 from .models import (
     ArticleRow,
     ArticleZoneRow,
     DepartureRow,
-    FeedStateRow,
-    LockRow,
-    SettingRow,
     SignatureRow,
-    SourceRow,
-    WebSubPendingRow,
     chunks,
 )
 from .outbox import OutboxMixin, PendingDigest, RecipientState
+from .publishing import Changes, FeedState, PublishStateMixin
+from .schema import TOO_MANY_FILES, alembic_config, migrations, no_file_descriptor_left, out_of_files
+from .sourcestate import SourceStateMixin, state_row
 
 __all__ = [
     "Changes",
@@ -75,7 +68,6 @@ __all__ = [
     "Version",
 ]
 
-_MIGRATIONS = Path(__file__).parent / "migrations"
 SchemaState = Literal["new", "current", "behind", "unknown"]
 # What a StoredArticle is made of (``_stored``, ``article_of``).
 _ARTICLE_COLUMNS = tuple(
@@ -102,81 +94,10 @@ _ARTICLE_COLUMNS = tuple(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """What changed since the last publish: the zones, categories and ids of the articles concerned, the
-    newest change, and the ids stamped exactly then."""
-
-    zones: set[str]
-    categories: set[str | None]
-    newest: datetime | None
-    ids: set[int]
-    at_newest: set[int]
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What a feed held when it was last written."""
-
-    path: str
-    title: str
-    items: int
-    newest: datetime | None
-    digest: str
-
-
-class Membership(NamedTuple):
-    canonical: bool
-    zones: set[str]
-    category: str | None
-    story_id: int | None
-
-
 class SaveCounts(NamedTuple):
     new: int = 0
     updated: int = 0
     unchanged: int = 0
-
-
-_TOO_MANY_FILES = (
-    "too many open files: this process reached its open-files limit (raise it, e.g. LimitNOFILE= under "
-    "systemd; see docs/deploy.md)"
-)
-
-
-def _out_of_files(error: BaseException) -> bool:
-    """EMFILE/ENFILE anywhere in the chain of causes."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno in (errno.EMFILE, errno.ENFILE):
-            return True
-        if "Too many open files" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _no_file_descriptor_left() -> bool:
-    """Whether this process cannot open one more file right now."""
-    try:
-        fd = os.open(os.devnull, os.O_RDONLY)
-    except OSError as e:
-        return e.errno in (errno.EMFILE, errno.ENFILE)
-    os.close(fd)
-    return False
-
-
-@functools.lru_cache(maxsize=1)
-def _migrations() -> tuple[str | None, frozenset[str]]:
-    """The newest migration and every known one, read from the scripts once per process."""
-    script = ScriptDirectory.from_config(_alembic_config())
-    return script.get_current_head(), frozenset(rev.revision for rev in script.walk_revisions())
-
-
-def _alembic_config() -> AlembicConfig:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    return cfg
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -204,7 +125,7 @@ def _on_sqlite_begin(conn: Any) -> None:
 _PG_LOCK = 0x5359_4E44
 
 
-class Store(OutboxMixin):
+class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, OutboxMixin):
     """Data access for syndicate. Construct with a SQLAlchemy URL. Digest queries: ``outbox.py``."""
 
     def __init__(self, url: str) -> None:
@@ -249,16 +170,16 @@ class Store(OutboxMixin):
 
     def schema_state(self) -> SchemaState:
         try:
-            head, known = _migrations()
+            head, known = migrations()
             with self.engine.connect() as conn:
                 current = MigrationContext.configure(conn).get_current_revision()
         except SQLAlchemyError as e:
-            if _out_of_files(e) or _no_file_descriptor_left():  # SQLite says only "unable to open"
-                raise StoreError(f"database {_redact(self.url)}: {_TOO_MANY_FILES}") from e
+            if out_of_files(e) or no_file_descriptor_left():  # SQLite says only "unable to open"
+                raise StoreError(f"database {_redact(self.url)}: {TOO_MANY_FILES}") from e
             raise StoreError(f"database {_redact(self.url)} is unreachable: {e}") from e
         except OSError as e:  # the migration scripts could not be read: not the database's fault
-            if _out_of_files(e):
-                raise StoreError(_TOO_MANY_FILES) from e
+            if out_of_files(e):
+                raise StoreError(TOO_MANY_FILES) from e
             raise StoreError(f"cannot read syndicate's migration scripts: {e}") from e
         if current is None:
             return "new"
@@ -268,7 +189,7 @@ class Store(OutboxMixin):
 
     def migrate(self) -> None:
         """Create the schema, or bring it up to this version's newest migration."""
-        cfg = _alembic_config()
+        cfg = alembic_config()
         try:
             with self.engine.begin() as conn:
                 cfg.attributes["connection"] = conn
@@ -312,7 +233,7 @@ class Store(OutboxMixin):
         unchanged = 0
         with self._session() as s:
             if state is not None:
-                s.merge(_state_row(state))
+                s.merge(state_row(state))
             # Stamps follow every change already stored, by any process (transactions run one at a
             # time): what a publish or a digest has seen is always older than what comes next.
             self._last_stamp = max(self._last_stamp, latest_change(s))
@@ -497,67 +418,6 @@ class Store(OutboxMixin):
                 )
             return out
 
-    # -- sources -------------------------------------------------------------------------------------
-
-    def source_states(self) -> dict[str, SourceState]:
-        with self._session() as s:
-            return {row.id: _state(row) for row in s.scalars(select(SourceRow))}
-
-    def save_source_states(self, states: Iterable[SourceState]) -> None:
-        """Upsert the state of many sources in one transaction (one query to see which exist)."""
-        with self._session() as s:
-            _upsert(s, SourceRow, SourceRow.id, {st.source_id: _state_values(st) for st in states})
-
-    def article_counts(self) -> dict[str, int]:
-        """Articles stored per source id."""
-        with self._session() as s:
-            rows = s.execute(select(ArticleRow.source_id, func.count()).group_by(ArticleRow.source_id))
-            return {source_id: count for source_id, count in rows}
-
-    def zone_articles(self, slug: str, limit: int) -> list[StoredArticle]:
-        """The newest ``limit`` canonical articles of a zone, newest first."""
-        return self.feed_articles(limit, zones=[slug])
-
-    def _selection(self, zones: Sequence[str] | None, category: str | None) -> Any:
-        query = select(ArticleRow).where(ArticleRow.canonical.is_(True))
-        if zones is not None:
-            query = query.where(
-                ArticleRow.id.in_(select(ArticleZoneRow.article_id).where(ArticleZoneRow.zone_slug.in_(list(zones))))
-            )
-        if category is not None:
-            query = query.where(ArticleRow.category == category)
-        return query
-
-    def feed_articles(
-        self, limit: int, zones: Sequence[str] | None = None, category: str | None = None
-    ) -> list[StoredArticle]:
-        """The ``limit`` canonical articles that arrived last in any of ``zones`` (all when None) and of
-        ``category`` (any when None), newest published first."""
-        with self._session() as s:
-            rows = s.scalars(self._selection(zones, category).order_by(ArticleRow.id.desc()).limit(limit)).all()
-            stored = self._stored(s, rows)
-        return sorted(stored, key=lambda a: (a.article.published, a.id), reverse=True)
-
-    def feed_index(self, zones: Sequence[str] | None = None, category: str | None = None) -> list[int]:
-        """The ids of every canonical article of a selection, in the order they arrived."""
-        query = self._selection(zones, category).with_only_columns(ArticleRow.id)
-        with self._session() as s:
-            return list(s.scalars(query.order_by(ArticleRow.id)))
-
-    def memberships(self, ids: Collection[int]) -> dict[int, Membership]:
-        """For each id: what decides which feeds hold the article, and its story."""
-        out: dict[int, Membership] = {}
-        with self._session() as s:
-            for chunk in chunks(sorted(ids)):
-                out.update(_memberships(s, ArticleRow.id.in_(chunk)))
-        return out
-
-    def canonical_memberships(self) -> dict[int, Membership]:
-        """``memberships`` of every canonical article, in two reads (a full publish lists every feed
-        from them instead of querying each feed)."""
-        with self._session() as s:
-            return _memberships(s, ArticleRow.canonical.is_(True))
-
     def articles_by_ids(self, ids: Sequence[int]) -> list[StoredArticle]:
         """The articles with these ids, newest published first."""
         out: list[StoredArticle] = []
@@ -605,163 +465,12 @@ class Store(OutboxMixin):
                         out[story].append(source)
         return out
 
-    # -- publish state --------------------------------------------------------------------------------
-
-    def setting(self, key: str) -> str | None:
-        with self._session() as s:
-            return s.scalar(select(SettingRow.value).where(SettingRow.key == key))
-
-    def setting_or_init(self, key: str, make: Callable[[], str]) -> str:
-        """The setting ``key``; when there is none yet, ``make()`` stored as it, in the same transaction
-        (transactions run one at a time, so two processes starting together agree on one value)."""
-        with self._session() as s:
-            value = s.scalar(select(SettingRow.value).where(SettingRow.key == key))
-            if value is None:
-                value = make()
-                s.add(SettingRow(key=key, value=value))
-            return value
-
-    def set_setting(self, key: str, value: str) -> None:
-        with self._session() as s:
-            s.merge(SettingRow(key=key, value=value))
-
-    def changed_since(self, watermark: datetime | None, seen: Collection[int] = ()) -> Changes:
-        """Zones, categories and ids of the articles changed since ``watermark`` (canonical or not), and
-        the newest change; everything when there is no watermark. Articles stamped exactly at the
-        watermark count unless their id is in ``seen`` (the last publish saw them): two changes can share
-        a timestamp, and one that did must not be missed nor looked at again."""
-        with self._session() as s:
-            where = [] if watermark is None else [ArticleRow.updated >= watermark]
-            rows = s.execute(select(ArticleRow.id, ArticleRow.category, ArticleRow.updated).where(*where)).all()
-            changed = [(i, c, u) for i, c, u in rows if not (u == watermark and i in seen)]
-            ids = {i for i, _, _ in changed}
-            zones: set[str] = set()
-            for chunk in chunks(sorted(ids)):
-                zones.update(
-                    s.scalars(select(ArticleZoneRow.zone_slug).where(ArticleZoneRow.article_id.in_(chunk)).distinct())
-                )
-            categories = {c for _, c, _ in changed}
-            # Feeds an article left: they changed as well.
-            for kind, value in s.execute(
-                select(DepartureRow.kind, DepartureRow.value).where(
-                    *([] if watermark is None else [DepartureRow.at >= watermark])
-                )
-            ):
-                (zones if kind == "zone" else categories).add(value)
-        newest = max((u for _, _, u in changed), default=None)
-        at_newest = {i for i, _, u in changed if u == newest}
-        return Changes(zones, categories, newest, ids, at_newest)
-
-    def forget_departures(self, before: datetime) -> None:
-        """Drop the departures a publish has seen (those stamped before its watermark)."""
-        with self._session() as s:
-            s.execute(delete(DepartureRow).where(DepartureRow.at < before))
-
-    def feed_states(self) -> dict[str, FeedState]:
-        with self._session() as s:
-            return {
-                r.path: FeedState(r.path, r.title, r.items, r.newest, r.digest) for r in s.scalars(select(FeedStateRow))
-            }
-
-    def save_feed_states(self, states: Iterable[FeedState]) -> None:
-        """Upsert many feeds' states in one transaction (one query to see which exist)."""
-        rows = {
-            st.path: {"path": st.path, "title": st.title, "items": st.items, "newest": st.newest, "digest": st.digest}
-            for st in states
-        }
-        with self._session() as s:
-            _upsert(s, FeedStateRow, FeedStateRow.path, rows)
-
-    def queue_notifications(self, hubs: Sequence[str], urls: Sequence[str], now: datetime) -> None:
-        """Remember that each hub must be told of each URL (once, however often it changes meanwhile:
-        a notification already pending keeps its place and its backoff)."""
-        with self._session() as s:
-            pending = set(
-                s.execute(
-                    select(WebSubPendingRow.hub, WebSubPendingRow.url).where(WebSubPendingRow.hub.in_(list(hubs)))
-                )
-            )
-            new = [
-                {"hub": h, "url": u, "attempts": 0, "next_attempt": now}
-                for h in hubs
-                for u in dict.fromkeys(urls)
-                if (h, u) not in pending
-            ]
-            if new:
-                s.execute(insert(WebSubPendingRow), new)
-
-    def due_notifications(self, now: datetime) -> list[tuple[str, str, int]]:
-        """(hub, url, attempts so far) of every notification due now."""
-        with self._session() as s:
-            rows = s.execute(
-                select(WebSubPendingRow.hub, WebSubPendingRow.url, WebSubPendingRow.attempts)
-                .where(WebSubPendingRow.next_attempt <= now)
-                .order_by(WebSubPendingRow.hub, WebSubPendingRow.url)
-            ).all()
-            return [(h, u, a) for h, u, a in rows]
-
-    def notification_done(self, hub: str, url: str) -> None:
-        with self._session() as s:
-            s.execute(delete(WebSubPendingRow).where(WebSubPendingRow.hub == hub, WebSubPendingRow.url == url))
-
-    def notification_failed(self, hub: str, url: str, error: str, next_attempt: datetime) -> None:
-        with self._session() as s:
-            row = s.get(WebSubPendingRow, (hub, url))
-            if row is not None:
-                row.attempts += 1
-                row.last_error = error[:1000]
-                row.next_attempt = next_attempt
-
-    # -- locks --------------------------------------------------------------------------------------
-
-    def acquire_lock(self, name: str, holder: str, now: datetime, ttl: timedelta) -> tuple[bool, str | None]:
-        """Take the lease ``name`` for ``holder`` until ``now + ttl``: when free, expired, or already
-        ours. Returns (taken, the current holder when not taken)."""
-        expires = now + ttl
-        try:
-            with self._session() as s:
-                row = s.get(LockRow, name, with_for_update=True)
-                if row is None:
-                    s.add(LockRow(name=name, holder=holder, acquired=now, expires=expires))
-                    return True, None
-                if row.holder != holder and row.expires > now:
-                    return False, f"{row.holder} (since {row.acquired:%Y-%m-%d %H:%M:%S} UTC)"
-                if row.holder != holder:
-                    row.acquired = now
-                row.holder, row.expires = holder, expires
-                return True, None
-        except IntegrityError:
-            return False, "another process (taken at the same moment)"
-
-    def renew_lock(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
-        """Extend our lease. False when it is no longer ours (it expired and another process took it)."""
-        with self._session() as s:
-            result = s.execute(
-                update(LockRow).where(LockRow.name == name, LockRow.holder == holder).values(expires=now + ttl)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    def release_lock(self, name: str, holder: str) -> None:
-        with self._session() as s:
-            s.execute(delete(LockRow).where(LockRow.name == name, LockRow.holder == holder))
-
     def counts(self) -> dict[str, int]:
         """Articles, stories (canonical articles) and duplicates stored."""
         with self._session() as s:
             total = s.scalar(select(func.count()).select_from(ArticleRow)) or 0
             canonical = s.scalar(select(func.count()).select_from(ArticleRow).where(ArticleRow.canonical.is_(True)))
             return {"articles": total, "stories": canonical or 0, "duplicates": total - (canonical or 0)}
-
-    def categories(self) -> list[str]:
-        """Every category a canonical article has, sorted."""
-        with self._session() as s:
-            return sorted(
-                s.scalars(
-                    select(ArticleRow.category)
-                    .where(ArticleRow.category.is_not(None), ArticleRow.canonical.is_(True))
-                    .distinct()
-                )
-            )
 
     def source_articles(self, source_id: str) -> list[StoredArticle]:
         """Every article of one source, duplicates included, in the order they were stored."""
@@ -803,24 +512,6 @@ class Store(OutboxMixin):
         ]
 
 
-def _memberships(s: Session, which: Any) -> dict[int, Membership]:
-    """``Membership`` of the articles the condition ``which`` selects: two reads."""
-    out = {
-        aid: Membership(bool(canonical), set(), category, story)
-        for aid, canonical, category, story in s.execute(
-            select(ArticleRow.id, ArticleRow.canonical, ArticleRow.category, ArticleRow.story_id).where(which)
-        )
-    }
-    for aid, slug in s.execute(
-        select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug)
-        .join(ArticleRow, ArticleRow.id == ArticleZoneRow.article_id)
-        .where(which)
-    ):
-        if aid in out:  # (an article stored between the two reads by a writer outside syndicate)
-            out[aid].zones.add(slug)
-    return out
-
-
 def _fields(article: Article) -> dict[str, Any]:
     return {
         "title": article.title,
@@ -834,38 +525,6 @@ def _fields(article: Article) -> dict[str, Any]:
         "tags": list(article.tags),
         "image": article.image,
     }
-
-
-def _upsert(s: Session, model: Any, key: Any, rows: Mapping[Any, dict[str, Any]]) -> None:
-    """Insert or update many rows of ``model`` by primary key, in bulk: one query to see which exist."""
-    if not rows:
-        return
-    keys = list(rows)
-    known: set[Any] = set()
-    for chunk in chunks(keys):
-        known.update(s.scalars(select(key).where(key.in_(chunk))))
-    if known:
-        s.execute(update(model), [rows[k] for k in keys if k in known])
-    if len(known) < len(rows):
-        s.execute(insert(model), [rows[k] for k in keys if k not in known])
-
-
-_STATE_FIELDS = [f.name for f in dataclasses.fields(SourceState)]
-
-
-def _state_values(state: SourceState) -> dict[str, Any]:
-    values = {name: getattr(state, name) for name in _STATE_FIELDS}
-    values["id"] = values.pop("source_id")
-    return values
-
-
-def _state_row(state: SourceState) -> SourceRow:
-    return SourceRow(**_state_values(state))
-
-
-def _state(row: SourceRow) -> SourceState:
-    values = {name: getattr(row, "id" if name == "source_id" else name) for name in _STATE_FIELDS}
-    return SourceState(**values)
 
 
 def _redact(url: str) -> str:

@@ -7,7 +7,7 @@ time zones) as on PostgreSQL (``timestamptz``). The schema is changed only throu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -23,9 +23,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    insert,
+    select,
+    update,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 _T = TypeVar("_T")
@@ -276,3 +279,17 @@ class DepartureRow(Base):
     kind: Mapped[str] = mapped_column(String(10))  # zone | category
     value: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+def upsert(s: Session, model: Any, key: Any, rows: Mapping[Any, dict[str, Any]]) -> None:
+    """Insert or update many rows of ``model`` by primary key, in bulk: one query to see which exist."""
+    if not rows:
+        return
+    keys = list(rows)
+    known: set[Any] = set()
+    for chunk in chunks(keys):
+        known.update(s.scalars(select(key).where(key.in_(chunk))))
+    if known:
+        s.execute(update(model), [rows[k] for k in keys if k in known])
+    if len(known) < len(rows):
+        s.execute(insert(model), [rows[k] for k in keys if k not in known])
