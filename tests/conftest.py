@@ -175,3 +175,18 @@ def start_server() -> Iterator[Callable[..., str]]:
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def ctx_for(write_config: Callable[..., Path], clock: FixedClock) -> Iterator[Callable[..., Context]]:
+    """Contexts on a config with these extra sources (TOML), closed after the test. ``at``: another clock."""
+    opened: list[Context] = []
+
+    def make(sources: str, at: Callable[[], datetime] | None = None, **kw: Any) -> Context:
+        ctx = Context.open(load_config(write_config(sources)), at or clock, **kw)
+        opened.append(ctx)
+        return ctx
+
+    yield make
+    for c in opened:
+        c.close()

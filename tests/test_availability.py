@@ -49,20 +49,6 @@ def feed_source(source_id: str, url: str, extra: str = "") -> str:
     return f'[[sources]]\nid = "{source_id}"\nkind = "feed"\nurl = "{url}"\nzone = "xishan"\n{extra}\n'
 
 
-@pytest.fixture
-def ctx_for(write_config: Callable[..., Path]) -> Iterator[Callable[..., Context]]:
-    opened: list[Context] = []
-
-    def make(sources: str, clock: Callable[[], datetime] = lambda: NOW, **kw: object) -> Context:
-        ctx = Context.open(load_config(write_config(sources)), clock, **kw)
-        opened.append(ctx)
-        return ctx
-
-    yield make
-    for c in opened:
-        c.close()
-
-
 def xml_feeds(ctx: Context) -> list[Path]:
     out = ctx.config.publish.output_dir
     return sorted(out.rglob("*.xml"))  # subscription documents and archives

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +14,6 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from syndicate import pipeline
-from syndicate.config import load_config
 from syndicate.pipeline import Context
 from syndicate.types import FetchReport
 
@@ -46,20 +45,6 @@ def feed_source(source_id: str, url: str, **extra: object) -> str:
     for key, value in extra.items():
         lines.append(f"{key} = {value!r}" if not isinstance(value, str) else f'{key} = "{value}"')
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def ctx_for(write_config: Callable[..., Path], clock: FixedClock) -> Iterator[Callable[..., Context]]:
-    opened: list[Context] = []
-
-    def make(sources: str, **kw: object) -> Context:
-        ctx = Context.open(load_config(write_config(sources)), clock, **kw)
-        opened.append(ctx)
-        return ctx
-
-    yield make
-    for c in opened:
-        c.close()
 
 
 def one(ctx: Context, source_id: str) -> FetchReport:
