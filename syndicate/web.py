@@ -202,7 +202,7 @@ class FeedApp:
         return entry
 
     def _remember(self, path: str, key: str) -> None:
-        if path not in self._paths:
+        if self._paths.get(path) != key:  # new, or the path now leads to another file
             if len(self._paths) >= _MAX_PATHS:
                 self._paths.clear()
             self._paths[path] = key

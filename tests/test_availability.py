@@ -189,6 +189,17 @@ def test_compressed_bodies_are_read_and_capped(
     assert reports["bomb"].errors == ("too_large: body exceeds the limit of 1048576 bytes",)
 
 
+def test_a_content_encoding_we_do_not_know_is_read_as_the_plain_body_it_is(
+    ctx_for: Callable[..., Context], httpserver: HTTPServer
+) -> None:
+    """Misconfigured servers label plain bodies "Content-Encoding: UTF-8" or "none"; readers ignore it."""
+    for n, label in enumerate(("UTF-8", "none", "identity")):
+        httpserver.expect_request(f"/{n}").respond_with_data(rss(GOOD), headers={"Content-Encoding": label})
+    ctx = ctx_for("".join(feed_source(f"s{n}", httpserver.url_for(f"/{n}")) for n in range(3)))
+    reports = pipeline.fetch(ctx, ["s0", "s1", "s2"])
+    assert [(r.new, r.errors) for r in reports] == [(1, ())] * 3
+
+
 # -- 4. nesting ----------------------------------------------------------------------------------------
 
 

@@ -276,8 +276,10 @@ class _Decoder:
     """Content-Encoding undone step by step with an output cap: identity, gzip, deflate, br."""
 
     def __init__(self, encoding: str, limit: int, status: int) -> None:
-        codings = [c.strip().lower() for c in encoding.split(",") if c.strip() and c.strip().lower() != "identity"]
-        if len(codings) > 1 or (codings and codings[0] not in _ENCODINGS):
+        # A coding we do not know is ignored, as httpx and browsers do: real servers send values such as
+        # "UTF-8" or "none" with a plain body. Two real codings at once are refused (nobody sends them).
+        codings = [c for c in (v.strip().lower() for v in encoding.split(",")) if c in _ENCODINGS]
+        if len(codings) > 1:
             raise _Fail("protocol", f"unsupported Content-Encoding {encoding!r}", status)
         self.coding = codings[0] if codings else None
         self.limit, self.status = limit, status
