@@ -35,6 +35,7 @@ from syndicate.pipeline import Context
 from syndicate.publish import FeedItem, FeedSpec, SiteInfo, build_atom, build_json, build_rss
 from syndicate.publish.feeds import EntryCache
 from syndicate.sources import health
+from syndicate.sources.feed import FeedDefaults, parse_feed
 from syndicate.text import MAX_DEPTH, limit_nesting, sanitize_html
 from syndicate.types import Article, SourceResult
 from syndicate.urls import is_private_address, may_reach_private
@@ -198,6 +199,20 @@ def test_a_content_encoding_we_do_not_know_is_read_as_the_plain_body_it_is(
     ctx = ctx_for("".join(feed_source(f"s{n}", httpserver.url_for(f"/{n}")) for n in range(3)))
     reports = pipeline.fetch(ctx, ["s0", "s1", "s2"])
     assert [(r.new, r.errors) for r in reports] == [(1, ())] * 3
+
+
+@pytest.mark.parametrize("body", ["<![CDATA[" + "长" * 1_500_000 + "]]>", "甲&amp;" * 400_000], ids=["cdata", "refs"])
+def test_a_text_run_over_a_million_characters_is_cut_and_the_document_stays_well_formed(body: str) -> None:
+    doc = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>h</title>'
+        f"<link>http://h.example/</link><item><title>长</title><link>http://h.example/1</link>"
+        f"<description>{body}</description></item><item><title>第二条</title><link>http://h.example/2</link>"
+        "<description>正文</description></item></channel></rss>"
+    ).encode()
+    parsed = parse_feed(doc, None, FeedDefaults("h", "http://h.example/", SHANGHAI, NOW))
+    assert parsed.warnings == ()  # neither a reference nor a CDATA section was cut open
+    assert [a.title for a in parsed.articles] == ["长", "第二条"]
+    assert 999_000 < len(parsed.articles[0].body_html) <= 1_000_000
 
 
 # -- 4. nesting ----------------------------------------------------------------------------------------

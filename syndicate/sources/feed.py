@@ -113,6 +113,7 @@ class ParsedFeed:
 # before sanitizing (the sanitizer closes what the cut left open).
 MAX_ENTRIES = 10_000
 _TEXT_RUN = re.compile(r"[^<]+")
+_PARTIAL_REF = re.compile(r"&[#\w]*$")
 _ENTRY_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(?=[\s/>])", re.I)
 MAX_BODY = 1_000_000
 
@@ -213,7 +214,9 @@ def _cut_long_text(text: str) -> str:
         return text
     parts, at = [], 0
     for start, end in long:
-        parts.append(text[at : start + MAX_BODY])
+        # Not inside a reference ("&am"), and a CDATA section that ended in the run still ends.
+        parts.append(_PARTIAL_REF.sub("", text[at : start + MAX_BODY]))
+        parts.append("]]>" if text.endswith("]]>", start, end) else "")
         at = end
     parts.append(text[at:])
     return "".join(parts)
