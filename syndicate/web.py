@@ -398,6 +398,8 @@ def _accepts_gzip(value: bytes) -> bool:
     """Accept-Encoding allows gzip: named (or ``*``) with a q-value above 0 (``gzip;q=0`` refuses it)."""
     if b"gzip" not in value and b"*" not in value:
         return False
+    if b"q=" not in value:  # the common case on the poll path: no weights to read
+        return True
     named: dict[str, float] = {}
     for part in value.decode("latin-1").lower().split(","):
         coding, _, params = part.partition(";")
