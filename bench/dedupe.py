@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from syndicate import pipeline
+from syndicate import dedupe, pipeline
 from syndicate.config import config_from_dict
 from syndicate.text import paragraphs_html
 from syndicate.types import Article
@@ -94,12 +94,13 @@ def speed(store_size: int, step: int) -> None:
     per_article: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         ctx = context(Path(tmp))
+        lsh = dedupe.LshIndex()  # kept between steps, as the daemon keeps it
         stored = 0
         while stored <= store_size:
             batch = [article(rng, stored + i, start + timedelta(minutes=stored + i)) for i in range(step)]
             ctx.store.save_articles("bench", [(a, ()) for a in batch], start)
             began = time.perf_counter()
-            report = pipeline.deduplicate(ctx)
+            report = pipeline.deduplicate(ctx, lsh=lsh)
             seconds = time.perf_counter() - began
             assert report.checked == step
             stored += step

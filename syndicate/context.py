@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from . import __version__, dedupe
+from . import __version__
 from .config import Config, DirectorySourceConfig, SourceConfig
 from .exceptions import Cancelled
 from .publish import FeedSelection, SiteInfo, catalog
 from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
-from .store import FeedState, Store
+from .store import Store
 from .types import StoredArticle, Zone
 from .urls import is_private_address
 from .zones import ZoneIndex
@@ -44,24 +44,17 @@ def system_clock() -> datetime:
 
 @dataclass
 class Context:
-    """What one run needs: the validated config, an open store and a clock."""
+    """What one run needs: the validated config, an open store, a clock, a way to stop and a way to show
+    progress. It keeps nothing between runs: what a long-lived process reuses (the dedupe index, the
+    publisher's lists) belongs to that process (``pipeline.Kept``)."""
 
     config: Config
     store: Store
     clock: Clock = system_clock
     # Which connected addresses count as private networks (partner feeds may not redirect into them).
     is_private: Callable[[str], bool] = is_private_address
-    # The in-memory LSH index of dedupe, built from stored signatures on first use in this process.
-    lsh: dedupe.LshIndex | None = None
     # True once the process is stopping: long steps stop between units of work (``Cancelled``).
     cancelled: Callable[[], bool] = lambda: False
-    # The ids each feed held at the last publish of this process, kept up to date from the changes each
-    # publish reads (a daemon publishes many times; listing a 50,000-article feed each time is the cost
-    # of an incremental publish otherwise). ``indexed_at``: the watermark they correspond to.
-    indexes: dict[str, list[int]] = field(default_factory=dict)
-    indexed_at: str | None = None
-    feed_states: dict[str, FeedState] | None = None  # likewise: what each feed held when last written
-    items: Any = None  # likewise: articles made into feed items (``_ItemMaker``)
     # Told (step, done, total) as long steps advance: progress bars on a terminal.
     progress: Callable[[str, int, int], None] | None = None
 

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from . import dedupe
@@ -38,17 +38,28 @@ from .exceptions import ConfigError
 from .publish import (
     check_templates,
 )
+from .publisher import Publisher
 from .publisher import PublishReport as PublishReport
-from .publisher import write_feeds
 from .sources import DirectorySource, FeedSource, HttpFetcher, SqlSource, health
 from .store import Decision, Keys, Story
 from .text import sanitized_text
 from .types import Article, FetchReport, SourceResult, SourceState
 from .zones import ZoneIndex
 
-__all__ = ["Context", "PublishReport", "fetch", "init", "publish", "system_clock"]
+__all__ = ["Context", "Kept", "PublishReport", "fetch", "init", "publish", "system_clock"]
 
 log = logging.getLogger("syndicate")
+
+
+@dataclass
+class Kept:
+    """What a long-lived process (the daemon) keeps between runs: the in-memory LSH index of dedupe (built
+    from stored signatures on first use, then topped up with what other processes stored since) and the
+    publisher with its lists. A one-shot command makes a fresh one; it stays valid across config reloads
+    as long as the database is the same."""
+
+    lsh: dedupe.LshIndex = field(default_factory=dedupe.LshIndex)
+    publisher: Publisher = field(default_factory=Publisher)
 
 
 def check(config: Config) -> tuple[list[str], list[str]]:
@@ -84,6 +95,7 @@ def fetch(
     source_ids: Iterable[str] = (),
     *,
     only_due: bool = False,
+    kept: Kept | None = None,
 ) -> list[FetchReport]:
     """Read each source once and store what is new or changed. One failing source never stops another.
 
@@ -130,7 +142,7 @@ def fetch(
         if deferred:
             ctx.store.save_source_states(deferred)
     ctx.advance("fetch", len(selected), len(selected))
-    deduplicate(ctx)
+    deduplicate(ctx, lsh=kept.lsh if kept else None)
     return [reports[s.id] for s in selected if s.id in reports]
 
 
@@ -304,7 +316,7 @@ def priorities(config: Config) -> dict[str, int]:
     return {s.id: s.priority for s in config.sources}
 
 
-def deduplicate(ctx: Context, batch: int = 2000) -> DedupeReport:
+def deduplicate(ctx: Context, batch: int = 2000, *, lsh: dedupe.LshIndex | None = None) -> DedupeReport:
     """Fingerprint every article not yet fingerprinted and join it to its story (docs/design.md, "Dedupe").
 
     Each batch is one transaction with one round of lookups and one of writes; a crash leaves the rest
@@ -320,9 +332,7 @@ def deduplicate(ctx: Context, batch: int = 2000) -> DedupeReport:
     def keys(f: dedupe.Fingerprint) -> Keys:
         return Keys(f.link, f.body_hash, f.title_key, f.length, f.buckets)
 
-    if ctx.lsh is None:
-        ctx.lsh = dedupe.LshIndex()
-    index = ctx.lsh
+    index = lsh if lsh is not None else dedupe.LshIndex()
     # First use in this process: every stored signature; later: what other processes stored since.
     loaded = list(ctx.store.signature_buckets(after=index.high_water))
     index.load([aid for aid, _ in loaded], [blob for _, blob in loaded])
@@ -404,10 +414,11 @@ def stories(ctx: Context, ref: str | None = None) -> list[Story]:
     return ctx.store.stories() if ref is None else ctx.store.stories(_article_id(ctx, ref))
 
 
-def publish(ctx: Context, full: bool = False) -> PublishReport:
+def publish(ctx: Context, full: bool = False, *, kept: Kept | None = None) -> PublishReport:
     """Write the feeds whose items changed since the last publish (every feed with ``full``) as RSS, Atom
-    and JSON Feed, then the discovery page, OPML and stylesheet (``publisher.write_feeds``). Articles
-    stored by a run that stopped before dedupe are decided first."""
+    and JSON Feed, then the discovery page, OPML and stylesheet (``Publisher.publish``). Articles stored
+    by a run that stopped before dedupe are decided first."""
+    kept = kept or Kept()
     ctx.store.ensure_ready()
-    deduplicate(ctx)
-    return write_feeds(ctx, full)
+    deduplicate(ctx, lsh=kept.lsh)
+    return kept.publisher.publish(ctx, full)

@@ -2,14 +2,15 @@
 with their RFC 5005 archives, then the discovery page, OPML and stylesheet, then WebSub notifications.
 
 Which feeds exist and what each holds is decided by ``publish.catalog`` (pure); the documents are built by
-``publish.feeds`` (pure); this module reads the store, keeps what a long-lived process reuses between
-publishes (each feed's ids, states and items, on the run context for now) and writes the files. The
-pipeline deduplicates before it calls ``write_feeds``.
+``publish.feeds`` (pure); the ``Publisher`` here reads the store, writes the files and keeps what a
+long-lived process reuses between publishes (each feed's ids, states and items). The pipeline
+deduplicates before it publishes.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import html
 import json
@@ -34,6 +35,7 @@ from .publish import (
     FeedLinks,
     FeedSelection,
     FeedSpec,
+    SiteInfo,
     Source,
     build_atom,
     build_json,
@@ -48,7 +50,7 @@ from .store import Changes, FeedState, Membership
 from .text import summarize
 from .types import StoredArticle
 
-__all__ = ["FEED_FILES", "PublishReport", "write_feeds"]
+__all__ = ["FEED_FILES", "PublishReport", "Publisher"]
 
 log = logging.getLogger("syndicate")
 
@@ -88,17 +90,14 @@ def _push(ctx: Context, report: PublishReport, now: datetime) -> None:
             )
 
 
-def _write_discovery(
-    ctx: Context,
-    selections: Sequence[FeedSelection],
-    states: dict[str, FeedState],
-    report: PublishReport,
-    now: datetime,
-) -> None:
-    """index.html, feeds.opml and feed.xsl, from what every feed held when last written."""
-    site = ctx.site
-    out = ctx.config.publish.output_dir
-    templates = ctx.config.publish.templates
+def _write_discovery(run: _Run, selections: Sequence[FeedSelection]) -> None:
+    """index.html, feeds.opml and feed.xsl, from what every feed held when last written. Left alone when
+    no feed was written and they exist: they would come out the same."""
+    out, states, report = run.out, run.states, run.report
+    if not run.full and not run.written and all((out / n).exists() for n in (STYLESHEET, "feeds.opml", "index.html")):
+        return
+    site = run.site
+    templates = run.ctx.config.publish.templates
     entries = []
     for selection in selections:
         spec = selection.spec
@@ -118,7 +117,7 @@ def _write_discovery(
                 spec.html_url(site),
             )
         )
-    newest_all = max((s.newest for s in states.values() if s.newest), default=now)
+    newest_all = max((s.newest for s in states.values() if s.newest), default=run.now)
     for filename, data in (
         (STYLESHEET, stylesheet(templates)),
         ("feeds.opml", render_opml(templates, site, entries, newest_all)),
@@ -230,25 +229,192 @@ _WATERMARK = "publish.watermark"
 _LAST_PUBLISH = "publish.last"
 
 
-def _feed_index(ctx: Context, selection: FeedSelection, changes: Changes, members: dict[int, Membership]) -> list[int]:
-    """The ids of a feed's articles in arrival order: from the store, or from this process's last list of
-    them with the changes since applied (the same list, without a query over the whole feed)."""
-    path = selection.spec.path
-    cached = ctx.indexes.get(path)
-    if cached is not None and not changes.ids:
-        return cached
-    if cached is None:
-        index = ctx.store.feed_index(selection.zones, selection.category)
-    else:
-        index = [i for i in cached if i not in changes.ids]
-        for i in sorted(changes.ids):
-            if i in members and catalog.holds(selection, members[i]):
-                bisect.insort(index, i)
-    ctx.indexes[path] = index
-    return index
+class Publisher:
+    """Publishes, and keeps what a long-lived process reuses between publishes: each feed's ids (a daemon
+    publishes many times; listing a 50,000-article feed each time is the cost of an incremental publish
+    otherwise), what each feed held when last written, and the articles already made into feed items.
+
+    Whoever lives long owns one (the daemon); a one-shot command uses a fresh one. What it keeps is
+    dropped when another process published since (the watermark moved under it), on ``publish --all``, and
+    when it is handed another run context (the config was reloaded).
+    """
+
+    def __init__(self) -> None:
+        self._ctx: Context | None = None
+        self.indexes: dict[str, list[int]] = {}  # feed path → its article ids in arrival order
+        self.indexed_at: str | None = None  # the watermark ``indexes`` correspond to
+        self.feed_states: dict[str, FeedState] | None = None
+        self.items: _ItemMaker | None = None
+
+    def _forget(self) -> None:
+        self.indexes.clear()
+        self.feed_states = None
+        self.items = None
+
+    def publish(self, ctx: Context, full: bool = False) -> PublishReport:
+        """Write the feeds whose items changed since the last publish (every feed with ``full``) as RSS,
+        Atom and JSON Feed, then the discovery page, OPML and stylesheet.
+
+        Which feeds changed follows from the articles stored or edited since the last publish (a
+        watermark): their zones, cities and categories, and ``all``. A feed whose items are the same as
+        when it was last written is not rewritten, so its bytes (and ETag) stay. Each file is replaced
+        atomically; the discovery documents are written last, so they never point to a feed not yet
+        written.
+        """
+        if ctx is not self._ctx:
+            self._forget()
+            self._ctx, self.indexed_at = ctx, None
+        stored_mark = ctx.store.setting(_WATERMARK)
+        mark = json.loads(stored_mark or "null") if not full else None
+        watermark = datetime.fromisoformat(mark["at"]) if mark else None
+        if full or stored_mark != self.indexed_at:
+            self._forget()  # another process published since, or a rebuild: list the feeds again
+        changes = ctx.store.changed_since(watermark, set(mark["ids"]) if mark else ())
+        if not self.indexes or self.feed_states is None:
+            self.feed_states = ctx.store.feed_states()
+        members = ctx.store.memberships(changes.ids) if self.indexes or self.items is not None else {}
+        if self.items is None or len(self.items) > _ITEMS_KEPT:
+            self.items = _ItemMaker(ctx)
+        else:
+            self.items.refresh(members)
+        run = _Run(ctx, ctx.clock(), full, watermark is None, changes, members, self.feed_states, self.items)
+        selections = feed_selections(ctx)
+        listed = self._list_all(run, selections) if run.relist else None
+        try:
+            for n, selection in enumerate(selections):
+                ctx.advance("publish", n, len(selections))
+                self._publish_feed(run, selection, listed)
+        except Cancelled:
+            if run.written:
+                ctx.store.save_feed_states(run.written)  # the next publish will not redo them
+            self.feed_states = None
+            raise
+        if run.written:
+            ctx.store.save_feed_states(run.written)
+            run.states.update({s.path: s for s in run.written})
+        _write_discovery(run, selections)
+        self.indexed_at = _advance_watermark(ctx, changes) or stored_mark
+        _push(ctx, run.report, run.now)
+        run.report.unwritable = dict(run.items.entries.failed)
+        for guid, why in run.report.unwritable.items():
+            log.warning("publish.item_skipped", extra={"guid": guid, "error": why})
+        ctx.store.set_setting(_LAST_PUBLISH, run.now.isoformat())
+        ctx.advance("publish", len(selections), len(selections))
+        report = run.report
+        log.info(
+            "publish.done",
+            extra={"written": len(report.written), "unchanged": len(report.unchanged), "looked_at": report.looked_at},
+        )
+        return report
+
+    def _list_all(self, run: _Run, selections: Sequence[FeedSelection]) -> dict[str, list[int]]:
+        """Every feed will be looked at: list them all from one read instead of a query each, and read
+        every canonical article (all are in ``all`` or its archives) in large batches, not feed by feed."""
+        canonical = run.ctx.store.canonical_memberships()
+        listed = catalog.list_feeds(selections, canonical)
+        ids = sorted(canonical)
+        for start in range(0, len(ids), _READ_BATCH):
+            run.ctx.advance("read articles", start, len(ids))
+            run.items.by_ids(ids[start : start + _READ_BATCH])
+        return listed
+
+    def _publish_feed(self, run: _Run, selection: FeedSelection, listed: dict[str, list[int]] | None) -> None:
+        """One feed: its archive pages, then its RSS, Atom and JSON documents, unless nothing it holds
+        changed."""
+        spec, report, limit = selection.spec, run.report, run.limit
+        state = run.states.get(spec.path)
+        complete = (run.out / spec.path / "atom.xml").exists()  # a removed folder is written again
+        if not run.relist and state is not None and complete and not catalog.affected(selection, run.changes):
+            report.skipped += 1
+            cached = self.indexes.get(spec.path)
+            if cached is not None and not run.changes.ids.isdisjoint(cached):
+                del self.indexes[spec.path]  # an article left this feed: list it again when next needed
+            return
+        report.looked_at += 1
+        if listed is not None:
+            index = self.indexes[spec.path] = listed[spec.path]
+        else:
+            index = self._feed_index(run, selection)
+        # Archives first: the subscription documents link to them (docs/design.md, "History").
+        # Full pages that leave at least one item after them: a feed of exactly N items has no archive.
+        full_pages = max(0, len(index) - 1) // limit
+        for page in range(1, full_pages + 1):
+            _write_archive(run, spec, index, page)
+        items = run.items.by_ids(index[-limit:])
+        links = FeedLinks(
+            prev_archive=spec.url(run.site, f"archive/{full_pages}.xml") if full_pages else None,
+            hubs=run.ctx.config.publish.websub_hubs,
+        )
+        content_hash = _content_hash(spec, items, links)
+        if not run.full and state is not None and state.digest == content_hash and complete:
+            report.skipped += 1
+            return
+        folder, cache, site, now = run.out / spec.path, run.items.entries, run.site, run.now
+        items = cache.writable(items)
+        _write(folder / "rss.xml", build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs), cache=cache), report)
+        _write(folder / "atom.xml", build_atom(spec, site, items, now, links, cache=cache), report)
+        _write(folder / "feed.json", build_json(spec, site, items, now, cache=cache), report)
+        newest_item = max((i.updated for i in items), default=None)
+        run.written.append(FeedState(spec.path, spec.title, len(index), newest_item, content_hash))
+
+    def _feed_index(self, run: _Run, selection: FeedSelection) -> list[int]:
+        """The ids of a feed's articles in arrival order: from the store, or from this process's last list
+        of them with the changes since applied (the same list, without a query over the whole feed)."""
+        path, changed = selection.spec.path, run.changes.ids
+        cached = self.indexes.get(path)
+        if cached is not None and not changed:
+            return cached
+        if cached is None:
+            index = run.ctx.store.feed_index(selection.zones, selection.category)
+        else:
+            index = [i for i in cached if i not in changed]
+            for i in sorted(changed):
+                if i in run.members and catalog.holds(selection, run.members[i]):
+                    bisect.insort(index, i)
+        self.indexes[path] = index
+        return index
 
 
-def _digest(spec: FeedSpec, items: Sequence[FeedItem], links: FeedLinks) -> str:
+@dataclass
+class _Run:
+    """One publish: what its steps share."""
+
+    ctx: Context
+    now: datetime
+    full: bool  # publish --all: every document rebuilt even when its content is the same
+    relist: bool  # every feed listed and looked at again (--all, or no watermark yet)
+    changes: Changes  # the articles stored, edited or departed since the last publish
+    members: dict[int, Membership]  # where each changed article belongs now
+    states: dict[str, FeedState]  # what each feed and archive page held when last written
+    items: _ItemMaker
+    report: PublishReport = field(default_factory=PublishReport)
+    written: list[FeedState] = field(default_factory=list)  # states of the documents written by this run
+
+    @functools.cached_property
+    def site(self) -> SiteInfo:
+        return self.ctx.site
+
+    @property
+    def out(self) -> Path:
+        return self.ctx.config.publish.output_dir
+
+    @property
+    def limit(self) -> int:
+        return self.ctx.config.publish.items_per_feed
+
+
+def _advance_watermark(ctx: Context, changes: Changes) -> str | None:
+    """Store the newest change seen, and the articles stamped exactly then (so they are not seen twice);
+    forget the departures it covers. Returns the stored mark, or None when nothing changed."""
+    if changes.newest is None:
+        return None
+    mark = json.dumps({"at": changes.newest.isoformat(), "ids": sorted(changes.at_newest)})
+    ctx.store.set_setting(_WATERMARK, mark)
+    ctx.store.forget_departures(changes.newest)
+    return mark
+
+
+def _content_hash(spec: FeedSpec, items: Sequence[FeedItem], links: FeedLinks) -> str:
     """Everything a feed's documents are built from (value objects have a deterministic repr)."""
     return hashlib.sha256(repr((spec, tuple(items), links)).encode()).hexdigest()
 
@@ -262,22 +428,10 @@ def _write(path: Path, data: bytes, report: PublishReport) -> None:
     (report.written if changed else report.unchanged).append(path)
 
 
-def _write_archive(
-    ctx: Context,
-    spec: FeedSpec,
-    index: Sequence[int],
-    page: int,
-    states: dict[str, FeedState],
-    make_items: _ItemMaker,
-    report: PublishReport,
-    now: datetime,
-    full: bool,
-    changed: set[int],
-) -> list[FeedState]:
+def _write_archive(run: _Run, spec: FeedSpec, index: Sequence[int], page: int) -> None:
     """RFC 5005 archive document ``page`` (1 = the oldest): the articles that arrived in
     ``[(page-1)*N, page*N)``. Once full it changes only when one of its articles does."""
-    site = ctx.site
-    limit = ctx.config.publish.items_per_feed
+    site, limit = run.site, run.limit
     entries = index[(page - 1) * limit : page * limit]
     key = f"{spec.path}/archive/{page}"
     links = FeedLinks(
@@ -286,133 +440,17 @@ def _write_archive(
         archive=True,
     )
     # Cheap on purpose: an incremental publish computes this for every page of the large feeds.
-    digest = hashlib.sha256(
+    content_hash = hashlib.sha256(
         f"{spec.path}|{spec.title}|{links.prev_archive}|".encode() + array("q", entries).tobytes()
     ).hexdigest()
-    state = states.get(key)
+    state = run.states.get(key)
     # A page is looked at only when one of its articles changed (or it is new or gone): at a hundred
     # thousand articles, the `all` feed has two thousand pages that an incremental publish must not touch.
     # (The file is not looked at: a page whose state is stored was written; `publish --all` rewrites all.)
-    if not full and state is not None and state.digest == digest and changed.isdisjoint(entries):
-        return []
-    items = make_items.by_ids(list(entries))
-    data = build_atom(spec, site, items, now, links, filename=f"archive/{page}.xml", cache=make_items.entries)
-    _write(ctx.config.publish.output_dir / spec.path / "archive" / f"{page}.xml", data, report)
-    return [FeedState(key, spec.title, len(items), max((i.updated for i in items), default=None), digest)]
-
-
-def write_feeds(ctx: Context, full: bool = False) -> PublishReport:
-    """Write the feeds whose items changed since the last publish (every feed with ``full``) as RSS, Atom
-    and JSON Feed, then the discovery page, OPML and stylesheet.
-
-    Which feeds changed follows from the articles stored or edited since the last publish (a
-    watermark): their zones, cities and categories, and ``all``. A feed whose items are the same as when
-    it was last written is not rewritten, so its bytes (and ETag) stay. Each file is replaced
-    atomically; the discovery documents are written last, so they never point to a feed not yet written.
-    """
-    site = ctx.site
-    out = ctx.config.publish.output_dir
-    limit = ctx.config.publish.items_per_feed
-    now = ctx.clock()
-    report = PublishReport()
-    stored_mark = ctx.store.setting(_WATERMARK)
-    mark = json.loads(stored_mark or "null") if not full else None
-    watermark = datetime.fromisoformat(mark["at"]) if mark else None
-    if full or stored_mark != ctx.indexed_at:
-        ctx.indexes.clear()  # another process published since, or a rebuild: list the feeds again
-        ctx.feed_states = None
-        ctx.items = None
-    changes = ctx.store.changed_since(watermark, set(mark["ids"]) if mark else ())
-    if not ctx.indexes or ctx.feed_states is None:
-        ctx.feed_states = ctx.store.feed_states()
-    states = ctx.feed_states
-    selections = feed_selections(ctx)
-    members = ctx.store.memberships(changes.ids) if ctx.indexes or ctx.items is not None else {}
-    if ctx.items is None or len(ctx.items) > _ITEMS_KEPT:
-        ctx.items = _ItemMaker(ctx)
-    else:
-        ctx.items.refresh(members)
-    make_items: _ItemMaker = ctx.items
-    # Every feed will be looked at: list them all from one read instead of a query each.
-    listed = None
-    if full or watermark is None:
-        canonical = ctx.store.canonical_memberships()
-        listed = catalog.list_feeds(selections, canonical)
-        # Every canonical article is in `all` (or its archives): read them in large batches, not feed by feed.
-        ids = sorted(canonical)
-        for start in range(0, len(ids), _READ_BATCH):
-            ctx.advance("read articles", start, len(ids))
-            make_items.by_ids(ids[start : start + _READ_BATCH])
-    written: list[FeedState] = []
-    for n, selection in enumerate(selections):
-        try:
-            ctx.advance("publish", n, len(selections))
-        except Cancelled:
-            if written:
-                ctx.store.save_feed_states(written)  # the next publish will not redo them
-            ctx.feed_states = None
-            raise
-        spec = selection.spec
-        state = states.get(spec.path)
-        complete = (out / spec.path / "atom.xml").exists()  # a removed folder is written again
-        if watermark is not None and state is not None and complete and not catalog.affected(selection, changes):
-            report.skipped += 1
-            cached = ctx.indexes.get(spec.path)
-            if cached is not None and not changes.ids.isdisjoint(cached):
-                del ctx.indexes[spec.path]  # an article left this feed: list it again when next needed
-            continue
-        report.looked_at += 1
-        if listed is not None:
-            index = ctx.indexes[spec.path] = listed[spec.path]
-        else:
-            index = _feed_index(ctx, selection, changes, members)
-        # Archives first: the subscription documents link to them (docs/design.md, "History").
-        # Full pages that leave at least one item after them: a feed of exactly N items has no archive.
-        full_pages = max(0, len(index) - 1) // limit
-        for page in range(1, full_pages + 1):
-            written.extend(
-                _write_archive(
-                    ctx, spec, index, page, states, make_items, report, now, full or watermark is None, changes.ids
-                )
-            )
-        items = make_items.by_ids(index[-limit:])
-        links = FeedLinks(
-            prev_archive=spec.url(site, f"archive/{full_pages}.xml") if full_pages else None,
-            hubs=ctx.config.publish.websub_hubs,
-        )
-        digest = _digest(spec, items, links)
-        if not full and state is not None and state.digest == digest and complete:
-            report.skipped += 1
-            continue
-        folder, cache = out / spec.path, make_items.entries
-        items = cache.writable(items)
-        _write(folder / "rss.xml", build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs), cache=cache), report)
-        _write(folder / "atom.xml", build_atom(spec, site, items, now, links, cache=cache), report)
-        _write(folder / "feed.json", build_json(spec, site, items, now, cache=cache), report)
-        newest_item = max((i.updated for i in items), default=None)
-        written.append(FeedState(spec.path, spec.title, len(index), newest_item, digest))
-    if written:
-        ctx.store.save_feed_states(written)
-        states.update({s.path: s for s in written})
-    discovery = [out / name for name in (STYLESHEET, "feeds.opml", "index.html")]
-    if full or written or not all(p.exists() for p in discovery):  # else they would come out the same
-        _write_discovery(ctx, selections, states, report, now)
-    if changes.newest is not None:
-        # The newest change seen, and the articles stamped exactly then (so they are not seen twice).
-        mark = {"at": changes.newest.isoformat(), "ids": sorted(changes.at_newest)}
-        ctx.store.set_setting(_WATERMARK, json.dumps(mark))
-        ctx.store.forget_departures(changes.newest)
-        ctx.indexed_at = json.dumps(mark)
-    else:
-        ctx.indexed_at = stored_mark
-    _push(ctx, report, now)
-    report.unwritable = dict(make_items.entries.failed)
-    for guid, why in report.unwritable.items():
-        log.warning("publish.item_skipped", extra={"guid": guid, "error": why})
-    ctx.store.set_setting(_LAST_PUBLISH, now.isoformat())
-    ctx.advance("publish", len(selections), len(selections))
-    log.info(
-        "publish.done",
-        extra={"written": len(report.written), "unchanged": len(report.unchanged), "looked_at": report.looked_at},
-    )
-    return report
+    if not run.relist and state is not None and state.digest == content_hash and run.changes.ids.isdisjoint(entries):
+        return
+    items = run.items.by_ids(list(entries))
+    data = build_atom(spec, site, items, run.now, links, filename=f"archive/{page}.xml", cache=run.items.entries)
+    _write(run.out / spec.path / "archive" / f"{page}.xml", data, run.report)
+    newest = max((i.updated for i in items), default=None)
+    run.written.append(FeedState(key, spec.title, len(items), newest, content_hash))

@@ -9,7 +9,8 @@ Jobs:
 - digest: every few minutes, sends the digests now due (so a daemon started at 09:10 sends the 08:00 one);
 - lease: renews the database lock.
 
-All work jobs run one at a time on one worker thread with one ``Context`` (the dedupe index lives in it);
+All work jobs run one at a time on one worker thread with one ``Context`` and one ``pipeline.Kept`` (the
+dedupe index and the publisher's lists);
 the per-source jobs only mark and ask. SIGHUP re-reads the config (a broken one is refused and logged, the
 old one kept); SIGINT/SIGTERM stop: no new job starts, the running one stops at its next unit of work
 (what it committed stays), the lease is released.
@@ -128,6 +129,7 @@ class Daemon:
         self.busy = threading.Lock()  # held while a work job runs
         self.flags = _Flags()
         self.ctx: pipeline.Context | None = None
+        self.kept = pipeline.Kept()  # the dedupe index and the publisher's lists, kept across runs and reloads
         self.scheduler: BackgroundScheduler | None = None
         self.server: Any = None
         self._server_thread: threading.Thread | None = None
@@ -162,10 +164,10 @@ class Daemon:
             self.ctx = ctx
             remove_temp_files(*self._folders())
             failed = False
-            reports = self._timed("fetch", lambda: pipeline.fetch(ctx, only_due=True))
+            reports = self._timed("fetch", lambda: pipeline.fetch(ctx, only_due=True, kept=self.kept))
             self._count_fetch(reports)
             failed |= any(r.failed for r in reports)
-            report = self._timed("publish", lambda: pipeline.publish(ctx))
+            report = self._timed("publish", lambda: pipeline.publish(ctx, kept=self.kept))
             self.metrics.feeds.inc(len(report.written))
             digests = self._timed("digest", lambda: delivery.digest(ctx))
             self._count_digests(digests)
@@ -305,7 +307,7 @@ class Daemon:
         due = [d for d in due if d in known]
         if not due:
             return
-        reports = self._job("fetch", lambda ctx: pipeline.fetch(ctx, due, only_due=True))
+        reports = self._job("fetch", lambda ctx: pipeline.fetch(ctx, due, only_due=True, kept=self.kept))
         if not self._digests_started and self.scheduler is not None:
             self._start_digests(self.scheduler)
         if reports is None:
@@ -321,7 +323,7 @@ class Daemon:
     def _publish(self, full: bool = False) -> None:
         with self.flags.lock:
             self.flags.publish_asked = False
-        report = self._job("publish", lambda ctx: pipeline.publish(ctx, full=full))
+        report = self._job("publish", lambda ctx: pipeline.publish(ctx, full=full, kept=self.kept))
         if report is not None:
             self.metrics.feeds.inc(len(report.written))
 
@@ -407,8 +409,7 @@ class Daemon:
             old, self.ctx = self.ctx, self._open(config)
             old_ids = {s.id: s for s in self.config.sources}
             self.config = config
-            if old is not None:
-                self.ctx.lsh = old.lsh  # same database: the dedupe index stays valid
+            if old is not None:  # same database: what ``kept`` holds stays valid
                 old.close()
         assert self.scheduler is not None
         now = datetime.now(UTC)

@@ -268,25 +268,28 @@ def test_the_feed_lists_kept_between_publishes_match_the_store(
 
     rebuilt = ctx.config.publish.output_dir.parent / "rebuilt"
 
+    kept = pipeline.Kept()  # what a daemon keeps between publishes
+
     def step() -> None:
         clock.now += timedelta(minutes=1)  # type: ignore[attr-defined]
-        pipeline.fetch(ctx)
-        pipeline.publish(ctx)
-        assert ctx.indexes, "nothing was kept"
+        pipeline.fetch(ctx, kept=kept)
+        pipeline.publish(ctx, kept=kept)
+        assert kept.publisher.indexes, "nothing was kept"
         for selection in pipeline.feed_selections(ctx):
-            kept = ctx.indexes.get(selection.spec.path)
-            if kept is not None:
-                assert kept == ctx.store.feed_index(selection.zones, selection.category), selection.spec.path
+            listed = kept.publisher.indexes.get(selection.spec.path)
+            if listed is not None:
+                assert listed == ctx.store.feed_index(selection.zones, selection.category), selection.spec.path
         # Every file is what a rebuild from scratch (a new process, publish --all) writes.
         mark = ctx.store.setting("publish.watermark")
         config = ctx.config.model_copy(
             update={"publish": ctx.config.publish.model_copy(update={"output_dir": rebuilt})}
         )
         with Context.open(config, ctx.clock) as fresh:
-            pipeline.publish(fresh, full=True)
+            rebuild = pipeline.Kept()
+            pipeline.publish(fresh, full=True, kept=rebuild)
             # A full publish lists every feed in one pass over the memberships: the same lists as the store's.
             for selection in pipeline.feed_selections(fresh):
-                listed = fresh.indexes[selection.spec.path]
+                listed = rebuild.publisher.indexes[selection.spec.path]
                 assert listed == fresh.store.feed_index(selection.zones, selection.category), selection.spec.path
         assert mark is not None
         ctx.store.set_setting("publish.watermark", mark)  # as if the rebuild had not happened
