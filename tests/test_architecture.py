@@ -16,7 +16,7 @@ import syndicate
 PACKAGE = Path(syndicate.__file__).parent
 LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls", "files", "templating"}
 STEPS = {"config", "sources", "store", "zones", "publish", "dedupe", "registry", "data", "mail"}
-ORCHESTRATOR = {"context", "pipeline", "publisher", "delivery", "status"}
+ORCHESTRATOR = {"context", "gather", "joining", "publisher", "pipeline", "delivery", "status"}
 EDGES = {"cli", "web", "scheduler"}
 
 
@@ -64,7 +64,10 @@ def test_layers() -> None:
         # The run context is the base of the orchestrators; they build on it, not on each other, except
         # the status overview, which reads each recipient's next digest from delivery.
         "context": LEAVES | STEPS | {"__init__"},
-        "pipeline": LEAVES | STEPS | {"__init__", "context", "publisher"},
+        # pipeline puts the three steps of a run in order: gather, joining (dedupe), publisher.
+        "pipeline": LEAVES | STEPS | {"__init__", "context", "gather", "joining", "publisher"},
+        "gather": LEAVES | STEPS | {"__init__", "context"},
+        "joining": LEAVES | STEPS | {"__init__", "context"},
         "publisher": LEAVES | STEPS | {"__init__", "context"},
         "delivery": LEAVES | STEPS | {"__init__", "context"},
         "status": LEAVES | STEPS | {"__init__", "context", "delivery"},

@@ -5,7 +5,7 @@ source, the server, or the command line.)"""
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import gzip
 import os
 import socket
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -37,7 +37,7 @@ from syndicate.publish.feeds import EntryCache
 from syndicate.sources import health
 from syndicate.sources.feed import FeedDefaults, parse_feed
 from syndicate.text import MAX_DEPTH, limit_nesting, sanitize_html
-from syndicate.types import Article, SourceResult
+from syndicate.types import Article, SourceResult, SourceState
 from syndicate.urls import is_private_address, may_reach_private
 
 from .helpers import SHANGHAI, FixedClock, page, rss
@@ -128,18 +128,31 @@ def test_every_text_field_of_an_article_is_cleaned() -> None:
 def test_whatever_a_read_raises_becomes_that_sources_failure_with_backoff(
     ctx_for: Callable[..., Context], error: Exception
 ) -> None:
-    ctx = ctx_for(feed_source("p", "http://p.example/feed"))
+    ctx = ctx_for(feed_source("p", "http://p.example/feed") + feed_source("q", "http://q.example/feed"))
     src = ctx.config.source("p")
 
-    async def read() -> SourceResult:
-        raise error
+    @dataclasses.dataclass
+    class Raising:  # a source handed to the pipeline in place of the configured one
+        id: str
+        local: bool
 
-    result = asyncio.run(pipeline._guarded(src, ctx.config, None, NOW, read()))
-    assert result.status == "error"
-    assert result.error is not None and type(error).__name__ in result.error
-    assert result.state is not None
-    assert (result.state.consecutive_errors, result.state.last_error_kind) == (1, "internal")
-    assert result.state.next_due == NOW + src.interval * 2  # backed off like any failure
+        def read(self, stored: SourceState | None, now: datetime) -> SourceResult | Awaitable[SourceResult]:
+            if self.local:  # a local read raises directly ...
+                raise error
+
+            async def later() -> SourceResult:  # ... a network read raises when awaited
+                raise error
+
+            return later()
+
+    for local in (True, False):
+        reports = pipeline.fetch(ctx, ["p", "q"], open_source=lambda s, local=local: Raising(s.id, local))
+        assert [r.status for r in reports] == ["error", "error"]  # both failed, each on its own
+        assert type(error).__name__ in reports[0].errors[0]
+        state = ctx.store.source_states()["p"]
+        assert state.last_error_kind == "internal"
+        assert state.next_due == ctx.clock() + src.interval * 2**state.consecutive_errors  # backed off like any failure
+    assert state.consecutive_errors == 2
 
 
 def test_odd_retry_after_values_are_read_safely() -> None:

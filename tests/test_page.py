@@ -119,7 +119,7 @@ def test_directory_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
     (tmp_path / "nodate.txt").write_text(page().replace("发布时间", "时间"), encoding="utf-8")
     (tmp_path / "good2.md").write_text(FRONT, encoding="utf-8")
     (tmp_path / "notes.docx").write_bytes(b"ignored")
-    result = DirectorySource("local", tmp_path, "https://x.example/{stem}.html", SHANGHAI).read()
+    result = DirectorySource("local", tmp_path, "https://x.example/{stem}.html", SHANGHAI).scan()
     assert [a.key for a in result.articles] == ["good", "good2"]
     assert len(result.problems) == 1
     assert "nodate.txt" in result.problems[0]
@@ -134,7 +134,7 @@ def test_directory_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
 
 
 def test_directory_missing_folder_is_the_source_error(tmp_path: Path) -> None:
-    result = DirectorySource("local", tmp_path / "nope", "https://x.example/{stem}", SHANGHAI).read()
+    result = DirectorySource("local", tmp_path / "nope", "https://x.example/{stem}", SHANGHAI).scan()
     assert result.articles == ()
     assert result.error is not None
     assert "nope" in result.error
@@ -144,6 +144,6 @@ def test_directory_missing_folder_is_the_source_error(tmp_path: Path) -> None:
 def test_same_stem_twice_is_reported(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text(page(), encoding="utf-8")
     (tmp_path / "a.md").write_text(FRONT, encoding="utf-8")
-    result = DirectorySource("local", tmp_path, "https://x.example/{stem}", SHANGHAI).read()
+    result = DirectorySource("local", tmp_path, "https://x.example/{stem}", SHANGHAI).scan()
     assert len(result.articles) == 1
     assert "same name" in result.problems[0]

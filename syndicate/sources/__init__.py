@@ -1,7 +1,8 @@
 """Sources: where articles come from. Each turns its bytes into ``Article`` values.
 
 A source never touches the store and never decides zones; it reports what it read as a ``SourceResult``,
-with per-item problems as values, so one broken file or feed never stops the others.
+with per-item problems as values, so one broken file or feed never stops the others. Every source has the
+same shape (``base.Source``: ``read(stored, now)``) and decides its own health with ``health``.
 
 - ``local.DirectorySource``: the platform's local article store (a folder of files);
 - ``partner.FeedSource``: a partner's RSS/Atom feed, fetched with ``http.HttpFetcher``, parsed by ``feed``;
@@ -11,6 +12,8 @@ with per-item problems as values, so one broken file or feed never stops the oth
 
 from __future__ import annotations
 
+from . import health as health
+from .base import Source as Source
 from .feed import decode_body as decode_body
 from .feed import parse_feed as parse_feed
 from .http import HttpFetcher as HttpFetcher
@@ -30,8 +33,10 @@ __all__ = [
     "HttpRequest",
     "HttpResult",
     "PageFields",
+    "Source",
     "SqlSource",
     "decode_body",
+    "health",
     "parse_feed",
     "parse_front_matter",
     "parse_page",

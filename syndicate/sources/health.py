@@ -13,7 +13,7 @@ from email.utils import parsedate_to_datetime
 
 from ..types import SourceState
 
-__all__ = ["backoff", "crashed", "failed", "gone", "retry_after", "start", "succeeded"]
+__all__ = ["backoff", "crashed", "due", "failed", "gone", "retry_after", "start", "succeeded"]
 
 # A Retry-After longer than this is read as this (a year): the header is the server's, its number any size.
 _MAX_RETRY_AFTER = timedelta(days=365)
@@ -24,6 +24,19 @@ def start(source_id: str, config_url: str | None, stored: SourceState | None) ->
     if stored is None or stored.config_url != config_url:
         return SourceState(source_id, config_url=config_url, url=config_url)
     return stored
+
+
+def due(state: SourceState | None, config_url: str, now: datetime, slack: timedelta = timedelta(0)) -> bool:
+    """Whether a scheduled poll reads the source now: never read, or its URL changed, or its next due time
+    has come. ``slack``: how early a healthy source may be read (a poll's jitter); a source waiting out a
+    backoff gets none, and a disabled one (410 Gone) is never due until its URL changes."""
+    if state is None or state.config_url != config_url:
+        return True
+    if state.disabled:
+        return False
+    if state.consecutive_errors == 0:
+        now += slack
+    return state.next_due is None or state.next_due <= now
 
 
 def succeeded(

@@ -171,14 +171,20 @@ class HttpFetcher:
         self._limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
 
     async def __aenter__(self) -> HttpFetcher:
-        self._client = httpx.AsyncClient(
-            transport=_GuardedTransport(self._limits),
-            follow_redirects=False,
-            trust_env=False,  # an operator's proxy variables must not bypass the address checks
-            limits=self._limits,
-            headers={"User-Agent": self._user_agent, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate, br"},
-        )
         return self
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """Made on the first request (a fetch of local sources only never pays for TLS set-up)."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=_GuardedTransport(self._limits),
+                follow_redirects=False,
+                trust_env=False,  # an operator's proxy variables must not bypass the address checks
+                limits=self._limits,
+                headers={"User-Agent": self._user_agent, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate, br"},
+            )
+        return self._client
 
     async def __aexit__(self, *exc: object) -> None:
         if self._client is not None:
@@ -209,7 +215,6 @@ class HttpFetcher:
         return dataclasses.replace(result, ms=round((time.perf_counter() - started) * 1000))
 
     async def _follow(self, req: HttpRequest) -> HttpResult:
-        assert self._client is not None, "use HttpFetcher as an async context manager"
         url, permanent = req.url, True
         guard = _GUARD.get()
         seen = {url}
@@ -219,7 +224,7 @@ class HttpFetcher:
         if req.last_modified:
             headers["If-Modified-Since"] = req.last_modified
         for _hop in range(_MAX_REDIRECTS + 1):
-            async with self._client.stream("GET", url, headers=headers) as resp:
+            async with self.client.stream("GET", url, headers=headers) as resp:
                 # Checked at connect time by _GuardedBackend; a kept-alive connection skips that, so
                 # the connected address is checked again here.
                 guard.check(_peer(resp), url)

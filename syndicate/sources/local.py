@@ -7,15 +7,17 @@ the source's error.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from urllib.parse import quote
 
 from ..text import sanitize_html, strip_control
-from ..types import Article, SourceResult
+from ..types import Article, SourceResult, SourceState
+from . import health
 from .page import PageFields, parse_front_matter, parse_page
 
 __all__ = ["DirectorySource", "decode_text"]
@@ -60,8 +62,21 @@ class DirectorySource:
     path: Path
     link_template: str
     tz: tzinfo
+    interval: timedelta = timedelta(minutes=15)
+    max_backoff: timedelta = timedelta(hours=24)
 
-    def read(self) -> SourceResult:
+    def read(self, stored: SourceState | None, now: datetime) -> SourceResult:
+        """Every article file, with the state to remember: a missing or unlistable folder is the
+        source's failure (backed off like any other); one bad file is a problem, the others load."""
+        result = self.scan()
+        state = health.start(self.id, str(self.path), stored)
+        if result.error is not None:
+            new = health.failed(state, now, self.interval, self.max_backoff, "folder", result.error)
+            return dataclasses.replace(result, status="error", state=new)
+        return dataclasses.replace(result, state=health.succeeded(state, now, self.interval))
+
+    def scan(self) -> SourceResult:
+        """The folder's article files as articles, without health."""
         if not self.path.is_dir():
             return SourceResult(self.id, error=f"{self.path}: folder not found")
         articles: list[Article] = []

@@ -10,11 +10,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import Protocol
 
 from ..types import SourceResult, SourceState
 from . import health
 from .feed import FeedDefaults, parse_feed
-from .http import HttpFetcher, HttpRequest
+from .http import HttpRequest, HttpResult
 
 __all__ = ["FeedSource"]
 
@@ -26,8 +27,15 @@ def _parser() -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="syndicate-parse")
 
 
+class Fetcher(Protocol):
+    """What a feed source fetches with (``http.HttpFetcher``: one client, politeness per host)."""
+
+    async def fetch(self, req: HttpRequest) -> HttpResult: ...
+
+
 @dataclass(frozen=True, slots=True)
 class FeedSource:
+    fetcher: Fetcher
     id: str
     url: str  # as configured: http(s) URL or an absolute file path
     interval: timedelta
@@ -41,7 +49,7 @@ class FeedSource:
     def is_http(self) -> bool:
         return self.url.startswith(("http://", "https://"))
 
-    async def read(self, fetcher: HttpFetcher, stored: SourceState | None, now: datetime) -> SourceResult:
+    async def read(self, stored: SourceState | None, now: datetime) -> SourceResult:
         state = health.start(self.id, self.url, stored)
         if state.disabled:
             return SourceResult(self.id, status="disabled", error=state.disabled, state=None)
@@ -50,7 +58,7 @@ class FeedSource:
         content_type = etag = last_modified = None
         status_code: int | None = None
         if self.is_http:
-            r = await fetcher.fetch(
+            r = await self.fetcher.fetch(
                 HttpRequest(
                     self.id,
                     url,

@@ -8,9 +8,11 @@ only new ids are picked up. The connection is read-only where the database allow
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Engine, and_, column, create_engine, or_, select, table
@@ -19,8 +21,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from ..dates import as_datetime
 from ..text import paragraphs_html, sanitize_html
-from ..types import Article, SourceResult
+from ..types import Article, SourceResult, SourceState
 from ..urls import absolute
+from . import health
 
 __all__ = ["SqlSource"]
 
@@ -32,15 +35,34 @@ class SqlSource:
     table: str
     columns: dict[str, str]
     tz: tzinfo
-    password: str | None = None
+    password_env: str | None = None  # the environment variable holding the password, read at each read
     link_template: str | None = None
     category: str | None = None
     page_size: int = 500
+    interval: timedelta = timedelta(minutes=15)
+    max_backoff: timedelta = timedelta(hours=24)
 
-    def read(self, cursor: str | None) -> tuple[SourceResult, str | None]:
+    def read(self, stored: SourceState | None, now: datetime) -> SourceResult:
+        """The rows added or changed since the stored cursor, with the state to remember (the new cursor,
+        stored in the same transaction as the rows)."""
+        state = health.start(self.id, self.url, stored)
+        password = None
+        if self.password_env:
+            password = os.environ.get(self.password_env)
+            if password is None:
+                message = f"password_env: environment variable {self.password_env} is not set"
+                new = health.failed(state, now, self.interval, self.max_backoff, "config", message)
+                return SourceResult(self.id, status="error", error=message, state=new)
+        result, cursor = self.rows_after(state.cursor, password)
+        if result.error is not None:
+            new = health.failed(state, now, self.interval, self.max_backoff, "database", result.error)
+            return dataclasses.replace(result, state=new)
+        return dataclasses.replace(result, state=health.succeeded(state, now, self.interval, cursor=cursor))
+
+    def rows_after(self, cursor: str | None, password: str | None = None) -> tuple[SourceResult, str | None]:
         """Rows after ``cursor``; returns the result and the cursor to store once they are saved."""
         try:
-            engine = self._engine()
+            engine = self._engine(password)
         except (ArgumentError, ImportError, ValueError) as e:
             return SourceResult(self.id, status="error", error=f"url: {e}"), cursor
         try:
@@ -51,10 +73,10 @@ class SqlSource:
         finally:
             engine.dispose()
 
-    def _engine(self) -> Engine:
+    def _engine(self, password: str | None) -> Engine:
         url = make_url(self.url)
-        if self.password is not None:
-            url = url.set(password=self.password)
+        if password is not None:
+            url = url.set(password=password)
         if url.get_backend_name() == "sqlite":
             path = url.database or ""
             if not path or path == ":memory:":

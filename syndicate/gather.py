@@ -1,0 +1,220 @@
+"""Gathering: read each configured source once and store what is new or changed, with the zones each
+article belongs to. One failing source never stops another.
+
+Sources are built from the config here (``open_source``) and all have one shape (``sources.Source``);
+the ones that read locally (a folder, a database) are read in config order, partner feeds concurrently
+(``[fetch] concurrency``, one request per host at a time). Each source's articles and its new state
+(ETag, cursor, health) are stored in one transaction as soon as it is read. Deduplication comes after,
+in the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import errno
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+
+from .config import Config, DirectorySourceConfig, FeedSourceConfig, SourceConfig, SqlSourceConfig
+from .context import Context, config_url, user_agent
+from .exceptions import ConfigError
+from .sources import DirectorySource, FeedSource, HttpFetcher, Source, SqlSource, health
+from .sources.partner import Fetcher
+from .text import sanitized_text
+from .types import Article, FetchReport, SourceResult, SourceState
+from .zones import ZoneIndex
+
+__all__ = ["OpenSource", "fetch", "open_source"]
+
+log = logging.getLogger("syndicate")
+
+OpenSource = Callable[[SourceConfig], Source]
+
+
+def open_source(config: Config, fetcher: Fetcher, src: SourceConfig) -> Source:
+    """The source a config entry describes, with the site's and ``[fetch]``'s defaults applied."""
+    tz, max_backoff = config.site.tz, config.fetch.max_backoff
+    if isinstance(src, DirectorySourceConfig):
+        return DirectorySource(src.id, src.path, src.link_template, tz, src.interval, max_backoff)
+    if isinstance(src, SqlSourceConfig):
+        return SqlSource(
+            src.id,
+            src.url,
+            src.table,
+            dict(src.columns),
+            tz,
+            password_env=src.password_env,
+            link_template=src.link_template,
+            category=src.category,
+            page_size=src.page_size,
+            interval=src.interval,
+            max_backoff=max_backoff,
+        )
+    assert isinstance(src, FeedSourceConfig)
+    return FeedSource(
+        fetcher,
+        src.id,
+        src.url,
+        src.interval,
+        src.timeout or config.fetch.timeout,
+        src.max_bytes or config.fetch.max_bytes,
+        max_backoff,
+        tz,
+        src.category,
+    )
+
+
+def fetch(
+    ctx: Context,
+    source_ids: Iterable[str] = (),
+    *,
+    only_due: bool = False,
+    open_source: OpenSource | None = None,
+) -> list[FetchReport]:
+    """Read the sources (all, or those named) once and store what they gave. ``only_due`` skips sources
+    whose next due time has not come (the daemon's mode). ``open_source`` builds the source of a config
+    entry; by default the real ones (``open_source`` above)."""
+    config = ctx.config
+    wanted = list(dict.fromkeys(source_ids))
+    unknown = [i for i in wanted if i not in {s.id for s in config.sources}]
+    if unknown:
+        raise ConfigError(f"no source with id {', '.join(map(repr, unknown))} in {config.path}")
+    ctx.store.ensure_ready()
+    states = ctx.store.source_states()
+    now = ctx.clock()
+    selected = [s for s in config.sources if not wanted or s.id in wanted]
+    if only_due:
+        # A scheduled poll may come a little early (its jitter); a source waiting out a backoff is skipped.
+        selected = [s for s in selected if health.due(states.get(s.id), config_url(s), now, s.interval * 0.2)]
+    run = _Run(ctx, ctx.zone_index(), states, now, len(selected))
+    try:
+        asyncio.run(run.read_all(selected, open_source))
+    finally:
+        if run.deferred:
+            ctx.store.save_source_states(run.deferred)
+    ctx.advance("fetch", len(selected), len(selected))
+    return [run.reports[s.id] for s in selected if s.id in run.reports]
+
+
+@dataclasses.dataclass
+class _Run:
+    """One fetch: what its steps share."""
+
+    ctx: Context
+    index: ZoneIndex
+    states: dict[str, SourceState]
+    now: datetime
+    total: int
+    reports: dict[str, FetchReport] = dataclasses.field(default_factory=dict)
+    deferred: list[SourceState] = dataclasses.field(default_factory=list)  # states without articles, saved at the end
+
+    async def read_all(self, selected: list[SourceConfig], opener: OpenSource | None) -> None:
+        """Local sources are read and stored one after the other in config order; network reads start
+        after them and are stored as each completes."""
+        config = self.ctx.config
+        fetcher = HttpFetcher(
+            user_agent(config), config.fetch.concurrency, self.ctx.is_private, config.fetch.private_hosts
+        )
+        async with fetcher:
+            opener = opener or functools.partial(open_source, config, fetcher)
+            waiting: dict[asyncio.Future[tuple[SourceResult, float]], SourceConfig] = {}
+            for src in selected:
+                self.ctx.advance("fetch", len(self.reports), self.total)
+                started = time.perf_counter()
+                stored = self.states.get(src.id)
+                try:
+                    outcome = opener(src).read(stored, self.now)
+                except Exception as e:  # whatever one source does, it is that source's failure
+                    outcome = _crashed(src, config, stored, self.now, e)
+                if inspect.isawaitable(outcome):
+                    guarded = _guarded(src, config, stored, self.now, outcome)
+                    waiting[asyncio.ensure_future(_timed(guarded))] = src
+                else:
+                    self._store(src, outcome, time.perf_counter() - started)
+            for task in asyncio.as_completed(list(waiting)):
+                result, seconds = await task
+                self._store(config.source(result.source_id), result, seconds)
+                self.ctx.advance("fetch", len(self.reports), self.total)  # Cancelled: the rest are abandoned
+
+    def _store(self, src: SourceConfig, result: SourceResult, seconds: float) -> None:
+        report = _store(self.ctx, self.index, src, result, self.deferred)
+        self.reports[src.id] = dataclasses.replace(report, seconds=seconds)
+
+
+def _crashed(
+    src: SourceConfig, config: Config, stored: SourceState | None, now: datetime, error: Exception
+) -> SourceResult:
+    """A source whose read raised: its failure, recorded with backoff like any other; the rest go on."""
+    log.error("fetch.crashed", extra={"source": src.id, "error": f"{type(error).__name__}: {error}"}, exc_info=error)
+    state = health.start(src.id, config_url(src), stored)
+    if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+        error = OSError(error.errno, "too many open files: raise the open-files limit (LimitNOFILE)")
+    new = health.crashed(state, now, src.interval, config.fetch.max_backoff, error)
+    return SourceResult(src.id, status="error", error=f"{new.last_error_kind}: {new.last_error}", state=new)
+
+
+async def _guarded(
+    src: SourceConfig, config: Config, stored: SourceState | None, now: datetime, read: Awaitable[SourceResult]
+) -> SourceResult:
+    try:
+        return await read
+    except Exception as e:
+        return _crashed(src, config, stored, now, e)
+
+
+async def _timed(read: Awaitable[SourceResult]) -> tuple[SourceResult, float]:
+    started = time.perf_counter()
+    result = await read
+    return result, time.perf_counter() - started
+
+
+def _store(
+    ctx: Context, index: ZoneIndex, src: SourceConfig, result: SourceResult, deferred: list[SourceState]
+) -> FetchReport:
+    """Save one source's articles with its state; a failed or unchanged read only updates the state."""
+    if result.error is not None or not result.articles:
+        if result.state is not None:
+            deferred.append(result.state)
+        if result.status == "disabled":
+            return FetchReport(src.id, warnings=(result.error or "disabled",), status="disabled")
+        if result.error is not None:
+            log.warning("fetch.failed", extra={"source": src.id, "error": result.error})
+            return FetchReport(src.id, errors=(result.error,), status="error")
+        log.info("fetch.done", extra={"source": src.id, "status": result.status, "new": 0})
+        return FetchReport(src.id, errors=result.problems, warnings=result.warnings, status=result.status)
+    default_zone = getattr(src, "zone", None)
+    items: list[tuple[Article, tuple[str, ...]]] = []
+    warnings = list(result.warnings)
+    for article in result.articles:
+        assignment = index.assign(article, default_zone, f"{article.title}\n{sanitized_text(article.body_html)}")
+        warnings.extend(
+            f"{article.key}: zone {name!r} is no configured zone name or alias" for name in assignment.unmatched
+        )
+        items.append((article, assignment.slugs))
+    counts = ctx.store.save_articles(src.id, items, ctx.clock(), state=result.state)
+    report = FetchReport(
+        src.id,
+        new=counts.new,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        errors=result.problems,
+        warnings=tuple(warnings),
+        status=result.status,
+    )
+    log.info(
+        "fetch.done",
+        extra={
+            "source": src.id,
+            "status": result.status,
+            "new": report.new,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "errors": len(report.errors),
+        },
+    )
+    return report
