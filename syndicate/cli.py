@@ -351,7 +351,7 @@ def digest_preview(state: _State, email: str, folder: Path | None) -> None:
 
 
 def _app(config: Config) -> tuple[web.FeedApp, pipeline.Context]:
-    from .scheduler import feed_app
+    from .app import feed_app
 
     ctx = pipeline.Context.open(config)
     return feed_app(config, lambda: ctx), ctx

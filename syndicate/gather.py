@@ -18,7 +18,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .config import Config, DirectorySourceConfig, FeedSourceConfig, SourceConfig, SqlSourceConfig
 from .context import Context, config_url, user_agent
@@ -29,7 +29,7 @@ from .text import sanitized_text
 from .types import Article, FetchReport, SourceResult, SourceState
 from .zones import ZoneIndex
 
-__all__ = ["OpenSource", "fetch", "open_source"]
+__all__ = ["OpenSource", "due", "fetch", "open_source"]
 
 log = logging.getLogger("syndicate")
 
@@ -89,8 +89,7 @@ def fetch(
     now = ctx.clock()
     selected = [s for s in config.sources if not wanted or s.id in wanted]
     if only_due:
-        # A scheduled poll may come a little early (its jitter); a source waiting out a backoff is skipped.
-        selected = [s for s in selected if health.due(states.get(s.id), config_url(s), now, s.interval * 0.2)]
+        selected = [s for s in selected if s.id in _due(selected, states, now, None)]
     run = _Run(ctx, ctx.zone_index(), states, now, len(selected))
     try:
         asyncio.run(run.read_all(selected, open_source))
@@ -99,6 +98,24 @@ def fetch(
             ctx.store.save_source_states(run.deferred)
     ctx.advance("fetch", len(selected), len(selected))
     return [run.reports[s.id] for s in selected if s.id in run.reports]
+
+
+def due(ctx: Context, now: datetime, slack: timedelta | None = None) -> list[str]:
+    """The ids of the configured sources a poll at ``now`` reads, asked of the store (each source's next
+    due time, backoff and 410 Gone; ``sources.health.due``). ``slack``: how early a healthy source may
+    be read; by default a fifth of its interval (a cron job running ``run --once`` every interval comes
+    a little early or late)."""
+    return _due(ctx.config.sources, ctx.store.source_states(), now, slack)
+
+
+def _due(
+    sources: Iterable[SourceConfig], states: dict[str, SourceState], now: datetime, slack: timedelta | None
+) -> list[str]:
+    return [
+        s.id
+        for s in sources
+        if health.due(states.get(s.id), config_url(s), now, s.interval * 0.2 if slack is None else slack, s.interval)
+    ]
 
 
 @dataclasses.dataclass

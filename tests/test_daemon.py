@@ -319,3 +319,28 @@ def test_check_names_a_template_that_does_not_load(write_config: Callable[..., P
     assert result.exit_code == 2
     assert "digest.templates_dir:" in result.output and "digest.html.j2: TemplateSyntaxError" in result.output
     assert "publish.templates_dir:" in result.output and "status.html.j2: TemplateNotFound" in result.output
+
+
+def test_timers_decide_publish_and_digests_from_now_alone() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from syndicate.scheduler import Timers
+
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    s = timedelta(seconds=1)
+    t = Timers(publish_delay=2 * s, digest_every=300 * s, full_publish_every=86400 * s)
+    assert t.publish_due(t0) is True  # a full publish at the first tick
+    t.published(t0, full=True)
+    assert t.publish_due(t0 + s) is None
+    assert not t.digest_due(t0)  # digests wait for the first fetch
+    t.fetched(t0 + s, stored=True)
+    assert t.digest_due(t0 + s)
+    t.fetched(t0 + 2 * s, stored=True)  # a second storing fetch joins the publish already asked for
+    assert t.publish_due(t0 + 2 * s) is None and t.publish_due(t0 + 3 * s) is False
+    t.published(t0 + 3 * s, full=False)
+    assert t.publish_due(t0 + 4 * s) is None
+    t.fetched(t0 + 5 * s, stored=False)  # nothing stored: nothing to publish
+    assert t.publish_due(t0 + 100 * s) is None
+    t.digested(t0 + 5 * s)
+    assert not t.digest_due(t0 + 304 * s) and t.digest_due(t0 + 305 * s)
+    assert t.publish_due(t0 + 86400 * s) is True  # the daily full publish

@@ -36,6 +36,23 @@ def test_failure_then_success() -> None:
     assert (s.consecutive_errors, s.next_due, s.etag, s.last_success) == (0, NOW + 15 * M, '"e"', NOW)
 
 
+def test_due_by_stored_state_with_a_ticks_slack_and_a_shortened_interval() -> None:
+    url = "http://x/"
+    s = health.succeeded(health.start("p", url, None), NOW, 24 * 60 * M)  # next due a day later
+    assert health.due(None, url, NOW)  # never read
+    assert not health.due(s, url, NOW + 60 * M)
+    assert health.due(s, "http://moved/", NOW)  # its URL changed: read at once
+    assert health.due(s, url, NOW + 24 * 60 * M - M, slack=M)  # a tick early is in time
+    # The interval was shortened to 15 minutes since: due 15 minutes after the last read, not a day.
+    assert health.due(s, url, NOW + 15 * M, interval=15 * M)
+    assert not health.due(s, url, NOW + 14 * M, interval=15 * M)
+    # A source in backoff gets neither slack nor the shorter interval; a gone one is never due.
+    f = health.failed(s, NOW, 15 * M, timedelta(hours=24), "http", "HTTP 500")
+    assert not health.due(f, url, NOW + 29 * M, slack=M, interval=M)
+    assert health.due(f, url, NOW + 30 * M)
+    assert not health.due(health.gone(s, NOW, url), url, NOW + 365 * 24 * 60 * M, interval=M)
+
+
 def test_retry_after_never_exceeds_the_cap() -> None:
     s = health.failed(SourceState("p"), NOW, M, timedelta(hours=24), "http", "429", wait_at_least=timedelta(days=30))
     assert s.next_due == NOW + timedelta(hours=24)

@@ -26,16 +26,26 @@ def start(source_id: str, config_url: str | None, stored: SourceState | None) ->
     return stored
 
 
-def due(state: SourceState | None, config_url: str, now: datetime, slack: timedelta = timedelta(0)) -> bool:
+def due(
+    state: SourceState | None,
+    config_url: str,
+    now: datetime,
+    slack: timedelta = timedelta(0),
+    interval: timedelta | None = None,
+) -> bool:
     """Whether a scheduled poll reads the source now: never read, or its URL changed, or its next due time
-    has come. ``slack``: how early a healthy source may be read (a poll's jitter); a source waiting out a
-    backoff gets none, and a disabled one (410 Gone) is never due until its URL changes."""
+    has come. ``slack``: how early a healthy source may be read (a poll's jitter, a tick's length); a source
+    waiting out a backoff gets none, and a disabled one (410 Gone) is never due until its URL changes.
+    ``interval``: the configured one, so a healthy source whose interval was shortened since it was last
+    read is due at ``last_attempt + interval``, not at the later time the old interval gave."""
     if state is None or state.config_url != config_url:
         return True
     if state.disabled:
         return False
     if state.consecutive_errors == 0:
         now += slack
+        if interval is not None and state.last_attempt is not None and state.last_attempt + interval <= now:
+            return True
     return state.next_due is None or state.next_due <= now
 
 
