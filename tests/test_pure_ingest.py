@@ -168,3 +168,35 @@ def test_decode_body(data: bytes, content_type: str | None, encoding: str) -> No
 )
 def test_read_date(raw: str, expected: datetime | None) -> None:
     assert read_date(raw, SHANGHAI) == expected
+
+
+def test_saving_decides_new_changed_departed_and_stamps_in_order_read() -> None:
+    from syndicate.store.decisions import Departure, Held, decide_save, stamp
+    from syndicate.types import Article
+
+    def art(key: str, body: str, category: str | None = "文字新闻") -> Article:
+        return Article("p", key, key, f"http://x/{key}", NOW, body, category=category)
+
+    same, edited, moved, fresh = art("a", "甲"), art("b", "乙二", "图片新闻"), art("c", "丙"), art("d", "丁")
+    held = {
+        "a": Held(1, same.content_hash(), "文字新闻", frozenset({"xishan"})),
+        "b": Held(2, art("b", "乙").content_hash(), "文字新闻", frozenset({"xishan"})),
+        "c": Held(3, moved.content_hash(), "文字新闻", frozenset({"xishan", "sip"})),
+    }
+    later = NOW + timedelta(hours=1)  # a stamp stored by another process with a clock ahead
+    items = [(same, ("xishan",)), (edited, ("xishan",)), (moved, ("sip",)), (fresh, ()), (art("d", "另一个"), ())]
+    d = decide_save(items, held, NOW, later)
+    us = timedelta(microseconds=1)
+    assert [(n.article.key, n.at) for n in d.new] == [("d", later + 4 * us)]  # the second "d" is dropped
+    assert d.unchanged == 1
+    assert [(c.id, c.article is not None, c.zones, c.at) for c in d.changed] == [
+        (2, True, None, later + 2 * us),
+        (3, False, ("sip",), later + 3 * us),
+    ]
+    assert d.departures == [
+        Departure("category", "文字新闻", later + 2 * us),
+        Departure("zone", "xishan", later + 3 * us),
+    ]
+    assert d.last_stamp == later + 4 * us
+    assert stamp(later, NOW) == later and stamp(NOW, NOW) == NOW + us
+    assert decide_save([], held, NOW, later).last_stamp is None

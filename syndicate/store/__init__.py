@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..exceptions import StoreError
 from ..types import Article, SourceState, StoredArticle
+from . import decisions
 from .dedupe import (
     ChooseCanonical,
     Decision,
@@ -223,103 +224,88 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
         ``state``, when given, is saved in the same transaction: the source's ETag or cursor never moves
         past articles that were not stored.
         """
-        batch: dict[str, tuple[Article, tuple[str, ...]]] = {}
-        for article, zones in items:
-            batch.setdefault(article.key, (article, zones))  # a key twice in one read: the first wins
-        new_rows: list[dict[str, Any]] = []
-        new_zones: dict[str, tuple[str, ...]] = {}
-        changed_rows: list[dict[str, Any]] = []
-        rezoned: dict[int, tuple[str, ...]] = {}
-        unchanged = 0
+        items = list(items)
         with self._session() as s:
             if state is not None:
                 s.merge(state_row(state))
             # Stamps follow every change already stored, by any process (transactions run one at a
-            # time): what a publish or a digest has seen is always older than what comes next.
+            # time), and this store's own earlier ones.
             self._last_stamp = max(self._last_stamp, latest_change(s))
-            # Only the rows this read touches are loaded: the cost follows the batch, not the store.
-            existing: dict[str, tuple[int, str]] = {}
-            old_category: dict[int, str | None] = {}
-            keys = list(batch)
-            for chunk in chunks(keys):
-                for aid, key, digest, category in s.execute(
-                    select(ArticleRow.id, ArticleRow.source_key, ArticleRow.content_hash, ArticleRow.category).where(
-                        ArticleRow.source_id == source_id, ArticleRow.source_key.in_(chunk)
-                    )
-                ):
-                    existing[key] = (aid, digest)
-                    old_category[aid] = category
-            departures: list[dict[str, Any]] = []
-            zones_of: dict[int, set[str]] = {}
-            ids = [aid for aid, _ in existing.values()]
-            for id_chunk in chunks(ids):
-                for aid, slug in s.execute(
-                    select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug).where(
-                        ArticleZoneRow.article_id.in_(id_chunk)
-                    )
-                ):
-                    zones_of.setdefault(aid, set()).add(slug)
+            held = self._held(s, source_id, [a.key for a, _ in items])
+            decision = decisions.decide_save(items, held, now, self._last_stamp)
+            self._last_stamp = decision.last_stamp or self._last_stamp
+            self._apply(s, source_id, decision)
+        return SaveCounts(len(decision.new), len(decision.changed), decision.unchanged)
 
-            for key, (article, zones) in batch.items():
-                digest = article.content_hash()
-                # At least a microsecond apart, in the order read, across calls: every entry gets its own
-                # Atom <updated> (validators warn when entries share one), and arrival order is kept.
-                stamp = self._last_stamp = max(now, self._last_stamp + timedelta(microseconds=1))
-                if key not in existing:
-                    new_rows.append(
-                        {
-                            "guid": article.guid,
-                            "source_id": source_id,
-                            "source_key": key,
-                            "content_hash": digest,
-                            "first_seen": stamp,
-                            "updated": stamp,
-                            **_fields(article),
-                        }
-                    )
-                    new_zones[key] = zones
-                    continue
-                aid, old_digest = existing[key]
-                zones_changed = zones_of.get(aid, set()) != set(zones)
-                if old_digest == digest and not zones_changed:
-                    unchanged += 1
-                    continue
-                row: dict[str, Any] = {"id": aid, "updated": stamp}
-                if old_digest != digest:
-                    row.update(_fields(article), content_hash=digest)
-                    if old_category[aid] is not None and old_category[aid] != article.category:
-                        departures.append({"kind": "category", "value": old_category[aid], "at": stamp})
-                changed_rows.append(row)
-                if zones_changed:
-                    rezoned[aid] = zones
-                    departures += [
-                        {"kind": "zone", "value": z, "at": stamp} for z in zones_of.get(aid, set()) - set(zones)
-                    ]
-
-            if new_rows:
-                inserted = s.execute(
-                    insert(ArticleRow).returning(ArticleRow.id, ArticleRow.source_key, sort_by_parameter_order=True),
-                    new_rows,
+    @staticmethod
+    def _held(s: Session, source_id: str, keys: list[str]) -> dict[str, decisions.Held]:
+        """What is stored of these keys of a source. Only the rows a read touches are loaded: the cost
+        follows the batch, not the store."""
+        found: dict[str, tuple[int, str, str | None]] = {}
+        for chunk in chunks(list(dict.fromkeys(keys))):
+            for aid, key, digest, category in s.execute(
+                select(ArticleRow.id, ArticleRow.source_key, ArticleRow.content_hash, ArticleRow.category).where(
+                    ArticleRow.source_id == source_id, ArticleRow.source_key.in_(chunk)
                 )
-                zone_rows = [{"article_id": aid, "zone_slug": z} for aid, key in inserted for z in new_zones[key]]
-                if zone_rows:
-                    s.execute(insert(ArticleZoneRow), zone_rows)
-            if changed_rows:
-                # Rows of different shapes (content changed or only zones) are updated in two groups.
-                for shape in {tuple(sorted(r)) for r in changed_rows}:
-                    s.execute(update(ArticleRow), [r for r in changed_rows if tuple(sorted(r)) == shape])
-            edited = [r["id"] for r in changed_rows if "content_hash" in r]
-            if edited:
-                # An edited article is fingerprinted again (it keeps its story).
-                forget_signatures(s, edited)
-            if departures:
-                s.execute(insert(DepartureRow), departures)
-            if rezoned:
-                s.execute(delete(ArticleZoneRow).where(ArticleZoneRow.article_id.in_(list(rezoned))))
-                zone_rows = [{"article_id": aid, "zone_slug": z} for aid, zs in rezoned.items() for z in zs]
-                if zone_rows:
-                    s.execute(insert(ArticleZoneRow), zone_rows)
-        return SaveCounts(len(new_rows), len(changed_rows), unchanged)
+            ):
+                found[key] = (aid, digest, category)
+        zones_of: dict[int, set[str]] = {}
+        for id_chunk in chunks([aid for aid, _, _ in found.values()]):
+            for aid, slug in s.execute(
+                select(ArticleZoneRow.article_id, ArticleZoneRow.zone_slug).where(
+                    ArticleZoneRow.article_id.in_(id_chunk)
+                )
+            ):
+                zones_of.setdefault(aid, set()).add(slug)
+        return {
+            key: decisions.Held(aid, digest, category, frozenset(zones_of.get(aid, ())))
+            for key, (aid, digest, category) in found.items()
+        }
+
+    @staticmethod
+    def _apply(s: Session, source_id: str, decision: decisions.SaveDecision) -> None:
+        """Write what ``decisions.decide_save`` decided, in the caller's transaction."""
+        if decision.new:
+            rows = [
+                {
+                    "guid": n.article.guid,
+                    "source_id": source_id,
+                    "source_key": n.article.key,
+                    "content_hash": n.content_hash,
+                    "first_seen": n.at,
+                    "updated": n.at,
+                    **_fields(n.article),
+                }
+                for n in decision.new
+            ]
+            inserted = s.execute(
+                insert(ArticleRow).returning(ArticleRow.id, ArticleRow.source_key, sort_by_parameter_order=True), rows
+            )
+            zones_by_key = {n.article.key: n.zones for n in decision.new}
+            zone_rows = [{"article_id": aid, "zone_slug": z} for aid, key in inserted for z in zones_by_key[key]]
+            if zone_rows:
+                s.execute(insert(ArticleZoneRow), zone_rows)
+        edited = [
+            {"id": c.id, "updated": c.at, "content_hash": c.content_hash, **_fields(c.article)}
+            for c in decision.changed
+            if c.article is not None
+        ]
+        rezoned_only = [{"id": c.id, "updated": c.at} for c in decision.changed if c.article is None]
+        for rows in (edited, rezoned_only):  # rows of one shape per statement
+            if rows:
+                s.execute(update(ArticleRow), rows)
+        if edited:
+            # An edited article is fingerprinted again (it keeps its story).
+            forget_signatures(s, [r["id"] for r in edited])
+        if decision.departures:
+            departures = [{"kind": d.kind, "value": d.value, "at": d.at} for d in decision.departures]
+            s.execute(insert(DepartureRow), departures)
+        rezoned = {c.id: c.zones for c in decision.changed if c.zones is not None}
+        if rezoned:
+            s.execute(delete(ArticleZoneRow).where(ArticleZoneRow.article_id.in_(list(rezoned))))
+            zone_rows = [{"article_id": aid, "zone_slug": z} for aid, zs in rezoned.items() for z in zs]
+            if zone_rows:
+                s.execute(insert(ArticleZoneRow), zone_rows)
 
     # -- dedupe ---------------------------------------------------------------------------------------
 
@@ -344,7 +330,7 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
         """Take an article out of its story into one of its own, for good. Returns the new story id
         (the article's own id)."""
         with self._session() as s:
-            now = max(now, latest_change(s) + timedelta(microseconds=1))
+            now = decisions.stamp(now, latest_change(s))
             old = s.scalar(select(ArticleRow.story_id).where(ArticleRow.id == article_id))
             if old == article_id:
                 # The article began its story: the others keep theirs, under the id of the oldest of them.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
@@ -19,6 +19,7 @@ from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, upda
 from sqlalchemy.orm import Session
 
 from ..types import Article
+from .decisions import stamp
 from .models import ArticleRow, SignatureRow, chunks
 
 __all__ = [
@@ -152,7 +153,7 @@ class DedupeSession:
         """The stamp of a change of version: after every change already stored (so the next publish sees
         it, whatever the clocks say)."""
         if self._stamp is None:
-            self._stamp = max(self._when, latest_change(self._s) + timedelta(microseconds=1))
+            self._stamp = stamp(self._when, latest_change(self._s))
         return self._stamp
 
     def pending(self, limit: int, after: int = 0) -> list[Pending]:
