@@ -12,10 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .config import Config as Config
 from .config import load_config as load_config
 from .exceptions import ConfigError as ConfigError
-from .exceptions import FetchError as FetchError
-from .exceptions import ParseError as ParseError
 from .exceptions import PublishError as PublishError
-from .exceptions import SourceError as SourceError
 from .exceptions import StoreError as StoreError
 from .exceptions import SyndicateError as SyndicateError
 from .types import Article as Article
@@ -31,10 +28,7 @@ __all__ = [
     "Article",
     "Config",
     "ConfigError",
-    "FetchError",
-    "ParseError",
     "PublishError",
-    "SourceError",
     "StoreError",
     "StoredArticle",
     "SyndicateError",

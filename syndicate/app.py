@@ -54,6 +54,7 @@ def feed_app(config: Config, reader: Callable[[], Context], metrics: Metrics | N
         status=lambda: status_page(reader()),
         metrics=(lambda: metrics.render(reader().store.counts())) if metrics is not None else None,
         admin_token=_admin_token(config),
+        templates=config.digest.templates,
     )
 
 

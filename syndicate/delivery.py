@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -81,12 +82,18 @@ FIRST_WINDOW = timedelta(days=1)  # a new recipient's first digest covers the la
 _SECRET = "digest.secret"
 
 
+# What happened to one recipient: sent; nothing new (empty); an earlier digest waits to be retried
+# (waiting); will retry; failed for good; skipped after a failure for good (blocked); unsubscribed; sent
+# by another run at the same moment (taken); rendered only (dry-run). A recipient not due is not listed.
+DigestStatus = Literal["sent", "empty", "waiting", "retry", "failed", "blocked", "unsubscribed", "taken", "dry-run"]
+
+
 @dataclass(frozen=True, slots=True)
 class DigestOutcome:
     """What happened to one recipient in a run."""
 
     recipient: str
-    status: str  # sent | empty | not-due | waiting | retry | failed | blocked | unsubscribed | taken | dry-run
+    status: DigestStatus
     items: int = 0
     where: str | None = None  # the server or file it went to
     error: str | None = None
@@ -96,7 +103,7 @@ class DigestOutcome:
 class DigestReport:
     outcomes: list[DigestOutcome] = field(default_factory=list)
 
-    def count(self, status: str) -> int:
+    def count(self, status: DigestStatus) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property

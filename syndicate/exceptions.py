@@ -5,24 +5,20 @@ module that talks to them and re-raised as one of these, chained with ``raise ..
 
     SyndicateError
     ├── ConfigError          the config file is missing, unreadable or invalid; names file and key
-    ├── SourceError          one source failed; carries ``source_id``; never stops the other sources
-    │   ├── FetchError       the bytes could not be read (file, HTTP, database)
-    │   └── ParseError       the bytes were read but are not an article or feed; names the file
     ├── StoreError           the database is unreachable, or its schema is not the one this code needs
-    └── PublishError         an output file could not be written
+    ├── PublishError         an output file could not be written
+    └── Cancelled            the process is stopping; a long step stopped between units of work
 
-A failure that concerns one item (one article file, one feed) is returned as a value in the step's result
-wherever the run can go on; these exceptions are raised only where it cannot.
+A failure that concerns one source or one item (a feed that cannot be read, an article file that is not
+one) is a value, not an exception: the source's ``SourceResult`` and ``FetchReport`` name it and the run
+goes on with the others. These exceptions are raised only where a run cannot go on.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ConfigError",
-    "FetchError",
-    "ParseError",
     "PublishError",
-    "SourceError",
     "StoreError",
     "SyndicateError",
 ]
@@ -44,27 +40,6 @@ class ConfigError(SyndicateError):
         if not self.problems:
             return head
         return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
-
-
-class SourceError(SyndicateError):
-    """One source failed. The run goes on with the others."""
-
-    def __init__(self, source_id: str, message: str) -> None:
-        super().__init__(f"{source_id}: {message}")
-        self.source_id = source_id
-        self.message = message
-
-
-class FetchError(SourceError):
-    """A source's bytes could not be read."""
-
-
-class ParseError(SourceError):
-    """A source's bytes were read but could not be understood. ``path`` names the file, if any."""
-
-    def __init__(self, source_id: str, message: str, path: str | None = None) -> None:
-        super().__init__(source_id, f"{path}: {message}" if path else message)
-        self.path = path
 
 
 class StoreError(SyndicateError):

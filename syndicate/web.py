@@ -15,7 +15,6 @@ import asyncio
 import gzip
 import hashlib
 import hmac
-import html
 import json
 import os
 import time
@@ -25,6 +24,9 @@ from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
+
+from .config import default_templates_dir
+from .mail.render import render_unsubscribe
 
 __all__ = ["CONTENT_TYPES", "FeedApp", "serve"]
 
@@ -92,6 +94,7 @@ class FeedApp:
         metrics: Callable[[], bytes] | None = None,
         admin_token: str | None = None,
         cache_bytes: int = _CACHE_BYTES,
+        templates: Path | None = None,
     ) -> None:
         self.root = root.resolve()
         self.cache_bytes = cache_bytes
@@ -102,6 +105,9 @@ class FeedApp:
         # Records the unsubscription a signed token asks for and returns the address; raises ValueError
         # (forged, expired, unknown) with a reason.
         self.unsubscribe = unsubscribe
+        # The folder of unsubscribe.html.j2 (the digest templates); the shipped one when it has none.
+        has_page = templates is not None and (templates / "unsubscribe.html.j2").is_file()
+        self.templates = templates if templates is not None and has_page else default_templates_dir()
         # Admin pages: /status (HTML) and /metrics (Prometheus text). With a token, a caller must send it
         # (Authorization: Bearer); without one, only loopback clients are answered.
         self.admin = {"/status": (status, b"text/html; charset=utf-8"), "/metrics": (metrics, _PROMETHEUS)}
@@ -315,24 +321,31 @@ class FeedApp:
             await _respond(send, 405, [(b"allow", b"GET, HEAD, POST")], b"", False)
             return
         if not token:
-            await _page(send, 400, "退订链接不完整", "链接中缺少退订凭据。", method == "HEAD")
+            await self._page(send, 400, "missing", method == "HEAD")
             return
         if method != "POST":
-            form = (
-                f'<form method="post" action="/unsubscribe?token={html.escape(quote(token), quote=True)}">'
-                '<button type="submit">确认退订每日新闻摘要</button></form>'
-            )
-            await _page(send, 200, "退订每日新闻摘要", form, method == "HEAD", raw=True)
+            action = f"/unsubscribe?token={quote(token)}"
+            await self._page(send, 200, "confirm", method == "HEAD", action=action)
             return
         try:
             email = await asyncio.to_thread(self.unsubscribe, token)
         except ValueError as e:
-            await _page(send, 403, "退订链接无效", f"此退订链接无效或已过期({e})。", False)
+            await self._page(send, 403, "invalid", False, reason=str(e))
             return
         except Exception:
-            await _page(send, 503, "暂时无法退订", "服务暂时不可用,请稍后再试。", False)
+            await self._page(send, 503, "unavailable", False)
             return
-        await _page(send, 200, "已退订", f"{email} 将不再收到每日新闻摘要。", False)
+        await self._page(send, 200, "done", False, email=email)
+
+    async def _page(self, send: Send, status: int, page: str, head: bool, **values: str) -> None:
+        doc = await asyncio.to_thread(render_unsubscribe, self.templates, page, **values)
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"cache-control", b"no-store"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-robots-tag", b"noindex"),
+        ]
+        await _respond(send, status, headers, doc, head)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -343,22 +356,6 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         body += chunk
         if len(body) > limit or not message.get("more_body"):
             return body[:limit]
-
-
-async def _page(send: Send, status: int, title: str, text: str, head: bool, raw: bool = False) -> None:
-    content = text if raw else f"<p>{html.escape(text)}</p>"
-    doc = (
-        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>{content}</body></html>\n"
-    )
-    headers = [
-        (b"content-type", b"text/html; charset=utf-8"),
-        (b"cache-control", b"no-store"),
-        (b"referrer-policy", b"no-referrer"),
-        (b"x-robots-tag", b"noindex"),
-    ]
-    await _respond(send, status, headers, doc.encode("utf-8"), head)
 
 
 def _safe_relative(path: str) -> str | None:

@@ -22,6 +22,7 @@ from syndicate.pipeline import Context
 from syndicate.types import FetchReport
 
 from .safety import mail_problems, published_problems
+from .storeviews import source_articles
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 CASES: list[dict[str, Any]] = tomllib.loads((HOSTILE / "manifest.toml").read_text(encoding="utf-8"))["case"]
@@ -182,7 +183,7 @@ def run_case(case: dict[str, Any], folder: Path, server: HTTPServer, public: HTT
         reports = {r.source_id: r for r in pipeline.fetch(ctx)}
         pipeline.publish(ctx)
         delivery.digest(ctx)
-        titles = [a.article.title for a in ctx.store.source_articles("hostile")]
+        titles = [a.article.title for a in source_articles(ctx.store, "hostile")]
     problems = published_problems(folder / "public") + mail_problems(folder / "outbox")
     for path in folder.rglob("*"):
         if path.is_file() and path.suffix in (".xml", ".json", ".html", ".eml") and b"root:x:0:0" in path.read_bytes():

@@ -41,6 +41,7 @@ from syndicate.types import Article, SourceResult, SourceState
 from syndicate.urls import is_private_address, may_reach_private
 
 from .helpers import SHANGHAI, FixedClock, page, rss
+from .storeviews import source_articles
 
 GOOD = [{"title": "正常新闻", "link": "http://good.example/1.html", "guid": "g1", "body": "<p>正常正文。</p>"}]
 NOW = datetime(2020, 10, 20, 2, 0, tzinfo=UTC)
@@ -81,7 +82,7 @@ def test_control_characters_from_every_kind_of_source_never_stop_publishing(
         etree.fromstring(path.read_bytes())  # lxml refuses a document with a control character
         titles |= {e.title for e in feedparser.parse(path.read_bytes()).entries}
     assert {"标题一", "前言标题", "正常新闻", "页面标题"} <= titles
-    for stored in ctx.store.source_articles("hostile") + ctx.store.source_articles("local"):
+    for stored in source_articles(ctx.store, "hostile") + source_articles(ctx.store, "local"):
         a = stored.article
         assert not any(ord(c) < 32 and c not in "\t\n\r" for c in a.title + a.body_html + a.author)
 
@@ -489,7 +490,7 @@ def test_the_local_store_reads_only_its_own_regular_files(ctx_for: Callable[...,
         '+++\ntitle = "脚本链接"\npublished = 2020-10-19\nlink = "javascript:alert(1)"\n+++\n正文\n', encoding="utf-8"
     )
     [report] = pipeline.fetch(ctx)
-    titles = sorted(a.article.title for a in ctx.store.source_articles("local"))
+    titles = sorted(a.article.title for a in source_articles(ctx.store, "local"))
     assert titles == ["正常文章", "正常文章"]
     problems = "\n".join(report.errors)
     assert "out.txt: a symbolic link out of the folder" in problems

@@ -28,6 +28,7 @@ from syndicate.pipeline import Context
 
 from .helpers import SHANGHAI, FixedClock, free_port, page
 from .smtp_sink import Sink, start
+from .storeviews import delivered
 
 ZONE_NAMES = {
     "xishan": ("锡山经济技术开发区", "无锡"),
@@ -142,8 +143,7 @@ def test_two_recipients_get_exactly_their_articles_once(
     assert [o.status for o in delivery.digest(ctx).outcomes] == []
     assert {o.status for o in delivery.digest(ctx, force=True).outcomes} == {"empty"}
     assert len(server.received) == 2
-    delivered = ctx.store.delivered("zhang@example.org")
-    assert len(delivered) == 2
+    assert len(delivered(ctx.store, "zhang@example.org")) == 2
 
 
 def test_new_articles_appear_in_the_next_digest_only(
@@ -210,7 +210,7 @@ def test_smtp_down_marks_nothing_sent_and_the_next_run_delivers_once(
     report = delivery.digest(ctx)
     assert [o.status for o in report.outcomes] == ["retry"]
     assert "cannot connect" in (report.outcomes[0].error or "")
-    assert ctx.store.delivered("zhang@example.org") == {}
+    assert delivered(ctx.store, "zhang@example.org") == {}
     [log] = list(ctx.store.digest_log("zhang@example.org"))
     assert log["status"] == "pending" and log["attempts"] == 1
 
@@ -303,7 +303,7 @@ def test_max_items_lists_the_newest_and_counts_the_rest(
     text = got[0].message.get_body(("plain",)).get_content()
     assert "另有 1 条未列出" in text
     assert "http://feeds.example.org/zones/xishan/" in text
-    assert len(ctx.store.delivered("zhang@example.org")) == 3  # the counted one is not sent again tomorrow
+    assert len(delivered(ctx.store, "zhang@example.org")) == 3  # the counted one is not sent again tomorrow
 
 
 def test_dry_run_writes_the_outbox_and_records_nothing(
@@ -529,3 +529,27 @@ def test_an_expired_link_is_refused(
     with pytest.raises(ValueError, match="expired"):
         delivery.unsubscribe(ctx, token)
     assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
+
+
+def test_unsubscribe_pages_come_from_the_template_and_work_on_a_phone(
+    tmp_path: Path, request: pytest.FixtureRequest, start_server: Callable[[web.FeedApp], str]
+) -> None:
+    def refuse(token: str) -> str:
+        raise ValueError("签名不符")
+
+    base = start_server(web.FeedApp(tmp_path, unsubscribe=refuse))
+    client = httpx.Client(base_url=base)
+    request.addfinalizer(client.close)
+    r = client.get("/unsubscribe", params={"token": 'a"b<c>'})
+    assert r.status_code == 200 and r.headers["x-robots-tag"] == "noindex"
+    assert 'name="viewport"' in r.text and "<title>退订每日新闻摘要</title>" in r.text
+    assert 'action="/unsubscribe?token=a%22b%3Cc%3E"' in r.text  # quoted, never raw markup
+    r = client.post("/unsubscribe", params={"token": "x"})
+    assert r.status_code == 403 and "签名不符" in r.text and "<h1>退订链接无效</h1>" in r.text
+    assert client.get("/unsubscribe").status_code == 400
+    # An operator's own digest templates folder may carry its own page.
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "unsubscribe.html.j2").write_text("<p>{{ page }}:{{ email }}</p>\n", encoding="utf-8")
+    base = start_server(web.FeedApp(tmp_path, unsubscribe=lambda t: "zhang@example.org", templates=own))
+    assert httpx.post(f"{base}/unsubscribe", params={"token": "t"}).text == "<p>done:zhang@example.org</p>\n"

@@ -28,6 +28,7 @@ from syndicate.store import Store
 
 from .helpers import page
 from .smtp_sink import Sink, start
+from .storeviews import source_articles
 from .test_digest import body
 
 ZONE = ("锡山经济技术开发区", "无锡")
@@ -62,7 +63,7 @@ def test_two_fetches_at_once_both_finish_and_store_each_article_once(
     assert [p.returncode for p in procs] == [0, 0], results
     assert not any("Traceback" in err for _, err in results)
     with Context.open(load_config(config)) as ctx:
-        stored = ctx.store.source_articles("local")
+        stored = source_articles(ctx.store, "local")
         assert len(stored) == 200
         assert len({a.guid for a in stored}) == 200
         assert all(a.story_id == a.id for a in stored)  # decided once: each its own story

@@ -14,6 +14,7 @@ from syndicate import pipeline
 from syndicate.pipeline import Context
 
 from .helpers import SHANGHAI, page
+from .storeviews import source_articles, zone_articles
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -199,7 +200,7 @@ def test_dates_use_site_zone(make_context: Callable[..., Context]) -> None:
     ctx = make_context()
     (articles_dir(ctx) / "a.txt").write_text(page(date="2020-10-19 23:30"), encoding="utf-8")
     pipeline.fetch(ctx)
-    stored = ctx.store.zone_articles("xishan", 1)[0]
+    stored = zone_articles(ctx.store, "xishan", 1)[0]
     assert stored.article.published == datetime(2020, 10, 19, 23, 30, tzinfo=SHANGHAI)
 
 
@@ -310,7 +311,7 @@ def test_the_feed_lists_kept_between_publishes_match_the_store(
     step()
     add("a3", "苏州工业园区", text_seed="a3")  # moved to another zone and city
     step()
-    pipeline.split(ctx, str(ctx.store.resolve_article("urn:uuid:x") or ctx.store.source_articles("local")[-1].id))
+    pipeline.split(ctx, str(ctx.store.resolve_article("urn:uuid:x") or source_articles(ctx.store, "local")[-1].id))
     step()
     pipeline.publish(other)  # another process publishes: this one must not trust its lists
     add("c0", "锡山经济技术开发区")

@@ -16,6 +16,7 @@ from syndicate.config import load_config
 from syndicate.pipeline import Context
 
 from .helpers import SHANGHAI, FixedClock
+from .storeviews import zone_articles
 
 META = MetaData()
 NEWS = Table(
@@ -103,7 +104,7 @@ def test_incremental_paged_reads(cms: tuple[str, Engine], ctx: Context) -> None:
     [later] = pipeline.fetch(ctx, ["cms"])
     assert (later.new, later.updated, later.unchanged) == (1, 1, 0)
 
-    stored = {s.article.key: s for s in ctx.store.zone_articles("xishan", 10)}
+    stored = {s.article.key: s for s in zone_articles(ctx.store, "xishan", 10)}
     assert set(stored) == {"1", "2", "3", "4", "5", "6"}
     a = stored["2"].article
     assert a.title == "改过的标题"

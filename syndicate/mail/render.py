@@ -66,6 +66,17 @@ def render_digest(templates: Path, view: DigestView) -> tuple[str, str]:
     return _INLINER.inline(html), text
 
 
+def render_unsubscribe(templates: Path, page: str, **values: str) -> bytes:
+    """The page behind an unsubscribe link, from ``unsubscribe.html.j2``. ``page``: missing | confirm |
+    invalid | unavailable | done."""
+    values = {"action": "", "email": "", "reason": "", **values}
+    return environment(templates).get_template("unsubscribe.html.j2").render(page=page, **values).encode("utf-8")
+
+
 def check_templates(templates: Path) -> list[str]:
-    """Problems loading the digest templates (for ``syndicate check``)."""
-    return template_problems(templates, (("digest.html.j2", True), ("digest.txt.j2", False)))
+    """Problems loading the digest templates (for ``syndicate check``). A folder without
+    ``unsubscribe.html.j2`` uses the shipped one; a folder with one must load it."""
+    names = [("digest.html.j2", True), ("digest.txt.j2", False)]
+    if (templates / "unsubscribe.html.j2").is_file():
+        names.append(("unsubscribe.html.j2", True))
+    return template_problems(templates, names)

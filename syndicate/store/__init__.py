@@ -458,17 +458,6 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
             canonical = s.scalar(select(func.count()).select_from(ArticleRow).where(ArticleRow.canonical.is_(True)))
             return {"articles": total, "stories": canonical or 0, "duplicates": total - (canonical or 0)}
 
-    def source_articles(self, source_id: str) -> list[StoredArticle]:
-        """Every article of one source, duplicates included, in the order they were stored."""
-        with self._session() as s:
-            rows = s.scalars(select(ArticleRow).where(ArticleRow.source_id == source_id).order_by(ArticleRow.id)).all()
-            return self._stored(s, rows)
-
-    def article_by_guid(self, guid: str) -> StoredArticle | None:
-        with self._session() as s:
-            row = s.scalar(select(ArticleRow).where(ArticleRow.guid == guid))
-            return self._stored(s, [row])[0] if row else None
-
     def count_articles(self) -> int:
         with self._session() as s:
             return s.scalar(select(func.count()).select_from(ArticleRow)) or 0

@@ -30,10 +30,6 @@ class FeedQueryMixin:
     _session: Callable[[], AbstractContextManager[Session]]
     _stored: Callable[[Session, Sequence[ArticleRow]], list[StoredArticle]]
 
-    def zone_articles(self, slug: str, limit: int) -> list[StoredArticle]:
-        """The newest ``limit`` canonical articles of a zone, newest first."""
-        return self.feed_articles(limit, zones=[slug])
-
     def _selection(self, zones: Sequence[str] | None, category: str | None) -> Any:
         query = select(ArticleRow).where(ArticleRow.canonical.is_(True))
         if zones is not None:

@@ -280,14 +280,6 @@ class OutboxMixin:
             row.resubscribed_at = now
             return True
 
-    def delivered(self, email: str) -> dict[int, int]:
-        """Article id → the digest that delivered it, for one recipient."""
-        with self._session() as s:
-            rows = s.execute(
-                select(DeliveryRow.article_id, DeliveryRow.digest_id).where(DeliveryRow.recipient == email.lower())
-            )
-            return {a: d for a, d in rows}
-
     def digest_log(self, email: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest digests (for status pages and tests), newest first."""
         query = select(DigestRow).order_by(DigestRow.id.desc()).limit(limit)
