@@ -130,7 +130,7 @@ def main() -> None:
         # Every document publish --all writes: each feed, and the archive pages of those with more items.
         loaded = []
         for s in selections:
-            ids = ctx.store.feed_index(s.zones, s.category)
+            ids = ctx.store.feed_ids(s.zones, s.category)
             loaded.append((s.spec, make.by_ids(ids[-args.items :]), True))
             pages = max(0, len(ids) - 1) // args.items
             for p in range(1, pages + 1):

@@ -21,7 +21,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -196,41 +196,11 @@ def _view(
     config = ctx.config
     tz = _tz(ctx, recipient)
     zones = ctx.zones_by_slug
-    titles = ctx.source_titles
     stories = ctx.store.story_sources([a.story_id for a in articles if a.story_id is not None])
-    followed = set(follows.zones)
-
-    def group_of(a: StoredArticle) -> str:
-        for z in a.zones:
-            if z in followed:
-                return z
-        if a.article.category in follows.categories:
-            return a.article.category or ""
-        return a.zones[0] if a.zones else (a.article.category or "")
-
-    order = {key: i for i, key in enumerate([*follows.zones, *follows.categories])}
-    grouped: dict[str, list[StoredArticle]] = {}
-    for stored in articles:  # newest published first
-        grouped.setdefault(group_of(stored), []).append(stored)
     listed = {a.id for a in articles[: config.digest.max_items]}
     groups = []
-    for key in sorted(grouped, key=lambda k: (order.get(k, len(order)), k)):
-        members = grouped[key]
-        items = []
-        for member in members:
-            if member.id not in listed:
-                continue
-            a = member.article
-            items.append(
-                DigestItem(
-                    title=a.title,
-                    link=a.link,
-                    date=a.published.astimezone(tz).strftime("%Y-%m-%d"),
-                    source=a.author or titles.get(a.source_id, a.source_id),
-                    summary=summarize(a.body_html, 120, sanitized=True),
-                    also=other_sources(ctx, stories, member),
-                )
-            )
+    for key, members in _grouped(articles, follows):
+        items = [_item(ctx, stories, m, tz) for m in members if m.id in listed]
         groups.append(
             DigestGroup(
                 name=zones[key].name if key in zones else (key or "其他"),
@@ -248,6 +218,39 @@ def _view(
         groups=tuple(g for g in groups if g.items or g.more),
         total=len(articles),
         unsubscribe_url=unsubscribe_url(ctx, recipient.email, now, secret),
+    )
+
+
+def _grouped(articles: list[StoredArticle], follows: _Follows) -> list[tuple[str, list[StoredArticle]]]:
+    """The articles (newest published first) by the group they are listed under: the first followed zone
+    they belong to, else their followed category, else their first zone or category; groups in the order
+    the recipient follows them, the others after by name."""
+    followed = set(follows.zones)
+
+    def group_of(a: StoredArticle) -> str:
+        for z in a.zones:
+            if z in followed:
+                return z
+        if a.article.category in follows.categories:
+            return a.article.category or ""
+        return a.zones[0] if a.zones else (a.article.category or "")
+
+    order = {key: i for i, key in enumerate([*follows.zones, *follows.categories])}
+    grouped: dict[str, list[StoredArticle]] = {}
+    for stored in articles:
+        grouped.setdefault(group_of(stored), []).append(stored)
+    return [(key, grouped[key]) for key in sorted(grouped, key=lambda k: (order.get(k, len(order)), k))]
+
+
+def _item(ctx: Context, stories: dict[int, list[str]], member: StoredArticle, tz: tzinfo) -> DigestItem:
+    a = member.article
+    return DigestItem(
+        title=a.title,
+        link=a.link,
+        date=a.published.astimezone(tz).strftime("%Y-%m-%d"),
+        source=a.author or ctx.source_titles.get(a.source_id, a.source_id),
+        summary=summarize(a.body_html, 120, sanitized=True),
+        also=other_sources(ctx, stories, member),
     )
 
 

@@ -29,14 +29,14 @@ from .exceptions import Cancelled, PublishError
 from .files import atomic_write
 from .publish import (
     STYLESHEET,
+    Credit,
     EntryCache,
-    FeedEntry,
     FeedItem,
     FeedLinks,
+    FeedListing,
     FeedSelection,
     FeedSpec,
     SiteInfo,
-    Source,
     build_atom,
     build_json,
     build_rss,
@@ -104,7 +104,7 @@ def _write_discovery(run: _Run, selections: Sequence[FeedSelection]) -> None:
         state = states.get(spec.path)
         newest = state.newest.astimezone(site.tz).strftime("%Y-%m-%d %H:%M") if state and state.newest else None
         entries.append(
-            FeedEntry(
+            FeedListing(
                 selection.group,
                 selection.name,
                 spec.title,
@@ -167,13 +167,13 @@ class _ItemMaker:
     def _sources(self) -> None:
         config = self.ctx.config
         states = self.ctx.store.source_states()
-        platform = Source(config.site.title, f"{config.site.base_url}all/atom.xml", config.site.base_url)
-        self.sources: dict[str, Source] = {}
+        platform = Credit(config.site.title, f"{config.site.base_url}all/atom.xml", config.site.base_url)
+        self.sources: dict[str, Credit] = {}
         for src in config.sources:
             if isinstance(src, FeedSourceConfig) and src.is_http:
                 state = states.get(src.id)
                 url = (state.url if state and state.url and state.config_url == src.url else None) or src.url
-                self.sources[src.id] = Source(self.ctx.source_titles[src.id], url, url)
+                self.sources[src.id] = Credit(self.ctx.source_titles[src.id], url, url)
             else:
                 self.sources[src.id] = platform
 
@@ -241,13 +241,13 @@ class Publisher:
 
     def __init__(self) -> None:
         self._ctx: Context | None = None
-        self.indexes: dict[str, list[int]] = {}  # feed path → its article ids in arrival order
-        self.indexed_at: str | None = None  # the watermark ``indexes`` correspond to
+        self.feed_ids: dict[str, list[int]] = {}  # feed path → its article ids in arrival order
+        self.feed_ids_at: str | None = None  # the watermark ``feed_ids`` correspond to
         self.feed_states: dict[str, FeedState] | None = None
         self.items: _ItemMaker | None = None
 
     def _forget(self) -> None:
-        self.indexes.clear()
+        self.feed_ids.clear()
         self.feed_states = None
         self.items = None
 
@@ -263,16 +263,16 @@ class Publisher:
         """
         if ctx is not self._ctx:
             self._forget()
-            self._ctx, self.indexed_at = ctx, None
+            self._ctx, self.feed_ids_at = ctx, None
         stored_mark = ctx.store.setting(_WATERMARK)
         mark = json.loads(stored_mark or "null") if not full else None
         watermark = datetime.fromisoformat(mark["at"]) if mark else None
-        if full or stored_mark != self.indexed_at:
+        if full or stored_mark != self.feed_ids_at:
             self._forget()  # another process published since, or a rebuild: list the feeds again
         changes = ctx.store.changed_since(watermark, set(mark["ids"]) if mark else ())
-        if not self.indexes or self.feed_states is None:
+        if not self.feed_ids or self.feed_states is None:
             self.feed_states = ctx.store.feed_states()
-        members = ctx.store.memberships(changes.ids) if self.indexes or self.items is not None else {}
+        members = ctx.store.memberships(changes.ids) if self.feed_ids or self.items is not None else {}
         if self.items is None or len(self.items) > _ITEMS_KEPT:
             self.items = _ItemMaker(ctx)
         else:
@@ -293,7 +293,7 @@ class Publisher:
             ctx.store.save_feed_states(run.written)
             run.states.update({s.path: s for s in run.written})
         _write_discovery(run, selections)
-        self.indexed_at = _advance_watermark(ctx, changes) or stored_mark
+        self.feed_ids_at = _advance_watermark(ctx, changes) or stored_mark
         _push(ctx, run.report, run.now)
         run.report.unwritable = dict(run.items.entries.failed)
         for guid, why in run.report.unwritable.items():
@@ -326,27 +326,27 @@ class Publisher:
         complete = (run.out / spec.path / "atom.xml").exists()  # a removed folder is written again
         if not run.relist and state is not None and complete and not catalog.affected(selection, run.changes):
             report.skipped += 1
-            cached = self.indexes.get(spec.path)
+            cached = self.feed_ids.get(spec.path)
             if cached is not None and not run.changes.ids.isdisjoint(cached):
-                del self.indexes[spec.path]  # an article left this feed: list it again when next needed
+                del self.feed_ids[spec.path]  # an article left this feed: list it again when next needed
             return
         report.looked_at += 1
         if listed is not None:
-            index = self.indexes[spec.path] = listed[spec.path]
+            ids = self.feed_ids[spec.path] = listed[spec.path]
         else:
-            index = self._feed_index(run, selection)
+            ids = self._list_feed(run, selection)
         # Archives first: the subscription documents link to them (docs/design.md, "History").
         # Full pages that leave at least one item after them: a feed of exactly N items has no archive.
-        full_pages = max(0, len(index) - 1) // limit
+        full_pages = max(0, len(ids) - 1) // limit
         for page in range(1, full_pages + 1):
-            _write_archive(run, spec, index, page)
-        items = run.items.by_ids(index[-limit:])
+            _write_archive(run, spec, ids, page)
+        items = run.items.by_ids(ids[-limit:])
         links = FeedLinks(
             prev_archive=spec.url(run.site, f"archive/{full_pages}.xml") if full_pages else None,
             hubs=run.ctx.config.publish.websub_hubs,
         )
         content_hash = _content_hash(spec, items, links)
-        if not run.full and state is not None and state.digest == content_hash and complete:
+        if not run.full and state is not None and state.content_hash == content_hash and complete:
             report.skipped += 1
             return
         folder, cache, site, now = run.out / spec.path, run.items.entries, run.site, run.now
@@ -355,24 +355,24 @@ class Publisher:
         _write(folder / "atom.xml", build_atom(spec, site, items, now, links, cache=cache), report)
         _write(folder / "feed.json", build_json(spec, site, items, now, cache=cache), report)
         newest_item = max((i.updated for i in items), default=None)
-        run.written.append(FeedState(spec.path, spec.title, len(index), newest_item, content_hash))
+        run.written.append(FeedState(spec.path, spec.title, len(ids), newest_item, content_hash))
 
-    def _feed_index(self, run: _Run, selection: FeedSelection) -> list[int]:
+    def _list_feed(self, run: _Run, selection: FeedSelection) -> list[int]:
         """The ids of a feed's articles in arrival order: from the store, or from this process's last list
         of them with the changes since applied (the same list, without a query over the whole feed)."""
         path, changed = selection.spec.path, run.changes.ids
-        cached = self.indexes.get(path)
+        cached = self.feed_ids.get(path)
         if cached is not None and not changed:
             return cached
         if cached is None:
-            index = run.ctx.store.feed_index(selection.zones, selection.category)
+            ids = run.ctx.store.feed_ids(selection.zones, selection.category)
         else:
-            index = [i for i in cached if i not in changed]
+            ids = [i for i in cached if i not in changed]
             for i in sorted(changed):
                 if i in run.members and catalog.holds(selection, run.members[i]):
-                    bisect.insort(index, i)
-        self.indexes[path] = index
-        return index
+                    bisect.insort(ids, i)
+        self.feed_ids[path] = ids
+        return ids
 
 
 @dataclass
@@ -428,11 +428,11 @@ def _write(path: Path, data: bytes, report: PublishReport) -> None:
     (report.written if changed else report.unchanged).append(path)
 
 
-def _write_archive(run: _Run, spec: FeedSpec, index: Sequence[int], page: int) -> None:
+def _write_archive(run: _Run, spec: FeedSpec, ids: Sequence[int], page: int) -> None:
     """RFC 5005 archive document ``page`` (1 = the oldest): the articles that arrived in
     ``[(page-1)*N, page*N)``. Once full it changes only when one of its articles does."""
     site, limit = run.site, run.limit
-    entries = index[(page - 1) * limit : page * limit]
+    entries = ids[(page - 1) * limit : page * limit]
     key = f"{spec.path}/archive/{page}"
     links = FeedLinks(
         current=spec.url(site, "atom.xml"),
@@ -447,7 +447,12 @@ def _write_archive(run: _Run, spec: FeedSpec, index: Sequence[int], page: int) -
     # A page is looked at only when one of its articles changed (or it is new or gone): at a hundred
     # thousand articles, the `all` feed has two thousand pages that an incremental publish must not touch.
     # (The file is not looked at: a page whose state is stored was written; `publish --all` rewrites all.)
-    if not run.relist and state is not None and state.digest == content_hash and run.changes.ids.isdisjoint(entries):
+    if (
+        not run.relist
+        and state is not None
+        and state.content_hash == content_hash
+        and run.changes.ids.isdisjoint(entries)
+    ):
         return
     items = run.items.by_ids(list(entries))
     data = build_atom(spec, site, items, run.now, links, filename=f"archive/{page}.xml", cache=run.items.entries)

@@ -275,11 +275,11 @@ def test_the_feed_lists_kept_between_publishes_match_the_store(
         clock.now += timedelta(minutes=1)  # type: ignore[attr-defined]
         pipeline.fetch(ctx, kept=kept)
         pipeline.publish(ctx, kept=kept)
-        assert kept.publisher.indexes, "nothing was kept"
+        assert kept.publisher.feed_ids, "nothing was kept"
         for selection in pipeline.feed_selections(ctx):
-            listed = kept.publisher.indexes.get(selection.spec.path)
+            listed = kept.publisher.feed_ids.get(selection.spec.path)
             if listed is not None:
-                assert listed == ctx.store.feed_index(selection.zones, selection.category), selection.spec.path
+                assert listed == ctx.store.feed_ids(selection.zones, selection.category), selection.spec.path
         # Every file is what a rebuild from scratch (a new process, publish --all) writes.
         mark = ctx.store.setting("publish.watermark")
         config = ctx.config.model_copy(
@@ -290,8 +290,8 @@ def test_the_feed_lists_kept_between_publishes_match_the_store(
             pipeline.publish(fresh, full=True, kept=rebuild)
             # A full publish lists every feed in one pass over the memberships: the same lists as the store's.
             for selection in pipeline.feed_selections(fresh):
-                listed = rebuild.publisher.indexes[selection.spec.path]
-                assert listed == fresh.store.feed_index(selection.zones, selection.category), selection.spec.path
+                listed = rebuild.publisher.feed_ids[selection.spec.path]
+                assert listed == fresh.store.feed_ids(selection.zones, selection.category), selection.spec.path
         assert mark is not None
         ctx.store.set_setting("publish.watermark", mark)  # as if the rebuild had not happened
         out = ctx.config.publish.output_dir

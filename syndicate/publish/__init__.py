@@ -8,33 +8,33 @@ from __future__ import annotations
 
 from . import catalog as catalog
 from .catalog import FeedSelection as FeedSelection
-from .discovery import FeedEntry as FeedEntry
+from .discovery import FeedListing as FeedListing
 from .discovery import check_templates as check_templates
 from .discovery import render_index as render_index
 from .discovery import render_opml as render_opml
 from .discovery import render_status as render_status
 from .discovery import stylesheet as stylesheet
 from .feeds import STYLESHEET as STYLESHEET
+from .feeds import Credit as Credit
 from .feeds import EntryCache as EntryCache
 from .feeds import FeedItem as FeedItem
 from .feeds import FeedLinks as FeedLinks
 from .feeds import FeedSpec as FeedSpec
 from .feeds import SiteInfo as SiteInfo
-from .feeds import Source as Source
 from .feeds import build_atom as build_atom
 from .feeds import build_json as build_json
 from .feeds import build_rss as build_rss
 
 __all__ = [
     "STYLESHEET",
+    "Credit",
     "EntryCache",
-    "FeedEntry",
     "FeedItem",
     "FeedLinks",
+    "FeedListing",
     "FeedSelection",
     "FeedSpec",
     "SiteInfo",
-    "Source",
     "build_atom",
     "build_json",
     "build_rss",

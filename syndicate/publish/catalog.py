@@ -2,7 +2,7 @@
 
 A feed is a ``FeedSelection``: its place under output_dir (``FeedSpec``) and the rule for its articles
 (some zones or every zone, one category or any). There is one per zone, one per city (its zones), one per
-category and ``all``. The membership rule (``holds``) is the one ``Store.feed_index`` applies in SQL; the
+category and ``all``. The membership rule (``holds``) is the one ``Store.feed_ids`` applies in SQL; the
 pipeline uses it to keep feed lists up to date between publishes, digests use the selections to know what
 a recipient follows. Slugs for Chinese names come from a function the caller passes (pinyin), so this
 module depends on nothing but the feed specs.
@@ -125,7 +125,7 @@ def all_selection(site_title: str) -> FeedSelection:
 
 
 def holds(selection: FeedSelection, m: Member) -> bool:
-    """Whether the feed carries an article (the rule ``Store.feed_index`` applies in SQL)."""
+    """Whether the feed carries an article (the rule ``Store.feed_ids`` applies in SQL)."""
     if not m.canonical:
         return False
     if selection.zones is not None and m.zones.isdisjoint(selection.zones):

@@ -16,13 +16,13 @@ from typing import Any
 from ..templating import environment, template_problems
 from .feeds import SiteInfo
 
-__all__ = ["GROUPS", "FeedEntry", "check_templates", "render_index", "render_opml", "render_status", "stylesheet"]
+__all__ = ["GROUPS", "FeedListing", "check_templates", "render_index", "render_opml", "render_status", "stylesheet"]
 
 GROUPS = (("zones", "开发区"), ("cities", "城市"), ("categories", "栏目"), ("all", "全部"))
 
 
 @dataclass(frozen=True, slots=True)
-class FeedEntry:
+class FeedListing:
     group: str  # zones | cities | categories | all
     name: str
     title: str
@@ -35,12 +35,12 @@ class FeedEntry:
     html: str
 
 
-def render_index(templates: Path, site: SiteInfo, feeds: Sequence[FeedEntry]) -> bytes:
+def render_index(templates: Path, site: SiteInfo, feeds: Sequence[FeedListing]) -> bytes:
     html = environment(templates).get_template("index.html.j2").render(site=site, feeds=feeds, groups=GROUPS)
     return html.encode("utf-8")
 
 
-def render_opml(templates: Path, site: SiteInfo, feeds: Sequence[FeedEntry], modified: datetime) -> bytes:
+def render_opml(templates: Path, site: SiteInfo, feeds: Sequence[FeedListing], modified: datetime) -> bytes:
     text = (
         environment(templates)
         .get_template("feeds.opml.j2")

@@ -27,12 +27,12 @@ from lxml import etree
 from ..text import strip_control
 
 __all__ = [
+    "Credit",
     "EntryCache",
     "FeedItem",
     "FeedLinks",
     "FeedSpec",
     "SiteInfo",
-    "Source",
     "build_atom",
     "build_json",
     "build_rss",
@@ -72,7 +72,7 @@ class FeedSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
+class Credit:
     """Where an item was first published: the feed or store it came from."""
 
     title: str
@@ -95,7 +95,7 @@ class FeedItem:
     categories: tuple[str, ...] = ()
     image: str | None = None
     image_type: str | None = None
-    source: Source | None = None
+    source: Credit | None = None
     also: tuple[str, ...] = ()  # other sources that carried the same story
 
     def __post_init__(self) -> None:

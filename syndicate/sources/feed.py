@@ -119,12 +119,30 @@ MAX_BODY = 1_000_000
 
 
 def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> ParsedFeed:
+    parsed = _parse_document(data, content_type, d)
+    if isinstance(parsed, str):
+        return ParsedFeed((), (), (), parsed)
+    document, warnings = parsed
+    feed_link = absolute(document.feed.get("link"), d.url) or (d.url if d.url.startswith("http") else None)
+    articles, problems = _articles(document.entries, feed_link, d, warnings)
+    return ParsedFeed(
+        tuple(articles),
+        tuple(problems),
+        tuple(dict.fromkeys(warnings)),
+        None,
+        title=plain_text(document.feed.get("title", "")),
+        link=feed_link,
+    )
+
+
+def _parse_document(data: bytes, content_type: str | None, d: FeedDefaults) -> tuple[Any, list[str]] | str:
+    """The document as feedparser reads it, with warnings about it; or why it is not a feed."""
     text, encoding = decode_body(data, content_type)
     text = strip_control(text)
     # Every element the parser would take for an entry, whatever its namespace prefix (<x:entry>, <rss:item>).
     entries_seen = sum(1 for _ in itertools.islice(_ENTRY_TAG.finditer(text), MAX_ENTRIES + 1))
     if entries_seen > MAX_ENTRIES:
-        return ParsedFeed((), (), (), f"more than the {MAX_ENTRIES} entries a feed may have")
+        return f"more than the {MAX_ENTRIES} entries a feed may have"
     if len(text) > MAX_BODY:
         text = _cut_long_text(text)
     # feedparser gets UTF-8 and is told so, with the XML declaration saying the same.
@@ -136,20 +154,25 @@ def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> Parsed
         resolve_relative_uris=False,
     )
     if len(parsed.entries) > MAX_ENTRIES:  # the count above is of start tags; this is what was parsed
-        return ParsedFeed((), (), (), f"more than the {MAX_ENTRIES} entries a feed may have")
+        return f"more than the {MAX_ENTRIES} entries a feed may have"
     warnings: list[str] = []
     if "\ufffd" in text and encoding != "utf-8":
         warnings.append(f"undecodable bytes replaced (read as {encoding})")
     if not parsed.entries:
         if parsed.bozo:
-            return ParsedFeed((), (), (), f"not a feed: {_bozo(parsed)}")
+            return f"not a feed: {_bozo(parsed)}"
         if not parsed.version:
-            return ParsedFeed((), (), (), "not an RSS or Atom document")
+            return "not an RSS or Atom document"
     elif parsed.bozo:
         warnings.append(f"malformed feed, entries used anyway: {_bozo(parsed)}")
+    return parsed, warnings
 
-    feed_link = absolute(parsed.feed.get("link"), d.url) or (d.url if d.url.startswith("http") else None)
-    entries = parsed.entries
+
+def _articles(
+    entries: list[Any], feed_link: str | None, d: FeedDefaults, warnings: list[str]
+) -> tuple[list[Article], list[str]]:
+    """The entries as articles, and a problem for each entry that cannot be one (the others are kept).
+    Notes about single entries are added to ``warnings``."""
     ids = [_clean_id(e.get("id")) for e in entries]
     links = [absolute(e.get("link"), feed_link) for e in entries]
     norm_links = [normalize_link(link) if link else None for link in links]
@@ -157,7 +180,6 @@ def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> Parsed
     link_counts = Counter(n for n in norm_links if n)
     if any(c > 1 for c in id_counts.values()):
         warnings.append("entry ids repeat within the document; those entries are identified by link")
-
     articles: list[Article] = []
     problems: list[str] = []
     seen_keys: set[str] = set()
@@ -195,14 +217,7 @@ def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> Parsed
             )
         except (ValueError, TypeError, KeyError) as e:
             problems.append(f"entry {n + 1}: {e}")
-    return ParsedFeed(
-        tuple(articles),
-        tuple(problems),
-        tuple(dict.fromkeys(warnings)),
-        None,
-        title=plain_text(parsed.feed.get("title", "")),
-        link=feed_link,
-    )
+    return articles, problems
 
 
 def _cut_long_text(text: str) -> str:

@@ -7,7 +7,7 @@ import asyncio
 import concurrent.futures
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Protocol
@@ -34,6 +34,19 @@ class Fetcher(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class _Body:
+    """A feed's bytes as read, with what the server said of them."""
+
+    url: str
+    body: bytes
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    status: int | None = None
+    moved: dict[str, str] = field(default_factory=dict)  # url, moved_from: a permanent redirect
+
+
+@dataclass(frozen=True, slots=True)
 class FeedSource:
     fetcher: Fetcher
     id: str
@@ -53,80 +66,22 @@ class FeedSource:
         state = health.start(self.id, self.url, stored)
         if state.disabled:
             return SourceResult(self.id, status="disabled", error=state.disabled, state=None)
-        url = state.url or self.url
-        moved: dict[str, str] = {}
-        content_type = etag = last_modified = None
-        status_code: int | None = None
-        if self.is_http:
-            r = await self.fetcher.fetch(
-                HttpRequest(
-                    self.id,
-                    url,
-                    state.etag,
-                    state.last_modified,
-                    self.timeout.total_seconds(),
-                    self.max_bytes,
-                    origin=self.url,
-                )
-            )
-            if r.permanent_url:
-                moved = {"url": r.permanent_url, "moved_from": url}
-            if r.error_kind is not None:
-                if r.status == 410:
-                    return self._error(health.gone(state, now, r.url), f"gone: {r.error}")
-                wait = health.retry_after(r.retry_after, now) if r.status in (429, 503) else None
-                new = health.failed(
-                    state,
-                    now,
-                    self.interval,
-                    self.max_backoff,
-                    r.error_kind,
-                    r.error or r.error_kind,
-                    http_status=r.status,
-                    wait_at_least=wait,
-                )
-                return self._error(new, f"{r.error_kind}: {r.error}")
-            if r.not_modified:
-                return SourceResult(
-                    self.id,
-                    status="not_modified",
-                    state=health.succeeded(state, now, self.interval, http_status=304, **moved),
-                )
-            assert r.body is not None
-            body, content_type, etag, last_modified, status_code = (
-                r.body,
-                r.content_type,
-                r.etag,
-                r.last_modified,
-                r.status,
-            )
-        else:
-            try:
-                body = _read_file(Path(self.url), self.max_bytes)
-            except OSError as e:
-                new = health.failed(
-                    state, now, self.interval, self.max_backoff, "file", f"{self.url}: {e.strerror or e}"
-                )
-                return self._error(new, f"file: {self.url}: {e.strerror or e}")
-            except ValueError as e:
-                new = health.failed(state, now, self.interval, self.max_backoff, "too_large", str(e))
-                return self._error(new, f"too_large: {e}")
-
-        digest = hashlib.sha256(body).hexdigest()
-        fresh: dict[str, str | None] = {"etag": etag, "last_modified": last_modified, **moved}
-        if digest == state.body_hash:
-            return SourceResult(
-                self.id,
-                status="unchanged",
-                state=health.succeeded(state, now, self.interval, http_status=status_code, **fresh),
-            )
+        got = await self._download(state, now) if self.is_http else self._read_file(state, now)
+        if isinstance(got, SourceResult):
+            return got
+        body_hash = hashlib.sha256(got.body).hexdigest()
+        fresh: dict[str, str | None] = {"etag": got.etag, "last_modified": got.last_modified, **got.moved}
+        if body_hash == state.body_hash:
+            new = health.succeeded(state, now, self.interval, http_status=got.status, **fresh)
+            return SourceResult(self.id, status="unchanged", state=new)
         # Parsing and sanitizing are CPU work: off the event loop, so that other partners' requests (and
         # their deadlines) go on meanwhile.
-        defaults = FeedDefaults(self.id, url, self.tz, now, self.category)
-        parsed = await asyncio.get_running_loop().run_in_executor(_parser(), parse_feed, body, content_type, defaults)
+        defaults = FeedDefaults(self.id, got.url, self.tz, now, self.category)
+        loop = asyncio.get_running_loop()
+        parsed = await loop.run_in_executor(_parser(), parse_feed, got.body, got.content_type, defaults)
         if parsed.error is not None:
             new = health.failed(
-                state, now, self.interval, self.max_backoff, "parse", parsed.error, http_status=status_code
+                state, now, self.interval, self.max_backoff, "parse", parsed.error, http_status=got.status
             )
             return self._error(new, f"parse: {parsed.error}")
         warnings = parsed.warnings + parsed.problems
@@ -134,12 +89,54 @@ class FeedSource:
             state,
             now,
             self.interval,
-            http_status=status_code,
+            http_status=got.status,
             warning="; ".join(warnings)[:2000] or None,
-            body_hash=digest,
+            body_hash=body_hash,
             **fresh,
         )
         return SourceResult(self.id, parsed.articles, warnings=warnings, status="ok", state=new)
+
+    async def _download(self, state: SourceState, now: datetime) -> _Body | SourceResult:
+        """The feed's bytes over HTTP (conditional on the stored ETag and date), or the result that ends
+        the read here: not modified, gone, or failed (with its backoff)."""
+        url = state.url or self.url
+        timeout = self.timeout.total_seconds()
+        request = HttpRequest(self.id, url, state.etag, state.last_modified, timeout, self.max_bytes, origin=self.url)
+        r = await self.fetcher.fetch(request)
+        moved = {"url": r.permanent_url, "moved_from": url} if r.permanent_url else {}
+        if r.error_kind is not None:
+            if r.status == 410:
+                return self._error(health.gone(state, now, r.url), f"gone: {r.error}")
+            wait = health.retry_after(r.retry_after, now) if r.status in (429, 503) else None
+            new = health.failed(
+                state,
+                now,
+                self.interval,
+                self.max_backoff,
+                r.error_kind,
+                r.error or r.error_kind,
+                http_status=r.status,
+                wait_at_least=wait,
+            )
+            return self._error(new, f"{r.error_kind}: {r.error}")
+        if r.not_modified:
+            new = health.succeeded(state, now, self.interval, http_status=304, **moved)
+            return SourceResult(self.id, status="not_modified", state=new)
+        assert r.body is not None
+        return _Body(url, r.body, r.content_type, r.etag, r.last_modified, r.status, moved)
+
+    def _read_file(self, state: SourceState, now: datetime) -> _Body | SourceResult:
+        try:
+            body = _read_file(Path(self.url), self.max_bytes)
+        except OSError as e:
+            reason = f"{self.url}: {e.strerror or e}"
+            return self._error(
+                health.failed(state, now, self.interval, self.max_backoff, "file", reason), f"file: {reason}"
+            )
+        except ValueError as e:
+            new = health.failed(state, now, self.interval, self.max_backoff, "too_large", str(e))
+            return self._error(new, f"too_large: {e}")
+        return _Body(state.url or self.url, body)
 
     def _error(self, state: SourceState, message: str) -> SourceResult:
         return SourceResult(self.id, status="error", error=message, state=state)

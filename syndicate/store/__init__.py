@@ -243,12 +243,12 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
         follows the batch, not the store."""
         found: dict[str, tuple[int, str, str | None]] = {}
         for chunk in chunks(list(dict.fromkeys(keys))):
-            for aid, key, digest, category in s.execute(
+            for aid, key, content_hash, category in s.execute(
                 select(ArticleRow.id, ArticleRow.source_key, ArticleRow.content_hash, ArticleRow.category).where(
                     ArticleRow.source_id == source_id, ArticleRow.source_key.in_(chunk)
                 )
             ):
-                found[key] = (aid, digest, category)
+                found[key] = (aid, content_hash, category)
         zones_of: dict[int, set[str]] = {}
         for id_chunk in chunks([aid for aid, _, _ in found.values()]):
             for aid, slug in s.execute(
@@ -258,8 +258,8 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
             ):
                 zones_of.setdefault(aid, set()).add(slug)
         return {
-            key: decisions.Held(aid, digest, category, frozenset(zones_of.get(aid, ())))
-            for key, (aid, digest, category) in found.items()
+            key: decisions.Held(aid, content_hash, category, frozenset(zones_of.get(aid, ())))
+            for key, (aid, content_hash, category) in found.items()
         }
 
     @staticmethod

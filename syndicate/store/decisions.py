@@ -88,18 +88,18 @@ def decide_save(
             continue
         seen.add(article.key)
         at = last = stamp(now, last)
-        digest = article.content_hash()
+        content_hash = article.content_hash()
         old = held.get(article.key)
         if old is None:
-            out.new.append(New(article, digest, zones, at))
+            out.new.append(New(article, content_hash, zones, at))
             continue
-        edited = old.content_hash != digest
+        edited = old.content_hash != content_hash
         rezoned = old.zones != set(zones)
         if not edited and not rezoned:
             out.unchanged += 1
             continue
         if edited:
-            out.changed.append(Change(old.id, at, article, digest, zones if rezoned else None))
+            out.changed.append(Change(old.id, at, article, content_hash, zones if rezoned else None))
         else:
             out.changed.append(Change(old.id, at, zones=zones))
         if edited and old.category is not None and old.category != article.category:

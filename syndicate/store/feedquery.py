@@ -50,7 +50,7 @@ class FeedQueryMixin:
             stored = self._stored(s, rows)
         return sorted(stored, key=lambda a: (a.article.published, a.id), reverse=True)
 
-    def feed_index(self, zones: Sequence[str] | None = None, category: str | None = None) -> list[int]:
+    def feed_ids(self, zones: Sequence[str] | None = None, category: str | None = None) -> list[int]:
         """The ids of every canonical article of a selection, in the order they arrived."""
         query = self._selection(zones, category).with_only_columns(ArticleRow.id)
         with self._session() as s:

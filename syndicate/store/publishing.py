@@ -37,7 +37,7 @@ class FeedState:
     title: str
     items: int
     newest: datetime | None
-    digest: str
+    content_hash: str  # of what the feed held (stored in the column ``digest``)
 
 
 class PublishStateMixin:
@@ -104,7 +104,13 @@ class PublishStateMixin:
     def save_feed_states(self, states: Iterable[FeedState]) -> None:
         """Upsert many feeds' states in one transaction (one query to see which exist)."""
         rows = {
-            st.path: {"path": st.path, "title": st.title, "items": st.items, "newest": st.newest, "digest": st.digest}
+            st.path: {
+                "path": st.path,
+                "title": st.title,
+                "items": st.items,
+                "newest": st.newest,
+                "digest": st.content_hash,
+            }
             for st in states
         }
         with self._session() as s:
