@@ -199,8 +199,23 @@ class DirectorySourceConfig(_SourceBase):
 _MIB = 1024 * 1024
 
 
-class FeedSourceConfig(_SourceBase):
-    """A partner's RSS or Atom feed, over HTTP(S) or from a local file (examples, tests)."""
+class _ZonedSource(_SourceBase):
+    # The zone of dates the source writes without one (a CMS's local time); default: [site] timezone.
+    # A date that names a zone (+0800, Z, GMT, UTC, -0000) is read in that zone whatever this says.
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str | None) -> str | None:
+        return None if v is None else _valid_timezone(v)
+
+    @property
+    def tz(self) -> ZoneInfo | None:
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+
+class FeedSourceConfig(_ZonedSource):
+    """A partner's feed (RSS, Atom or JSON Feed), over HTTP(S) or from a local file (examples, tests)."""
 
     kind: Literal["feed"]
     url: str = Field(min_length=1)
@@ -227,7 +242,7 @@ _SQL_REQUIRED = ("id", "title", "body", "published")
 _SQL_OPTIONAL = ("source", "zone", "city", "category", "link", "updated")
 
 
-class SqlSourceConfig(_SourceBase):
+class SqlSourceConfig(_ZonedSource):
     """A table or view of the platform's own CMS database, read incrementally and never written."""
 
     kind: Literal["sql"]

@@ -1,8 +1,9 @@
 """Pure date parsing for the forms Chinese news sites write.
 
 ``2020-10-19``, ``2020/10/19 08:30``, ``2020.10.19``, ``2020年10月19日 08:30:15``, ISO 8601 with or
-without an offset. A date without a zone is read in the zone the caller gives (the site's); a date without
-a time is midnight there. Imports nothing of syndicate's.
+without an offset (``Z``, ``UTC``, ``GMT``, ``UT`` and ``-00:00`` are UTC). A date without a zone is read in
+the zone the caller gives (the source's or the site's); a date without a time is midnight there.
+Imports nothing of syndicate's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ _PATTERN = re.compile(
     (?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?
     (?:\s*[T\s]\s*(?P<H>\d{1,2})\s*[:：时]\s*(?P<M>\d{1,2})\s*分?
         (?:\s*[:：]\s*(?P<S>\d{1,2})(?:\.(?P<f>\d{1,6}))?\s*秒?)?)?
-    \s*(?P<tz>Z|[+-]\d{2}:?\d{2})?\s*$""",
+    \s*(?P<tz>Z|UTC|GMT|UT|[+-]\d{2}:?\d{2})?\s*$""",
     re.VERBOSE,
 )
 
@@ -36,7 +37,8 @@ def parse_date(text: str, default_tz: tzinfo) -> datetime:
     )
     naive = datetime.combine(day, clock)
     if m["tz"]:
-        return datetime.fromisoformat(naive.isoformat() + ("+00:00" if m["tz"] == "Z" else m["tz"]))
+        utc = m["tz"] in ("Z", "UTC", "GMT", "UT")
+        return datetime.fromisoformat(naive.isoformat() + ("+00:00" if utc else m["tz"]))
     return naive.replace(tzinfo=default_tz)
 
 

@@ -47,7 +47,7 @@ def open_source(config: Config, fetcher: Fetcher, src: SourceConfig) -> Source:
             src.url,
             src.table,
             dict(src.columns),
-            tz,
+            src.tz or tz,
             password_env=src.password_env,
             link_template=src.link_template,
             category=src.category,
@@ -64,7 +64,7 @@ def open_source(config: Config, fetcher: Fetcher, src: SourceConfig) -> Source:
         src.timeout or config.fetch.timeout,
         src.max_bytes or config.fetch.max_bytes,
         max_backoff,
-        tz,
+        src.tz or tz,
         src.category,
     )
 

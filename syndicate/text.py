@@ -16,6 +16,7 @@ import nh3
 __all__ = [
     "MAX_DEPTH",
     "drop_bad_references",
+    "keep_media",
     "limit_nesting",
     "paragraphs_html",
     "plain_text",
@@ -205,12 +206,98 @@ def drop_bad_references(fragment: str) -> str:
 
 
 def sanitize_html(fragment: str, base_url: str | None = None) -> str:
-    """Clean untrusted HTML: no scripts, styles, event handlers or non-http(s) URLs; links absolute."""
+    """Clean untrusted HTML: no scripts, styles, event handlers or non-http(s) URLs; links absolute.
+    Embedded players and lazy images are kept in a safe form first (``keep_media``)."""
     base = base_url if base_url and base_url.startswith(("http://", "https://")) else None
     # Stripped before and after: the sanitizer decodes character references (``&#1;``) into the very
     # characters stripped before it.
-    clean = _cleaner(base).clean(limit_nesting(drop_bad_references(strip_control(fragment))))
+    clean = _cleaner(base).clean(keep_media(limit_nesting(drop_bad_references(strip_control(fragment)))))
     return strip_control(clean).strip()
+
+
+# -- media: what the sanitizer would drop without a trace ---------------------------------------------
+
+_MEDIA_HINT = re.compile(r"<(?:iframe|embed|video|audio|object|noscript)\b|\s(?:data-|lazy-src|file\s*=)", re.I)
+_PLAYER = re.compile(
+    r"<(iframe|video|audio|object)\b([^>]*)>(.*?)</\1\s*>|<(embed|iframe|video|audio)\b([^>]*?)/?>", re.I | re.S
+)
+_NOSCRIPT = re.compile(r"<noscript\b[^>]*>(.*?)</noscript\s*>", re.I | re.S)
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.I)
+_ATTR = re.compile(r"""([^\s"'<>/=]+)\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+)""")
+_SOURCE_SRC = re.compile(r"""<source\b[^>]*?\ssrc\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+)""", re.I)
+# Where lazy-loading CMSs keep an image's real address (WeChat, Discuz, WordPress plugins, jQuery lazyload).
+_LAZY = ("data-src", "data-original", "data-lazy-src", "data-actualsrc", "data-echo", "data-url", "lazy-src", "file")
+_PLACEHOLDER = re.compile(r"^data:|blank|placeholder|loading|lazy|spacer|grey\.gif|pixel\.gif|/none\.", re.I)
+_VIDEO_HOSTS = re.compile(
+    r"(?:^|\.)(?:bilibili\.com|weibo\.(?:com|cn)|youtube(?:-nocookie)?\.com|youtu\.be|v\.qq\.com|youku\.com"
+    r"|iqiyi\.com|ixigua\.com|douyin\.com|vimeo\.com|miaopai\.com|mgtv\.com|cctv\.com|cntv\.cn)$",
+    re.I,
+)
+
+
+def _attrs(tag_attrs: str) -> dict[str, str]:
+    return {k.lower(): html.unescape(v.strip("\"'")) for k, v in _ATTR.findall(tag_attrs)}
+
+
+def _web_url(url: str | None) -> str | None:
+    """An address a reader can follow: http(s), protocol-relative (made https) or relative; else None."""
+    if not url or not (url := url.strip()):
+        return None
+    if url.startswith("//"):
+        return "https:" + url
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", url)
+    return url if scheme is None or scheme.group(1).lower() in ("http", "https") else None
+
+
+def _player_link(kind: str, attrs: dict[str, str], inner: str) -> str:
+    """A safe trace of an embedded player: a link to it and its poster image, never the player itself."""
+    inner_src = _SOURCE_SRC.search(inner)
+    raw = attrs.get("src") or attrs.get("data") or attrs.get("data-src") or (inner_src and inner_src.group(1))
+    src = _web_url(html.unescape(raw.strip("\"'")) if raw else None)
+    if src is None:
+        return ""
+    host = re.match(r"^(?:https?:)?//([^/:?#]+)", src)
+    video = kind == "video" or (host is not None and _VIDEO_HOSTS.search(host.group(1)))
+    label = "音频" if kind == "audio" else "视频" if video else "嵌入内容"
+    title = " ".join(attrs.get("title", "").split())
+    text = f"{label}:{title}" if title else label
+    poster = _web_url(attrs.get("poster"))
+    image = f'<img src="{html.escape(poster)}" alt="{html.escape(text)}">' if poster else ""
+    return f'<p>{image}<a href="{html.escape(src)}">{html.escape(text)}</a></p>'
+
+
+def _lazy_image(tag: str) -> str:
+    attrs = _attrs(tag[4:])
+    real = next((u for name in _LAZY if (u := _web_url(attrs.get(name)))), None)
+    src = attrs.get("src", "")
+    if real is None or (src and not _PLACEHOLDER.search(src) and _web_url(src)):
+        return tag
+    kept = " ".join(f'{k}="{html.escape(v)}"' for k, v in attrs.items() if k in ("alt", "title", "width", "height"))
+    return f'<img src="{html.escape(real)}"{" " + kept if kept else ""}>'
+
+
+def keep_media(fragment: str) -> str:
+    """What the sanitizer would drop without a trace, kept in a safe form: an embedded player (``iframe``,
+    ``embed``, ``object``, ``video``, ``audio``) becomes a link to it (with its poster image); an image a
+    lazy-loading page keeps in ``data-src`` (or ``data-original`` …) gets it as ``src``; images inside
+    ``<noscript>`` (the real ones of a lazy page) are kept unless the same image is already shown."""
+    if not _MEDIA_HINT.search(fragment):
+        return fragment
+    fragment = _IMG_TAG.sub(lambda m: _lazy_image(m.group(0)), fragment)
+
+    def unwrap(m: re.Match[str]) -> str:
+        shown = {_attrs(t[4:]).get("src") for t in _IMG_TAG.findall(fragment[: m.start()])}
+        images = [t for t in _IMG_TAG.findall(m.group(1)) if _attrs(t[4:]).get("src") not in shown]
+        return "".join(images)
+
+    fragment = _NOSCRIPT.sub(unwrap, fragment)
+
+    def player(m: re.Match[str]) -> str:
+        if m.group(1):
+            return _player_link(m.group(1).lower(), _attrs(m.group(2)), m.group(3))
+        return _player_link(m.group(4).lower(), _attrs(m.group(5)), "")
+
+    return _PLAYER.sub(player, fragment)
 
 
 def plain_text(fragment: str) -> str:

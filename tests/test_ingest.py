@@ -210,9 +210,10 @@ def test_malformed_feed_is_reported_and_the_run_goes_on(
     assert reports["bad"].errors[0].startswith("parse")
     assert not reports["broken"].failed
     assert reports["broken"].new == 2
-    assert any("malformed" in w for w in reports["broken"].warnings)
+    assert any("cut off" in w and "2 entries before the cut" in w for w in reports["broken"].warnings)
+    assert "web page" in reports["bad"].errors[0]
     assert reports["good"].new == 2
-    assert "malformed" in (ctx.store.source_states()["broken"].warning or "")
+    assert "cut off" in (ctx.store.source_states()["broken"].warning or "")
 
 
 def test_gbk_body_declared_utf8(httpserver: HTTPServer, ctx_for: Callable[..., Context]) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import html
 import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
+from html.entities import name2codepoint
 from typing import Any
 
 import feedparser
@@ -24,8 +26,9 @@ from ..dates import parse_date
 from ..text import plain_text, sanitize_html, sanitized_text, strip_control
 from ..types import Article
 from ..urls import absolute, normalize_link
+from .jsonfeed import JsonFeedError, is_json, read_json_feed
 
-__all__ = ["FeedDefaults", "ParsedFeed", "decode_body", "parse_feed", "read_date"]
+__all__ = ["FeedDefaults", "ParsedFeed", "decode_body", "decode_document", "parse_feed", "read_date"]
 
 # Supersets: a page declared GB2312 routinely holds GBK characters, Big5 holds HKSCS ones.
 _SUPERSET = {"gb2312": "gb18030", "gbk": "gb18030", "gb18030": "gb18030", "big5": "big5hkscs", "ascii": "utf-8"}
@@ -40,6 +43,7 @@ _BOMS = [
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 ]
 _MAX_KEY = 200
+_NO_LOCAL_ZONE = re.compile(r"\s-0000\s*$")
 _FUTURE_SLACK = timedelta(days=1)
 
 
@@ -54,37 +58,98 @@ def _codec(name: str | None) -> str | None:
 
 
 def decode_body(data: bytes, content_type: str | None = None) -> tuple[str, str]:
-    """Decode a feed body. Returns (text, encoding used).
+    """Decode a feed body. Returns (text, encoding used); ``decode_document`` also says what it repaired."""
+    text, encoding, _note = decode_document(data, content_type)
+    return text, encoding
+
+
+def decode_document(data: bytes, content_type: str | None = None) -> tuple[str, str, str | None]:
+    """Decode a feed body. Returns (text, encoding used, a note on what was repaired or None).
 
     Order: a byte-order mark; valid UTF-8 (a multi-byte UTF-8 sequence by chance is vanishingly rare, so
-    this wins over a wrong declaration); the encoding declared in HTTP, then in the XML declaration,
-    decoded strictly; a guess from the bytes among the encodings Chinese sites use. Never mojibake
-    silently: when nothing decodes cleanly, undecodable bytes become U+FFFD and the caller is told.
+    this wins over a wrong declaration); a document that is UTF-8 but for a few bad bytes (a stray
+    Windows-1252 quote, a last character cut off: at least 20 valid multi-byte characters per bad one) is
+    UTF-8 with those bytes repaired; the encoding declared in HTTP, then in the XML declaration, decoded
+    strictly; a guess from the bytes among the encodings Chinese sites use. Never mojibake silently: when
+    nothing decodes cleanly, undecodable bytes become U+FFFD and the note says so.
     """
     for bom, name in _BOMS:
         if data.startswith(bom):
-            return data.decode(name, errors="replace").lstrip("\ufeff"), name
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+            return data.decode(name, errors="replace").lstrip("\ufeff"), name, None
+    mostly = _mostly_utf8(data)
+    if mostly is not None and not mostly[1]:
+        return mostly[0], "utf-8", None
     declared = []
     if content_type and (m := _CHARSET.search(content_type)):
         declared.append(m.group(1))
     if m2 := _XML_DECL.match(data[:200]):
         declared.append(m2.group(3).decode("ascii"))
+    text, bad = mostly if mostly is not None else ("", [])
+    multibyte = sum(1 for c in text if ord(c) > 0x7F) - len(bad)
+    if mostly is not None and multibyte >= _UTF8_EVIDENCE * len(bad):
+        return text, "utf-8", _repaired(bad, len(data))
     for name in declared:
         codec = _codec(name)
         if codec and codec not in ("utf-8", "utf-16", "utf-32"):
             try:
-                return data.decode(codec), codec
+                return data.decode(codec), codec, None
             except UnicodeDecodeError:
                 continue
+    if mostly is not None and multibyte <= 0 and len(bad) <= 3:
+        return text, "utf-8", _repaired(bad, len(data))  # ASCII but for a stray byte or two
     guess = from_bytes(data, cp_isolation=["gb18030", "big5hkscs", "utf_16_le", "utf_16_be", "cp1252"]).best()
-    if guess is not None:
-        codec = _codec(guess.encoding) or "gb18030"
-        return data.decode(codec, errors="replace"), codec
-    return data.decode("gb18030", errors="replace"), "gb18030"
+    codec = (_codec(guess.encoding) if guess is not None else None) or "gb18030"
+    text = data.decode(codec, errors="replace")
+    note = f"undecodable bytes replaced (read as {codec})" if "\ufffd" in text else None
+    return text, codec, note
+
+
+# At least this many valid multi-byte UTF-8 characters per invalid byte sequence make a document UTF-8.
+_UTF8_EVIDENCE = 20
+_MAX_BAD = 50
+
+
+def _mostly_utf8(data: bytes) -> tuple[str, list[tuple[int, bytes]]] | None:
+    """The bytes read as UTF-8 with each invalid sequence repaired, and those sequences (offset, bytes);
+    None when there are more than ``_MAX_BAD`` of them. A lone byte 0x80-0x9F is read as Windows-1252
+    (curly quotes and dashes pasted into UTF-8 text); anything else invalid becomes U+FFFD."""
+    parts: list[str] = []
+    bad: list[tuple[int, bytes]] = []
+    pos = 0
+    while True:
+        try:
+            parts.append(data[pos:].decode("utf-8"))
+            return "".join(parts), bad
+        except UnicodeDecodeError as e:
+            start, end = pos + e.start, pos + e.end
+            parts.append(data[pos:start].decode("utf-8"))
+            seq = data[start:end]
+            bad.append((start, seq))
+            if len(bad) > _MAX_BAD:
+                return None
+            parts.append(_cp1252_or_replacement(seq))
+            pos = end
+
+
+def _cp1252_or_replacement(seq: bytes) -> str:
+    if len(seq) == 1 and 0x80 <= seq[0] <= 0x9F:
+        try:
+            return seq.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
+    return "\ufffd"
+
+
+def _repaired(bad: list[tuple[int, bytes]], size: int) -> str:
+    def one(offset: int, seq: bytes) -> str:
+        if offset + len(seq) == size and seq[0] >= 0xC0:
+            return f"cut off inside its last character at byte {offset}"
+        read = _cp1252_or_replacement(seq)
+        shown = "U+FFFD" if read == "\ufffd" else repr(read)
+        return f"byte {offset} (0x{seq.hex()}) read as {shown}"
+
+    listed = "; ".join(one(o, s) for o, s in bad[:5]) + ("; …" if len(bad) > 5 else "")
+    return f"invalid UTF-8 repaired ({len(bad)} place{'s' if len(bad) > 1 else ''}): {listed}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,26 +184,44 @@ MAX_BODY = 1_000_000
 
 
 def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> ParsedFeed:
+    """An RSS, Atom or JSON Feed document as articles. A web page, a document cut off before any entry,
+    or anything else that is not a feed gives an error saying so (a web page: with the feeds it links)."""
     parsed = _parse_document(data, content_type, d)
     if isinstance(parsed, str):
         return ParsedFeed((), (), (), parsed)
-    document, warnings = parsed
-    feed_link = absolute(document.feed.get("link"), d.url) or (d.url if d.url.startswith("http") else None)
-    articles, problems = _articles(document.entries, feed_link, d, warnings)
+    feed, entries, warnings = parsed
+    feed_link = absolute(feed.get("link"), d.url) or (d.url if d.url.startswith("http") else None)
+    articles, problems = _articles(entries, feed_link, d, warnings)
     return ParsedFeed(
         tuple(articles),
         tuple(problems),
         tuple(dict.fromkeys(warnings)),
         None,
-        title=plain_text(document.feed.get("title", "")),
+        title=plain_text(feed.get("title", "")),
         link=feed_link,
     )
 
 
-def _parse_document(data: bytes, content_type: str | None, d: FeedDefaults) -> tuple[Any, list[str]] | str:
-    """The document as feedparser reads it, with warnings about it; or why it is not a feed."""
-    text, encoding = decode_body(data, content_type)
-    text = strip_control(text)
+def _parse_document(
+    data: bytes, content_type: str | None, d: FeedDefaults
+) -> tuple[dict[str, Any], list[Any], list[str]] | str:
+    """(feed, entries, warnings) as feedparser gives them (a JSON Feed in the same shape); or why the
+    document is not a feed."""
+    text, _encoding, note = decode_document(data, content_type)
+    # Whitespace before the XML declaration makes a strict parser refuse a good document.
+    text = strip_control(text).lstrip(" \t\r\n")
+    warnings: list[str] = [note] if note else []
+    if is_json(text):
+        try:
+            feed, entries = read_json_feed(text)
+        except JsonFeedError as e:
+            return str(e)
+        if len(entries) > MAX_ENTRIES:
+            return f"more than the {MAX_ENTRIES} entries a feed may have"
+        return feed, entries, warnings
+    if _HTML_PAGE.match(text[:4096]):
+        return _web_page(text, d.url)
+    text = _references(text)
     # Every element the parser would take for an entry, whatever its namespace prefix (<x:entry>, <rss:item>).
     entries_seen = sum(1 for _ in itertools.islice(_ENTRY_TAG.finditer(text), MAX_ENTRIES + 1))
     if entries_seen > MAX_ENTRIES:
@@ -155,17 +238,49 @@ def _parse_document(data: bytes, content_type: str | None, d: FeedDefaults) -> t
     )
     if len(parsed.entries) > MAX_ENTRIES:  # the count above is of start tags; this is what was parsed
         return f"more than the {MAX_ENTRIES} entries a feed may have"
-    warnings: list[str] = []
-    if "\ufffd" in text and encoding != "utf-8":
-        warnings.append(f"undecodable bytes replaced (read as {encoding})")
+    cut = _cut_off(text) if parsed.bozo else None
     if not parsed.entries:
+        if cut:
+            return f"{cut}, before any entry"
         if parsed.bozo:
             return f"not a feed: {_bozo(parsed)}"
         if not parsed.version:
-            return "not an RSS or Atom document"
+            return "not an RSS, Atom or JSON Feed document"
+    elif cut:
+        warnings.append(f"{cut}; the {len(parsed.entries)} entries before the cut are used")
     elif parsed.bozo:
         warnings.append(f"malformed feed, entries used anyway: {_bozo(parsed)}")
-    return parsed, warnings
+    return parsed.feed, parsed.entries, warnings
+
+
+_HTML_PAGE = re.compile(r"(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>])", re.I | re.S)
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
+_ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""")
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
+_ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
+
+
+def _web_page(text: str, url: str) -> str:
+    """The error for a web page where a feed was expected, naming the feeds it links to."""
+    found: list[str] = []
+    for tag in _LINK_TAG.findall(text[:200_000]):
+        attrs = {k.lower(): html.unescape(v.strip("\"'")) for k, v in _ATTRIBUTE.findall(tag)}
+        rel = attrs.get("rel", "").lower().split()
+        kind = attrs.get("type", "").lower().split(";")[0].strip()
+        if "alternate" in rel and kind in _FEED_TYPES and (href := absolute(attrs.get("href"), url)):
+            found.append(href)
+    if found:
+        return f"this is a web page, not a feed; its feeds are: {', '.join(dict.fromkeys(found))}"
+    return 'this is a web page, not a feed, and it links to no feed (no <link rel="alternate">)'
+
+
+def _cut_off(text: str) -> str | None:
+    """Why a malformed document is malformed when the reason is that it stops before its root closes."""
+    body = re.sub(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", "", text[:4096], flags=re.S)
+    root = _ROOT.search(body)
+    if root is None or f"</{root.group(1)}>" in text[-4096:]:
+        return None
+    return f"the document is cut off after {len(text.encode('utf-8'))} bytes (it ends before </{root.group(1)}>)"
 
 
 def _articles(
@@ -218,6 +333,36 @@ def _articles(
         except (ValueError, TypeError, KeyError) as e:
             problems.append(f"entry {n + 1}: {e}")
     return articles, problems
+
+
+_XML_REFS = frozenset({"lt", "gt", "amp", "quot", "apos"})
+# CDATA sections and comments are left as they are: a "&" in them is literal.
+_VERBATIM = re.compile(r"(<!\[CDATA\[.*?\]\]>|<!--.*?-->)", re.S)
+_AMPERSAND = re.compile(r"&(#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{0,31};)?")
+
+
+def _references(text: str) -> str:
+    """Make every ``&`` a well-formed reference, as the document's author meant it: a bare ``&`` (a CMS's
+    ``...&lang=zh_CN`` link) becomes ``&amp;`` (left alone, the loose parser reads ``&lang`` as the HTML
+    entity 〈), an HTML entity XML does not know (``&nbsp;``) becomes its character reference. The document
+    can then be parsed strictly instead of loosely."""
+    if "&" not in text:
+        return text
+
+    def fix(m: re.Match[str]) -> str:
+        ref = m.group(1)
+        if ref is None:
+            return "&amp;"
+        if ref[0] == "#" or ref[:-1] in _XML_REFS:
+            return m.group(0)
+        code = name2codepoint.get(ref[:-1])
+        return f"&#{code};" if code is not None else "&amp;" + ref
+
+    parts = _VERBATIM.split(text)
+    for i in range(0, len(parts), 2):  # the even parts lie outside CDATA sections and comments
+        if "&" in parts[i]:
+            parts[i] = _AMPERSAND.sub(fix, parts[i])
+    return "".join(parts)
 
 
 def _cut_long_text(text: str) -> str:
@@ -306,7 +451,8 @@ def _image(entry: Any, link: str) -> str | None:
 
 def read_date(raw: str | None, tz: tzinfo) -> datetime | None:
     """A feed date in any form partners write: ISO 8601, Chinese, or RFC 822 (``CST`` read as +0800
-    when the site is in China, since that is what Chinese sites mean by it)."""
+    when the site is in China, since that is what Chinese sites mean by it). ``-0000``, ``+0000``, ``GMT``,
+    ``UT``, ``UTC`` and ``Z`` are UTC; only a date naming no zone at all is read in ``tz``."""
     if not raw or not raw.strip():
         return None
     raw = raw.strip()
@@ -324,7 +470,8 @@ def read_date(raw: str | None, tz: tzinfo) -> datetime | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
+        # RFC 5322: "-0000" is UTC with no local zone known (the parser leaves it naive, like no zone).
+        value = value.replace(tzinfo=UTC if _NO_LOCAL_ZONE.search(raw) else tz)
     return value
 
 

@@ -71,8 +71,8 @@ class FeedSource:
             return got
         body_hash = hashlib.sha256(got.body).hexdigest()
         fresh: dict[str, str | None] = {"etag": got.etag, "last_modified": got.last_modified, **got.moved}
-        if body_hash == state.body_hash:
-            new = health.succeeded(state, now, self.interval, http_status=got.status, **fresh)
+        if body_hash == state.body_hash:  # what it warned about is still there: the warning stays
+            new = health.succeeded(state, now, self.interval, http_status=got.status, warning=state.warning, **fresh)
             return SourceResult(self.id, status="unchanged", state=new)
         # Parsing and sanitizing are CPU work: off the event loop, so that other partners' requests (and
         # their deadlines) go on meanwhile.
@@ -120,7 +120,7 @@ class FeedSource:
             )
             return self._error(new, f"{r.error_kind}: {r.error}")
         if r.not_modified:
-            new = health.succeeded(state, now, self.interval, http_status=304, **moved)
+            new = health.succeeded(state, now, self.interval, http_status=304, warning=state.warning, **moved)
             return SourceResult(self.id, status="not_modified", state=new)
         assert r.body is not None
         return _Body(url, r.body, r.content_type, r.etag, r.last_modified, r.status, moved)

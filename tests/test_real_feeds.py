@@ -1,0 +1,305 @@
+"""Partner documents shaped like the ones real sites serve: a stray byte in UTF-8, a last character cut in
+half, GBK labelled UTF-8, `-0000` and `GMT` dates, a bare `&` in a CMS link, whitespace before `<?xml`,
+video players, lazy images, JSON Feed 1.0 and 1.1, a web page where a feed should be, a cut-off document,
+entries that differ only after `#`. Each is read as a reader such as NetNewsWire or Miniflux would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from pytest_httpserver import HTTPServer
+
+from syndicate import pipeline
+from syndicate.pipeline import Context
+from syndicate.sources.feed import FeedDefaults, ParsedFeed, decode_document, parse_feed
+
+from .helpers import SHANGHAI
+from .storeviews import source_articles
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+GOV = "http://www.wxgx.gov.cn"
+
+
+def parse(doc: bytes | str, content_type: str | None = None, tz: ZoneInfo = SHANGHAI) -> ParsedFeed:
+    data = doc.encode("utf-8") if isinstance(doc, str) else doc
+    return parse_feed(data, content_type, FeedDefaults("p", f"{GOV}/rss.xml", tz, NOW))
+
+
+def cms_rss(items: str, head: str = '<?xml version="1.0" encoding="utf-8"?>\n') -> str:
+    """The channel a Chinese government CMS writes: a link, a language, then its items."""
+    return (
+        f'{head}<rss version="2.0"><channel><title>无锡高新区新闻</title><link>{GOV}/</link>'
+        f"<language>zh-cn</language><generator>TRS WCM</generator>{items}</channel></rss>\n"
+    )
+
+
+def item(n: int, title: str = "", body: str = "", link: str = "", date: str = "Mon, 19 Oct 2020 08:30:00 +0800") -> str:
+    link = link or f"{GOV}/art/2020/10/19/art_{n}.html"
+    return (
+        f"<item><title>{title or f'高新区第{n}条新闻'}</title><link>{link}</link>"
+        f"<description><![CDATA[{body or f'<p>第{n}条新闻正文,新吴区召开推进会议,部署重点工作。</p>'}]]></description>"
+        f"<pubDate>{date}</pubDate></item>"
+    )
+
+
+# -- encodings ------------------------------------------------------------------------------------------
+
+
+def test_one_stray_byte_in_utf8_garbles_nothing_and_is_reported_with_its_offset() -> None:
+    doc = cms_rss("".join(item(n) for n in range(1, 6))).encode("utf-8")
+    at = doc.index("第3条".encode())
+    bad = doc[:at] + b"\x92" + doc[at:]  # a Windows-1252 quote pasted into UTF-8 text
+    parsed = parse(bad)
+    assert parsed.error is None and len(parsed.articles) == 5
+    assert [a.title for a in parsed.articles][1:] == [
+        "高新区第2条新闻",
+        "高新区’第3条新闻",
+        "高新区第4条新闻",
+        "高新区第5条新闻",
+    ]
+    assert parsed.articles[0].published == datetime(2020, 10, 19, 8, 30, tzinfo=SHANGHAI)  # dates read, not replaced
+    [warning] = [w for w in parsed.warnings if "UTF-8" in w]
+    assert f"byte {at} (0x92)" in warning
+
+
+def test_a_document_cut_inside_its_last_character_is_still_utf8() -> None:
+    doc = cms_rss("".join(item(n) for n in range(1, 4))).encode("utf-8") + "注".encode()[:2]
+    text, encoding, note = decode_document(doc)
+    assert encoding == "utf-8" and "高新区第1条新闻" in text
+    assert note is not None and "cut off inside its last character" in note
+    assert [a.title for a in parse(doc).articles] == ["高新区第1条新闻", "高新区第2条新闻", "高新区第3条新闻"]
+
+
+def test_gbk_labelled_utf8_and_gbk_declared_gb2312_still_read_right() -> None:
+    doc = cms_rss("".join(item(n) for n in range(1, 4)))
+    mislabelled = parse(doc.encode("gbk"), "text/xml; charset=utf-8")
+    assert mislabelled.articles[0].title == "高新区第1条新闻"
+    assert not any("UTF-8" in w for w in mislabelled.warnings)
+    declared = doc.replace('encoding="utf-8"', 'encoding="gb2312"').encode("gbk")
+    assert parse(declared).articles[2].title == "高新区第3条新闻"
+
+
+def test_a_page_of_gbk_with_many_bad_bytes_is_never_published_silently() -> None:
+    doc = cms_rss("".join(item(n) for n in range(1, 4))).encode("gbk")
+    garbage = doc.replace("第2条".encode("gbk"), b"\x80\xff\xfe\x81")  # no encoding reads these bytes
+    parsed = parse(garbage)
+    assert any("replaced" in w for w in parsed.warnings)
+
+
+# -- markup -----------------------------------------------------------------------------------------------
+
+
+def test_a_bare_ampersand_in_a_cms_link_stays_an_ampersand() -> None:
+    link = f"{GOV}/jrobot/search.do?webid=1&lang=zh_CN&copy=1"
+    parsed = parse(cms_rss(item(1, link=link) + item(2, title="园区&nbsp;新闻 R&D")))
+    assert parsed.articles[0].link == link  # not "〈=zh_CN" or "©=1"
+    assert parsed.articles[1].title == "园区\u00a0新闻 R&D".replace("\u00a0", " ")
+    assert not any("malformed" in w for w in parsed.warnings)  # it parsed strictly
+
+
+def test_whitespace_before_the_xml_declaration_is_not_malformed() -> None:
+    parsed = parse("\n\r\n   " + cms_rss(item(1)))
+    assert parsed.error is None and parsed.warnings == () and len(parsed.articles) == 1
+
+
+# -- dates ------------------------------------------------------------------------------------------------
+
+
+def test_utc_in_every_spelling_is_utc_and_only_a_zoneless_date_takes_the_sources_zone() -> None:
+    spellings = ["-0000", "+0000", "GMT", "UT", "UTC", "Z"]
+    items = "".join(item(n, date=f"Mon, 19 Oct 2020 08:30:00 {z}") for n, z in enumerate(spellings, 1))
+    items += item(7, date="2020-10-19T08:30:00Z") + item(8, date="2020-10-19 08:30:00 UTC")
+    items += item(9, date="Mon, 19 Oct 2020 08:30:00")
+    utc = datetime(2020, 10, 19, 8, 30, tzinfo=UTC)
+    got = parse(cms_rss(items)).articles
+    assert [a.published for a in got[:8]] == [utc] * 8
+    assert got[8].published == datetime(2020, 10, 19, 8, 30, tzinfo=SHANGHAI)
+    berlin = ZoneInfo("Europe/Berlin")
+    other = parse(
+        cms_rss(item(9, date="2020-10-19 08:30") + item(1, date="Mon, 19 Oct 2020 08:30:00 -0000")), tz=berlin
+    )
+    assert other.articles[0].published == datetime(2020, 10, 19, 8, 30, tzinfo=berlin)
+    assert other.articles[1].published == utc
+
+
+def test_a_feed_sources_timezone_key_reads_its_zoneless_dates(
+    httpserver: HTTPServer, ctx_for: Callable[..., Context]
+) -> None:
+    httpserver.expect_request("/de.xml").respond_with_data(cms_rss(item(1, date="2020-10-19 08:30:00")))
+    url = httpserver.url_for("/de.xml")
+    ctx = ctx_for(f'[[sources]]\nid = "de"\nkind = "feed"\nurl = "{url}"\ntimezone = "Europe/Berlin"\n')
+    pipeline.fetch(ctx)
+    [stored] = source_articles(ctx.store, "de")
+    assert stored.article.published == datetime(2020, 10, 19, 6, 30, tzinfo=UTC)
+
+
+# -- media ------------------------------------------------------------------------------------------------
+
+
+def test_video_players_leave_a_link_and_their_poster_never_the_player() -> None:
+    body = (
+        "<p>宣传片如下:</p>"
+        '<iframe src="//player.bilibili.com/player.html?bvid=BV1GJ411x7h7&amp;page=1" scrolling="no" '
+        'border="0" frameborder="no" allowfullscreen="true" title="高新区宣传片"></iframe>'
+        '<iframe frameborder="0" src="https://v.qq.com/txp/iframe/player.html?vid=x0033abc" allowFullScreen></iframe>'
+        '<video controls poster="/uploads/2020/poster.jpg" width="640"><source src="/uploads/2020/ad.mp4" '
+        'type="video/mp4">您的浏览器不支持视频</video>'
+        '<embed src="http://player.youku.com/player.php/sid/XMzA2/v.swf" allowFullScreen="true" quality="high">'
+        '<iframe src="https://map.baidu.com/embed?x=1"></iframe>'
+        '<iframe src="javascript:alert(document.cookie)"></iframe>'
+    )
+    [a] = parse(cms_rss(item(1, body=body))).articles
+    html = a.body_html
+    assert "<iframe" not in html and "<embed" not in html and "<video" not in html and "javascript" not in html
+    assert '<a href="https://player.bilibili.com/player.html?bvid=BV1GJ411x7h7&amp;page=1"' in html
+    assert ">视频:高新区宣传片</a>" in html
+    assert 'href="https://v.qq.com/txp/iframe/player.html?vid=x0033abc"' in html
+    assert f'<img src="{GOV}/uploads/2020/poster.jpg"' in html and f'href="{GOV}/uploads/2020/ad.mp4"' in html
+    assert 'href="http://player.youku.com/player.php/sid/XMzA2/v.swf"' in html
+    assert '<a href="https://map.baidu.com/embed?x=1" rel="noopener noreferrer">嵌入内容</a>' in html
+
+
+def test_lazy_images_get_their_real_source_and_noscript_images_are_kept_once() -> None:
+    body = (
+        '<p><img src="/static/images/blank.gif" data-original="/upload/2020/a.jpg" class="lazy" alt="签约现场"></p>'
+        '<noscript><img src="/upload/2020/a.jpg" alt="签约现场"></noscript>'
+        '<p><img data-src="https://mmbiz.qpic.cn/mmbiz_jpg/xyz/640?wx_fmt=jpeg"></p>'
+        '<noscript><img src="/upload/2020/b.jpg" alt="会场"></noscript>'
+        '<p><img src="/upload/2020/c.jpg" data-src="/upload/2020/c-large.jpg"></p>'
+    )
+    [a] = parse(cms_rss(item(1, body=body))).articles
+    html = a.body_html
+    assert html.count(f'src="{GOV}/upload/2020/a.jpg"') == 1 and "blank.gif" not in html
+    assert 'src="https://mmbiz.qpic.cn/mmbiz_jpg/xyz/640?wx_fmt=jpeg"' in html
+    assert f'src="{GOV}/upload/2020/b.jpg"' in html  # only in <noscript>: kept
+    assert f'src="{GOV}/upload/2020/c.jpg"' in html  # a real src is left as it is
+
+
+# -- formats ----------------------------------------------------------------------------------------------
+
+
+def json_feed(version: str, items: list[dict[str, object]]) -> str:
+    return json.dumps(
+        {
+            "version": f"https://jsonfeed.org/version/{version}",
+            "title": "园区博客",
+            "home_page_url": "https://blog.example.cn/",
+            "feed_url": "https://blog.example.cn/feed.json",
+            "items": items,
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+def test_json_feed_1_0_and_1_1_are_read_like_rss_and_atom() -> None:
+    v10 = parse(
+        json_feed(
+            "1",
+            [
+                {
+                    "id": 2001,  # a number, as some 1.0 generators write it
+                    "url": "https://blog.example.cn/2020/10/forum.html",
+                    "title": "苏州工业园区举办论坛",
+                    "content_html": "<p>百余家企业参会。</p><script>x()</script>",
+                    "date_published": "2020-10-20T09:00:00+08:00",
+                    "author": {"name": "园区管委会"},
+                    "tags": ["苏州工业园区", "论坛"],
+                }
+            ],
+        ),
+        "application/json",
+    )
+    [a] = v10.articles
+    assert (a.key, a.title, a.link, a.author) == (
+        "2001",
+        "苏州工业园区举办论坛",
+        "https://blog.example.cn/2020/10/forum.html",
+        "园区管委会",
+    )
+    assert a.body_html == "<p>百余家企业参会。</p>" and a.tags == ("苏州工业园区", "论坛")
+    assert a.published == datetime(2020, 10, 20, 9, 0, tzinfo=SHANGHAI)
+    v11 = parse(
+        json_feed(
+            "1.1",
+            [
+                {
+                    "id": "https://blog.example.cn/p/7",
+                    "url": "https://blog.example.cn/p/7",
+                    "title": "A <b> and & in a plain title",
+                    "content_text": "第一段。\n\n第二段 <不是标签>。",
+                    "date_published": "2020-10-21T10:00:00Z",
+                    "authors": [{"name": "张伟"}, {"name": "李娜"}],
+                    "image": "https://blog.example.cn/p/7.jpg",
+                }
+            ],
+        )
+    )
+    [b] = v11.articles
+    assert b.title == "A <b> and & in a plain title" and b.author == "张伟, 李娜"
+    assert b.body_html == "<p>第一段。</p><p>第二段 &lt;不是标签&gt;。</p>"
+    assert b.image == "https://blog.example.cn/p/7.jpg"
+    assert v11.link == "https://blog.example.cn/"
+
+
+def test_json_that_is_not_a_json_feed_or_is_cut_off_says_so() -> None:
+    assert "not a JSON Feed" in (parse('{"data": []}').error or "")
+    assert "cut off" in (parse(json_feed("1.1", [{"id": "1", "content_text": "x"}])[:-30]).error or "")
+
+
+def test_a_web_page_where_a_feed_should_be_names_the_feeds_it_links() -> None:
+    page = (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>无锡高新区</title>'
+        '<link rel="stylesheet" href="/css/main.css">'
+        '<link rel="alternate" type="application/rss+xml" title="新闻" href="/rss/news.xml">'
+        "<link rel='alternate' type='application/atom+xml' href='https://www.wxgx.gov.cn/atom.xml?a=1&amp;b=2'>"
+        "</head><body><p>首页</p></body></html>"
+    )
+    error = parse(page).error or ""
+    assert error == (
+        f"this is a web page, not a feed; its feeds are: {GOV}/rss/news.xml, https://www.wxgx.gov.cn/atom.xml?a=1&b=2"
+    )
+    assert "links to no feed" in (parse("<html><body>404 Not Found</body></html>").error or "")
+
+
+def test_a_document_cut_off_says_so_and_keeps_the_entries_before_the_cut() -> None:
+    doc = cms_rss("".join(item(n) for n in range(1, 5)))
+    cut = doc[: doc.index("<item><title>高新区第4条")] + "<item><title>高新区第4"
+    parsed = parse(cut)
+    assert [a.title for a in parsed.articles] == ["高新区第1条新闻", "高新区第2条新闻", "高新区第3条新闻"]
+    assert any("cut off" in w and "</rss>" in w for w in parsed.warnings)
+    early = parse(doc[:120])
+    assert early.error is not None and "cut off" in early.error and "before any entry" in early.error
+
+
+def test_entries_that_differ_only_after_the_fragment_are_each_kept() -> None:
+    page = f"{GOV}/zt/2020/jb.html"
+    items = item(1, title="会议一", link=f"{page}#part1") + item(2, title="会议二", link=f"{page}#part2")
+    items += item(3, title="会议三", link=f"{page}#part3")
+    articles = parse(cms_rss(items)).articles
+    assert [a.link for a in articles] == [f"{page}#part1", f"{page}#part2", f"{page}#part3"]
+    assert len({a.key for a in articles}) == 3
+
+
+# -- what operators see -----------------------------------------------------------------------------------
+
+
+def test_a_warning_stays_until_the_content_that_caused_it_changes(
+    httpserver: HTTPServer, ctx_for: Callable[..., Context]
+) -> None:
+    stray = cms_rss(item(1) + item(2)).encode("utf-8").replace("第2条".encode(), b"\x92" + "第2条".encode())
+    httpserver.expect_ordered_request("/w.xml").respond_with_data(stray, headers={"ETag": '"a"'})
+    httpserver.expect_ordered_request("/w.xml").respond_with_data(b"", status=304)
+    httpserver.expect_ordered_request("/w.xml").respond_with_data(stray, headers={"ETag": '"b"'})  # same bytes
+    httpserver.expect_ordered_request("/w.xml").respond_with_data(cms_rss(item(1) + item(2)), headers={"ETag": '"c"'})
+    url = httpserver.url_for("/w.xml")
+    ctx = ctx_for(f'[[sources]]\nid = "w"\nkind = "feed"\nurl = "{url}"\n')
+    for expected in ("ok", "not_modified", "unchanged"):
+        [report] = pipeline.fetch(ctx, ["w"])
+        assert report.status == expected
+        assert "invalid UTF-8 repaired" in (ctx.store.source_states()["w"].warning or ""), expected
+    pipeline.fetch(ctx, ["w"])
+    assert ctx.store.source_states()["w"].warning is None  # fixed at the source: the warning goes
