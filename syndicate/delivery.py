@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from .config import Config, RecipientConfig
@@ -32,6 +32,7 @@ from .context import Context, feed_selections, other_sources, zone_and_city_sele
 from .exceptions import ConfigError
 from .files import atomic_write
 from .mail import (
+    DigestFile,
     DigestGroup,
     DigestItem,
     DigestView,
@@ -58,7 +59,8 @@ from .mail import (
 from .publish import FeedSelection, SiteInfo
 from .store import PendingDigest, RecipientState
 from .text import summarize
-from .types import StoredArticle
+from .types import Enclosure, StoredArticle
+from .urls import as_uri
 
 __all__ = [
     "DigestOutcome",
@@ -251,7 +253,17 @@ def _item(ctx: Context, stories: dict[int, list[str]], member: StoredArticle, tz
         source=a.author or ctx.source_titles.get(a.source_id, a.source_id),
         summary=summarize(a.body_html, 120, sanitized=True),
         also=other_sources(ctx, stories, member),
+        files=tuple(DigestFile(_file_label(e), as_uri(e.url)) for e in a.enclosures),
     )
+
+
+_KINDS = {"audio": "音频", "video": "视频", "application/pdf": "PDF"}
+
+
+def _file_label(e: Enclosure) -> str:
+    name = e.title or unquote(urlsplit(e.url).path.rsplit("/", 1)[-1]) or e.url
+    kind = _KINDS.get(e.type) or _KINDS.get(e.type.split("/")[0]) or "文件"
+    return f"{name}({kind})"
 
 
 def _dkim_key(config: Config) -> DkimKey | None:

@@ -210,7 +210,8 @@ class _ItemMaker:
                     title=a.title,
                     link=a.link,
                     published=a.published,
-                    updated=s.updated,
+                    updated=shown_updated(s),
+                    changed=s.updated,
                     summary=summarize(a.body_html, 200, sanitized=True),
                     content_html=a.body_html,
                     author=a.author,
@@ -219,6 +220,7 @@ class _ItemMaker:
                     image_type=(mimetypes.guess_type(image)[0] if image else None) or ("image/jpeg" if image else None),
                     source=self.sources.get(a.source_id),
                     also=other_sources(self.ctx, stories, s),
+                    enclosures=a.enclosures,
                 )
             )
         return items
@@ -339,7 +341,7 @@ class Publisher:
         # Full pages that leave at least one item after them: a feed of exactly N items has no archive.
         full_pages = max(0, len(ids) - 1) // limit
         for page in range(1, full_pages + 1):
-            _write_archive(run, spec, ids, page)
+            _write_archive(run, spec, ids, page, last_page=page == full_pages)
         items = run.items.by_ids(ids[-limit:])
         links = FeedLinks(
             prev_archive=spec.url(run.site, f"archive/{full_pages}.xml") if full_pages else None,
@@ -354,7 +356,7 @@ class Publisher:
         _write(folder / "rss.xml", build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs), cache=cache), report)
         _write(folder / "atom.xml", build_atom(spec, site, items, now, links, cache=cache), report)
         _write(folder / "feed.json", build_json(spec, site, items, now, cache=cache), report)
-        newest_item = max((i.updated for i in items), default=None)
+        newest_item = max((i.last_change for i in items), default=None)
         run.written.append(FeedState(spec.path, spec.title, len(ids), newest_item, content_hash))
 
     def _list_feed(self, run: _Run, selection: FeedSelection) -> list[int]:
@@ -414,6 +416,16 @@ def _advance_watermark(ctx: Context, changes: Changes) -> str | None:
     return mark
 
 
+def shown_updated(s: StoredArticle) -> datetime:
+    """An entry's Atom <updated> (and JSON Feed date_modified): its publication time until a change of
+    its content is seen, then the time of that change (never before publication). Arrival, a new zone or
+    a new story are no edit. Within its second, the article's id as microseconds, so that two entries of
+    one document never share a value (validators warn when they do) and rebuilding gives the same."""
+    published = s.article.published
+    shown = max(s.edited, published) if s.edited is not None else published
+    return shown.replace(microsecond=s.id % 1_000_000) if shown.microsecond == 0 else shown
+
+
 def _content_hash(spec: FeedSpec, items: Sequence[FeedItem], links: FeedLinks) -> str:
     """Everything a feed's documents are built from (value objects have a deterministic repr)."""
     return hashlib.sha256(repr((spec, tuple(items), links)).encode()).hexdigest()
@@ -428,20 +440,24 @@ def _write(path: Path, data: bytes, report: PublishReport) -> None:
     (report.written if changed else report.unchanged).append(path)
 
 
-def _write_archive(run: _Run, spec: FeedSpec, ids: Sequence[int], page: int) -> None:
+def _write_archive(run: _Run, spec: FeedSpec, ids: Sequence[int], page: int, last_page: bool) -> None:
     """RFC 5005 archive document ``page`` (1 = the oldest): the articles that arrived in
-    ``[(page-1)*N, page*N)``. Once full it changes only when one of its articles does."""
+    ``[(page-1)*N, page*N)``. Its ``next-archive`` is the page after it, or, for the newest page, the
+    subscription document that holds the entries after it (so that every archive links onward, as
+    validators want). Once full it changes only when one of its articles does, and once when the page
+    after it is written."""
     site, limit = run.site, run.limit
     entries = ids[(page - 1) * limit : page * limit]
     key = f"{spec.path}/archive/{page}"
     links = FeedLinks(
         current=spec.url(site, "atom.xml"),
         prev_archive=spec.url(site, f"archive/{page - 1}.xml") if page > 1 else None,
+        next_archive=spec.url(site, "atom.xml" if last_page else f"archive/{page + 1}.xml"),
         archive=True,
     )
     # Cheap on purpose: an incremental publish computes this for every page of the large feeds.
     content_hash = hashlib.sha256(
-        f"{spec.path}|{spec.title}|{links.prev_archive}|".encode() + array("q", entries).tobytes()
+        f"{spec.path}|{spec.title}|{links.prev_archive}|{links.next_archive}|".encode() + array("q", entries).tobytes()
     ).hexdigest()
     state = run.states.get(key)
     # A page is looked at only when one of its articles changed (or it is new or gone): at a hundred
@@ -457,5 +473,5 @@ def _write_archive(run: _Run, spec: FeedSpec, ids: Sequence[int], page: int) -> 
     items = run.items.by_ids(list(entries))
     data = build_atom(spec, site, items, run.now, links, filename=f"archive/{page}.xml", cache=run.items.entries)
     _write(run.out / spec.path / "archive" / f"{page}.xml", data, run.report)
-    newest = max((i.updated for i in items), default=None)
+    newest = max((i.last_change for i in items), default=None)
     run.written.append(FeedState(key, spec.title, len(items), newest, content_hash))

@@ -16,6 +16,7 @@ from .text import strip_control
 
 __all__ = [
     "Article",
+    "Enclosure",
     "FetchReport",
     "SourceResult",
     "SourceState",
@@ -50,6 +51,30 @@ class Zone:
 
 
 @dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A file an article carries: a podcast's audio, a video, a government notice's PDF. ``length`` in
+    bytes, 0 when the source did not say; ``type`` a MIME type."""
+
+    url: str
+    type: str = "application/octet-stream"
+    length: int = 0
+    title: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return {"url": self.url, "type": self.type, "length": self.length, "title": self.title}
+
+    @classmethod
+    def from_json(cls, d: dict[str, object]) -> Enclosure:
+        length = d.get("length")
+        return cls(
+            str(d.get("url") or ""),
+            str(d.get("type") or "application/octet-stream"),
+            length if isinstance(length, int) else 0,
+            str(d.get("title") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """An article as a source delivers it, before it is stored.
 
@@ -70,6 +95,7 @@ class Article:
     category: str | None = None
     tags: tuple[str, ...] = ()  # the source's own categories (feed <category>), as written
     image: str | None = None  # absolute URL of the article's first image, if any
+    enclosures: tuple[Enclosure, ...] = ()  # files it carries (audio, video, documents), absolute URLs
 
     def __post_init__(self) -> None:
         if self.published.tzinfo is None or self.published.utcoffset() is None:
@@ -108,6 +134,8 @@ class Article:
             fields.append(["tags", *self.tags])
         if self.image:
             fields.append(["image", self.image])
+        if self.enclosures:
+            fields.append(["enclosures", *(e.as_json() for e in self.enclosures)])
         payload = json.dumps(fields, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -121,8 +149,9 @@ class StoredArticle:
     article: Article
     zones: tuple[str, ...]
     first_seen: datetime
-    updated: datetime
+    updated: datetime  # the last change of any kind (content, zones, story): what publishing follows
     story_id: int | None = None
+    edited: datetime | None = None  # when a change of its content was last seen; None: never edited
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
-__all__ = ["absolute", "is_private_address", "may_reach_private", "normalize_link"]
+__all__ = ["absolute", "as_uri", "is_private_address", "may_reach_private", "normalize_link"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -35,6 +35,36 @@ def normalize_link(url: str) -> str:
         [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith("utm_")]
     )
     return urlunsplit((scheme, host, parts.path or "/", query, ""))
+
+
+# Characters a URI may carry as they are (RFC 3986 reserved and unreserved, and "%" of escapes made already).
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~"
+
+
+def as_uri(url: str) -> str:
+    """An IRI written as a URI, as RSS requires and Atom validators want: a non-ASCII host in its IDNA
+    (xn--) form, other non-ASCII characters and spaces percent-encoded as UTF-8. Escapes already made stay;
+    an ASCII URL without spaces is returned as it is."""
+    if url.isascii() and " " not in url and '"' not in url:
+        return url
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        if host and not host.isascii():
+            netloc = parts.netloc.replace(parts.hostname or "", host.encode("idna").decode("ascii"))
+        else:
+            netloc = parts.netloc
+    except (ValueError, UnicodeError):
+        return quote(url.strip(), safe=_URI_SAFE)
+    return urlunsplit(
+        (
+            parts.scheme,
+            quote(netloc, safe=_URI_SAFE),
+            quote(parts.path, safe=_URI_SAFE),
+            quote(parts.query, safe=_URI_SAFE),
+            quote(parts.fragment, safe=_URI_SAFE),
+        )
+    )
 
 
 def absolute(url: str | None, base: str | None) -> str | None:

@@ -80,6 +80,11 @@ def _absolute(url: str | None) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def _uri(value: str | None) -> bool:
+    """An absolute URL written as a URI: RSS allows nothing else; the validator warns on IRIs in Atom."""
+    return _absolute(value) and bool(value) and (value or "").isascii()
+
+
 def _iri(value: str | None) -> bool:
     return bool(value) and (_absolute(value) or bool(re.match(r"^(urn:[a-z0-9][a-z0-9-]*:|tag:)\S+$", value or "")))
 
@@ -151,6 +156,15 @@ def check_rss(data: bytes, self_url: str, now: datetime) -> list[str]:
                 problems.append(f"{where}: NotSufficientlyUnique")
         if item.find("link") is not None and not _absolute(item.findtext("link")):
             problems.append(f"{where}: InvalidFullLink")
+        elif item.find("link") is not None and not _uri(item.findtext("link")):
+            problems.append(f"{where}: UriNotIri link")
+        for enclosure in item.findall("enclosure"):
+            if not _uri(enclosure.get("url")):
+                problems.append(f"{where}: enclosure url {enclosure.get('url')!r}")
+            if not (enclosure.get("length") or "").isdigit():
+                problems.append(f"{where}: enclosure MissingAttribute length")
+            if not re.match(r"^[a-z]+/[\w.+-]+$", enclosure.get("type") or ""):
+                problems.append(f"{where}: enclosure InvalidMIMEAttribute type")
         problems += _rfc822(item.findtext("pubDate") or "", f"{where} pubDate", now)
         author = item.find("author")
         if author is not None:
@@ -255,6 +269,10 @@ def _links(el: etree._Element, where: str) -> list[str]:
             problems.append(f"{where}: UnregisteredAtomLinkRel {rel}")
         if not _absolute(link.get("href")):
             problems.append(f"{where}: InvalidFullLink {link.get('href')}")
+        elif not _uri(link.get("href")):
+            problems.append(f"{where}: UriNotIri {link.get('href')}")
+        if rel == "enclosure" and link.get("length") is not None and not (link.get("length") or "").isdigit():
+            problems.append(f"{where}: enclosure length {link.get('length')!r}")
         if rel == "alternate":
             seen[(link.get("type"), link.get("hreflang"))] += 1
     problems += [f"{where}: DuplicateAtomLink" for c in seen.values() if c > 1]
@@ -278,6 +296,8 @@ def _common(data: bytes) -> list[str]:
         problems.append("NotUTF8 / missing XML declaration")
     if C0.search(data):
         problems.append("C0 control character")
+    if "\ufffd".encode() in data:
+        problems.append("U+FFFD in the document: text was lost in decoding")
     if len(data) > 5_000_000:
         problems.append("ValidatorLimit")
     data.decode("utf-8")

@@ -210,8 +210,14 @@ def test_archives_chain_to_the_beginning(make_context: Callable[..., Context], c
     assert current is not None
     assert current.get("href") == "http://feeds.example.org/zones/xishan/atom.xml"
     assert archive.find(f"{ATOM}link[@rel='prev-archive']") is None  # the first archive
+    onward = archive.find(f"{ATOM}link[@rel='next-archive']")
+    assert onward is not None and onward.get("href") == "http://feeds.example.org/zones/xishan/archive/2.xml"
+    newest = etree.fromstring((out / "zones/xishan/archive/2.xml").read_bytes())
+    onward = newest.find(f"{ATOM}link[@rel='next-archive']")  # the newest page: the subscription document
+    assert onward is not None and onward.get("href") == "http://feeds.example.org/zones/xishan/atom.xml"
 
-    # Three more arrive: a third archive page fills; the first two stay byte for byte.
+    # Three more arrive: a third archive page fills; the first stays byte for byte, the second changes only
+    # where it links onward (to the new page instead of the subscription document).
     frozen = {n: (out / f"zones/xishan/archive/{n}.xml").read_bytes() for n in (1, 2)}
     for n in (7, 8, 9):
         (articles(ctx) / f"{n}.txt").write_text(
@@ -221,8 +227,11 @@ def test_archives_chain_to_the_beginning(make_context: Callable[..., Context], c
         clock.now += timedelta(minutes=1)
     pipeline.publish(ctx)
     assert [name for name, _ in _walk(out, "zones/xishan/atom.xml")] == ["atom.xml", "3.xml", "2.xml", "1.xml"]
-    for n, data in frozen.items():
-        assert (out / f"zones/xishan/archive/{n}.xml").read_bytes() == data
+    assert (out / "zones/xishan/archive/1.xml").read_bytes() == frozen[1]
+    after = (out / "zones/xishan/archive/2.xml").read_bytes()
+    link = b'<link rel="next-archive" href="http://feeds.example.org/zones/xishan/%s"/>'
+    assert link % b"atom.xml" in frozen[2]
+    assert after == frozen[2].replace(link % b"atom.xml", link % b"archive/3.xml")
 
 
 def test_archives_follow_a_change_in_the_middle(make_context: Callable[..., Context], clock: FixedClock) -> None:

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pytest_httpserver import HTTPServer
 
-from syndicate import pipeline
+from syndicate import delivery, pipeline
 from syndicate.pipeline import Context
 from syndicate.sources.feed import FeedDefaults, ParsedFeed, decode_document, parse_feed
 
-from .helpers import SHANGHAI
+from .helpers import SHANGHAI, FixedClock
 from .storeviews import source_articles
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -303,3 +304,149 @@ def test_a_warning_stays_until_the_content_that_caused_it_changes(
         assert "invalid UTF-8 repaired" in (ctx.store.source_states()["w"].warning or ""), expected
     pipeline.fetch(ctx, ["w"])
     assert ctx.store.source_states()["w"].warning is None  # fixed at the source: the warning goes
+
+
+# -- republished: what subscribers get ----------------------------------------------------------------------
+
+PODCAST = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:media="http://search.yahoo.com/mrss/">
+<channel><title>园区之声</title><link>https://radio.example.cn/</link><language>zh-cn</language>
+<itunes:author>苏州工业园区融媒体中心</itunes:author>
+<item><title>第12期:园区招商访谈</title><link>https://radio.example.cn/ep/12</link>
+<guid isPermaLink="false">ep-12</guid><pubDate>Tue, 20 Oct 2020 18:00:00 GMT</pubDate>
+<description>本期嘉宾谈园区招商。</description>
+<enclosure url="https://cdn.radio.example.cn/audio/ep12.mp3" length="24986239" type="audio/mpeg"/>
+<media:content url="https://cdn.radio.example.cn/video/ep12.mp4" type="video/mp4" fileSize="98765432" medium="video"/>
+<itunes:duration>00:26:01</itunes:duration></item>
+<item><title>第11期:新年展望</title><link>https://radio.example.cn/ep/11</link>
+<guid isPermaLink="false">ep-11</guid><pubDate>Tue, 13 Oct 2020 18:00:00 -0000</pubDate>
+<description>本期回顾与展望。</description>
+<enclosure url="https://cdn.radio.example.cn/audio/ep11.m4a" length="" type="audio/x-m4a"/></item>
+</channel></rss>
+"""
+
+GOV_ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="zh-CN"><title>昆山开发区通知公告</title>
+<id>tag:ks.example.gov.cn,2020:notices</id><updated>2020-10-22T10:00:00+08:00</updated>
+<link rel="alternate" href="http://ks.example.gov.cn/tzgg/"/>
+<entry><title>关于申报2020年度扶持资金的通知</title><id>tag:ks.example.gov.cn,2020:n-88</id>
+<link rel="alternate" href="http://ks.example.gov.cn/tzgg/2020/1022/88.html"/>
+<link rel="enclosure" href="http://ks.example.gov.cn/files/2020/申报指南 (定稿).pdf" type="application/pdf"
+ length="532180" title="申报指南"/>
+<link rel="enclosure" href="/files/2020/附件2-申报表.docx" length="20480"/>
+<published>2020-10-22T10:00:00+08:00</published><updated>2020-10-22T10:00:00+08:00</updated>
+<author><name>昆山开发区经发局</name></author>
+<content type="html">&lt;p&gt;各有关企业:现将申报事项通知如下。&lt;/p&gt;</content></entry>
+</feed>
+"""
+
+
+def test_republished_feeds_carry_enclosures_publication_dates_and_uris(
+    httpserver: HTTPServer, ctx_for: Callable[..., Context]
+) -> None:
+    stray = cms_rss(item(1) + item(2, body=LAZY_AND_VIDEO, link=f"{GOV}/新闻/2020/第2条.html?lang=zh&x=1"))
+    docs = {
+        "/podcast.xml": PODCAST.encode(),
+        "/gov.atom": GOV_ATOM.encode(),
+        "/blog.json": json_feed(
+            "1.1",
+            [
+                {
+                    "id": "https://blog.example.cn/p/9",
+                    "url": "https://blog.example.cn/p/9",
+                    "title": "园区年报发布",
+                    "content_html": "<p>年报全文见附件。</p>",
+                    "date_published": "2020-10-23T09:00:00+08:00",
+                    "attachments": [
+                        {
+                            "url": "https://blog.example.cn/f/年报.pdf",
+                            "mime_type": "application/pdf",
+                            "size_in_bytes": 1048576,
+                        }
+                    ],
+                }
+            ],
+        ).encode(),
+        "/cms.xml": stray.encode("utf-8").replace("第1条".encode(), b"\x93" + "第1条".encode()),
+    }
+    sources = ""
+    for path, data in docs.items():
+        httpserver.expect_request(path).respond_with_data(data)
+        sid = path[1:].split(".")[0]
+        zone = {"blog": "xishan", "cms": "wuxi-hitech"}.get(sid, "sip")  # each feed holds 3 items
+        sources += f'[[sources]]\nid = "{sid}"\nkind = "feed"\nurl = "{httpserver.url_for(path)}"\nzone = "{zone}"\n'
+    ctx = ctx_for(sources)
+    reports = pipeline.fetch(ctx, ["podcast", "gov", "blog", "cms"])
+    assert [r.status for r in reports] == ["ok"] * 4, [r.errors for r in reports]
+    pipeline.publish(ctx)
+    out = ctx.config.publish.output_dir
+    from .test_feed_validity import check_tree, schema_errors
+
+    assert check_tree(out, ctx.config.site.base_url, ctx.clock()) == {}
+    assert schema_errors(out) == {}
+
+    rss = (out / "zones/sip/rss.xml").read_text(encoding="utf-8")
+    assert '<enclosure url="https://cdn.radio.example.cn/audio/ep12.mp3" length="24986239" type="audio/mpeg"/>' in rss
+    assert '<enclosure url="https://cdn.radio.example.cn/audio/ep11.m4a" length="0" type="audio/x-m4a"/>' in rss
+    assert 'url="https://cdn.radio.example.cn/video/ep12.mp4"' in rss  # the second file, as Media RSS
+    pdf = "http://ks.example.gov.cn/files/2020/%E7%94%B3%E6%8A%A5%E6%8C%87%E5%8D%97%20(%E5%AE%9A%E7%A8%BF).pdf"
+    assert f'<enclosure url="{pdf}" length="532180" type="application/pdf"/>' in rss
+    cms = (out / "zones/wuxi-hitech/rss.xml").read_text(encoding="utf-8")
+    assert f"{GOV}/%E6%96%B0%E9%97%BB/2020/%E7%AC%AC2%E6%9D%A1.html?lang=zh&amp;x=1" in cms  # a URI, & kept
+    atom = (out / "all/atom.xml").read_text(encoding="utf-8") + (out / "all/archive/1.xml").read_text("utf-8")
+    assert f'<link rel="enclosure" href="{pdf}" type="application/pdf" length="532180" title="申报指南"/>' in atom
+    # A relative href is resolved against the document (Atom's base); a missing type is guessed from the name.
+    docx = httpserver.url_for("/files/2020/%E9%99%84%E4%BB%B62-%E7%94%B3%E6%8A%A5%E8%A1%A8.docx")
+    assert f'href="{docx}" type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"' in atom
+    # <updated> is the publication time (within its second), not the time syndicate first saw the entry.
+    import feedparser
+
+    entries = [e for doc in ("all/atom.xml", "all/archive/1.xml") for e in feedparser.parse(out / doc).entries]
+    by_title = {e.title: e for e in entries}
+    assert by_title["第12期:园区招商访谈"].updated.startswith("2020-10-21T02:00:00.")
+    assert by_title["关于申报2020年度扶持资金的通知"].updated.startswith("2020-10-22T10:00:00.")
+    assert "高新区“第1条新闻" in by_title  # the stray 0x93, repaired as the quote it was
+    feed = json.loads((out / "zones/xishan/feed.json").read_text(encoding="utf-8"))
+    [report] = [i for i in feed["items"] if i["title"] == "园区年报发布"]
+    assert report["attachments"] == [
+        {
+            "url": "https://blog.example.cn/f/%E5%B9%B4%E6%8A%A5.pdf",
+            "mime_type": "application/pdf",
+            "size_in_bytes": 1048576,
+        }
+    ]
+
+
+LAZY_AND_VIDEO = (
+    '<p><img src="/images/loading.gif" data-original="/uploads/2020/会场.jpg" alt="会场"></p>'
+    '<noscript><img src="/uploads/2020/会场.jpg"></noscript>'
+    '<iframe src="https://player.bilibili.com/player.html?bvid=BV1GJ411x7h7" title="会议视频"></iframe>'
+    "<p>会议部署了下一阶段重点工作。</p>"
+)
+
+
+def test_an_edit_moves_updated_and_the_digest_lists_the_files(
+    httpserver: HTTPServer, ctx_for: Callable[..., Context], tmp_path: Path, clock: FixedClock
+) -> None:
+    from syndicate.publisher import shown_updated
+
+    httpserver.expect_ordered_request("/g.atom").respond_with_data(GOV_ATOM)
+    httpserver.expect_ordered_request("/g.atom").respond_with_data(GOV_ATOM.replace("如下。", "如下(已更正)。"))
+    recipient = '[[recipients]]\nemail = "zhang@example.org"\nzones = ["sip"]\n'
+    source = f'[[sources]]\nid = "g"\nkind = "feed"\nurl = "{httpserver.url_for("/g.atom")}"\nzone = "sip"\n'
+    ctx = ctx_for(source + recipient)
+    pipeline.fetch(ctx, ["g"])
+    [first] = source_articles(ctx.store, "g")
+    assert first.edited is None
+    assert shown_updated(first).replace(microsecond=0) == datetime(2020, 10, 22, 2, 0, tzinfo=UTC)
+    pipeline.fetch(ctx, ["g"])
+    [edited] = source_articles(ctx.store, "g")
+    assert edited.edited == edited.updated and shown_updated(edited) == edited.edited
+    assert edited.article.enclosures[0].url.endswith("(定稿).pdf")
+    clock.now += timedelta(minutes=1)
+    _html, text, count = delivery.preview(ctx, "zhang@example.org", tmp_path / "preview")
+    listed = text.read_text(encoding="utf-8")
+    assert count == 1
+    assert "附件:申报指南(PDF) http://ks.example.gov.cn/files/2020/%E7%94%B3%E6%8A%A5" in listed
+    assert f"附件:附件2-申报表.docx(文件) {httpserver.url_for('/files/2020/')}" in listed  # relative: to the feed
+    assert 'href="http://ks.example.gov.cn/files/2020/%E7%94%B3' in _html.read_text(encoding="utf-8")

@@ -6,12 +6,13 @@ is the job of ``syndicate.delivery``.
 """
 
 from .message import DkimKey, MessageParts, build_message, make_message_id, sender_address
-from .render import DigestGroup, DigestItem, DigestView, check_templates, render_digest
+from .render import DigestFile, DigestGroup, DigestItem, DigestView, check_templates, render_digest
 from .schedule import due_slot, next_send, retry_at
 from .tokens import TokenError, make_token, read_token
 from .transport import Envelope, OutboxTransport, PermanentFailure, SmtpTransport, TemporaryFailure, Transport
 
 __all__ = [
+    "DigestFile",
     "DigestGroup",
     "DigestItem",
     "DigestView",

@@ -25,6 +25,13 @@ class DigestItem:
     source: str  # who published it (来源), or the source's name
     summary: str  # plain text, about 120 characters
     also: tuple[str, ...] = ()  # other sources that reported the same story
+    files: tuple[DigestFile, ...] = ()  # what the article carries: audio, video, documents
+
+
+@dataclass(frozen=True, slots=True)
+class DigestFile:
+    label: str  # its title, else its file name, with its kind: "通知全文.pdf(PDF)"
+    url: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ writes ``+0800``, never ``CST``; content is ``type="html"``, never feedgen's inv
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -25,6 +26,8 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from ..text import strip_control
+from ..types import Enclosure
+from ..urls import as_uri
 
 __all__ = [
     "Credit",
@@ -97,6 +100,14 @@ class FeedItem:
     image_type: str | None = None
     source: Credit | None = None
     also: tuple[str, ...] = ()  # other sources that carried the same story
+    enclosures: tuple[Enclosure, ...] = ()  # audio, video, documents
+    # The last change of any kind the store saw (arrival, edit, new zone or story): a document's own
+    # <updated> is the newest of its items' (an old article arriving is a change of the feed). Default: updated.
+    changed: datetime | None = None
+
+    @property
+    def last_change(self) -> datetime:
+        return self.changed or self.updated
 
     def __post_init__(self) -> None:
         # Articles are cleaned when stored; cleaned once more here, where documents are built, because
@@ -105,6 +116,14 @@ class FeedItem:
             value = getattr(self, name)
             if value and (clean := strip_control(value)) is not value:
                 object.__setattr__(self, name, clean)
+        # Addresses are written as URIs (RSS allows nothing else; Atom validators warn on IRIs).
+        for name in ("link", "image"):
+            value = getattr(self, name)
+            if value and (uri := as_uri(value)) != value:
+                object.__setattr__(self, name, uri)
+        if any(as_uri(e.url) != e.url for e in self.enclosures):
+            uris = tuple(dataclasses.replace(e, url=as_uri(e.url)) for e in self.enclosures)
+            object.__setattr__(self, "enclosures", uris)
         for name in ("categories", "also"):
             values = getattr(self, name)
             if any(strip_control(v) is not v for v in values):
@@ -276,6 +295,10 @@ def _atom_entry(fe: FeedEntry, item: FeedItem, tz: tzinfo) -> Any:
     # <ns0:source xmlns:ns0="...">: the same Atom, but a prefix validators warn about.
     if item.image:
         etree.SubElement(entry, "link", rel="enclosure", href=item.image, type=item.image_type or "image/jpeg")
+    for e in item.enclosures:
+        link = etree.SubElement(entry, "link", rel="enclosure", href=e.url, type=e.type, length=str(e.length))
+        if e.title:
+            link.set("title", e.title)
     if item.source is not None:
         source = etree.SubElement(entry, "source")
         etree.SubElement(source, "id").text = item.source.id
@@ -291,10 +314,23 @@ def _rss_item(fe: FeedEntry, item: FeedItem) -> Any:
         etree.SubElement(
             entry, f"{{{MEDIA_NS}}}content", url=item.image, medium="image", type=item.image_type or "image/jpeg"
         )
+    # RSS allows one <enclosure> an item (validators warn on more): the first file; the others, like the
+    # image, as Media RSS.
+    for n, e in enumerate(item.enclosures):
+        if n == 0:
+            etree.SubElement(entry, "enclosure", url=e.url, length=str(e.length), type=e.type)
+        else:
+            attrs = {"url": e.url, "type": e.type, **({"fileSize": str(e.length)} if e.length else {})}
+            etree.SubElement(entry, f"{{{MEDIA_NS}}}content", **attrs, medium=_medium(e.type))
     # RSS <author> must be an e-mail address; the issuing office is a name, so it goes in dc:creator.
     if item.author:
         etree.SubElement(entry, f"{{{DC_NS}}}creator").text = item.author
     return entry
+
+
+def _medium(mime: str) -> str:
+    kind = mime.split("/")[0]
+    return kind if kind in ("audio", "video", "image") else "document"
 
 
 EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
@@ -312,7 +348,7 @@ def _generator(
     fg.author(name=site.title)
     fg.generator(GENERATOR, version=site.version)
     # An empty feed's date is fixed, not the build time: unchanged content keeps unchanged bytes.
-    newest = max((i.updated for i in items), default=EMPTY_FEED_UPDATED)
+    newest = max((i.last_change for i in items), default=EMPTY_FEED_UPDATED)
     fg.updated(newest.astimezone(site.tz))
     fg.lastBuildDate(newest.astimezone(site.tz))
     return fg
@@ -396,6 +432,16 @@ def _json_item(item: FeedItem, tz: tzinfo) -> str:
         entry["tags"] = list(item.categories)
     if item.image:
         entry["image"] = item.image
+    if item.enclosures:
+        entry["attachments"] = [
+            {
+                "url": e.url,
+                "mime_type": e.type,
+                **({"size_in_bytes": e.length} if e.length else {}),
+                **({"title": e.title} if e.title else {}),
+            }
+            for e in item.enclosures
+        ]
     if item.source is not None or item.also:
         # JSON Feed extensions are objects whose key starts with an underscore.
         entry["_syndicate"] = {

@@ -11,6 +11,7 @@ import codecs
 import hashlib
 import html
 import itertools
+import mimetypes
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -18,13 +19,14 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from html.entities import name2codepoint
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 from charset_normalizer import from_bytes
 
 from ..dates import parse_date
 from ..text import plain_text, sanitize_html, sanitized_text, strip_control
-from ..types import Article
+from ..types import Article, Enclosure
 from ..urls import absolute, normalize_link
 from .jsonfeed import JsonFeedError, is_json, read_json_feed
 
@@ -328,6 +330,7 @@ def _articles(
                     tags=tags,
                     category=d.category,
                     image=_image(entry, link),
+                    enclosures=_enclosures(entry, link),
                 )
             )
         except (ValueError, TypeError, KeyError) as e:
@@ -447,6 +450,33 @@ def _image(entry: Any, link: str) -> str | None:
         if str(media.get("medium", "image")) == "image" and (url := absolute(media.get("url"), link)):
             return url
     return None
+
+
+def _enclosures(entry: Any, link: str) -> tuple[Enclosure, ...]:
+    """The files an entry carries (RSS <enclosure>, Atom rel="enclosure", JSON Feed attachments, Media
+    RSS audio, video and documents), absolute http(s) URLs, each once. Images are the entry's image."""
+    found: dict[str, Enclosure] = {}
+    candidates = [
+        (e.get("href"), e.get("type"), e.get("length"), e.get("title")) for e in entry.get("enclosures") or []
+    ]
+    for m in entry.get("media_content") or []:
+        if str(m.get("medium", "")) in ("audio", "video", "document") or not str(m.get("type", "image/")).startswith(
+            "image/"
+        ):
+            candidates.append((m.get("url"), m.get("type"), m.get("filesize") or m.get("fileSize"), None))
+    for href, kind, length, title in candidates:
+        url = absolute(str(href or "").strip() or None, link)
+        kind = str(kind or "").split(";")[0].strip().lower()
+        if not url or not url.startswith(("http://", "https://")) or kind.startswith("image/") or url in found:
+            continue
+        # feedparser gives a link without a type "text/html": for a file, its name says more.
+        if kind == "text/html" or not re.match(r"^[a-z]+/[a-z0-9][\w.+-]*$", kind):
+            kind = mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream"
+        if kind.startswith("image/"):
+            continue
+        size = int(length) if str(length or "").strip().isdigit() and int(length) < 2**53 else 0
+        found[url] = Enclosure(url, kind, size, " ".join(plain_text(str(title or "")).split())[:200])
+    return tuple(found.values())
 
 
 def read_date(raw: str | None, tz: tzinfo) -> datetime | None:

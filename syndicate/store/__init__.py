@@ -88,9 +88,11 @@ _ARTICLE_COLUMNS = tuple(
         "category",
         "tags",
         "image",
+        "enclosures",
         "first_seen",
         "updated",
         "story_id",
+        "edited",
     ]
 )
 
@@ -286,7 +288,7 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
             if zone_rows:
                 s.execute(insert(ArticleZoneRow), zone_rows)
         edited = [
-            {"id": c.id, "updated": c.at, "content_hash": c.content_hash, **_fields(c.article)}
+            {"id": c.id, "updated": c.at, "edited": c.at, "content_hash": c.content_hash, **_fields(c.article)}
             for c in decision.changed
             if c.article is not None
         ]
@@ -482,6 +484,7 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
                 first_seen=r.first_seen,
                 updated=r.updated,
                 story_id=r.story_id,
+                edited=r.edited,
             )
             for r in rows
         ]
@@ -499,6 +502,7 @@ def _fields(article: Article) -> dict[str, Any]:
         "category": article.category,
         "tags": list(article.tags),
         "image": article.image,
+        "enclosures": [e.as_json() for e in article.enclosures],
     }
 
 

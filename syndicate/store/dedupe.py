@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..types import Article
+from ..types import Article, Enclosure
 from .decisions import stamp
 from .models import ArticleRow, SignatureRow, chunks
 
@@ -123,6 +123,7 @@ def article_of(r: ArticleRow | Row[Any]) -> Article:
         category=r.category,
         tags=tuple(r.tags or ()),
         image=r.image,
+        enclosures=tuple(Enclosure.from_json(e) for e in r.enclosures or ()),
     )
 
 

@@ -90,9 +90,11 @@ class ArticleRow(Base):
     category: Mapped[str | None] = mapped_column(String(200), nullable=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     image: Mapped[str | None] = mapped_column(Text, nullable=True)
+    enclosures: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True, default=list)
     content_hash: Mapped[str] = mapped_column(String(64))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     updated: Mapped[datetime] = mapped_column(UTCDateTime)
+    edited: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # last change of content seen
     # Dedupe: the story this article is a version of (a story's id is the id of the article that began
     # it), whether it is the version published, and why it joined the story (rule, similarity, the
     # article it matched). NULL story: not yet deduplicated.
