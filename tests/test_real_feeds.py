@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import fastfeedparser
+import feedparser
 from pytest_httpserver import HTTPServer
 
 from syndicate import delivery, pipeline
@@ -272,6 +274,10 @@ def test_a_document_cut_off_says_so_and_keeps_the_entries_before_the_cut() -> No
     parsed = parse(cut)
     assert [a.title for a in parsed.articles] == ["高新区第1条新闻", "高新区第2条新闻", "高新区第3条新闻"]
     assert any("cut off" in w and "</rss>" in w for w in parsed.warnings)
+    # Cut inside an entry's link: the entry is left out, not published with half a link.
+    half = doc[: doc.index("<item><title>高新区第4条")] + item(4)[:60]
+    assert [a.title for a in parse(half).articles] == ["高新区第1条新闻", "高新区第2条新闻", "高新区第3条新闻"]
+    assert "inside its first entry" in (parse(cms_rss(item(1))[:300]).error or "")
     early = parse(doc[:120])
     assert early.error is not None and "cut off" in early.error and "before any entry" in early.error
 
@@ -368,16 +374,51 @@ def test_republished_feeds_carry_enclosures_publication_dates_and_uris(
             ],
         ).encode(),
         "/cms.xml": stray.encode("utf-8").replace("第1条".encode(), b"\x93" + "第1条".encode()),
+        # GBK served as UTF-8; three parts of one special-topic page; tag-like text in a title.
+        "/gbk.xml": cms_rss(
+            item(
+                11,
+                "园区 R&amp;D &lt;研发&gt; 中心揭牌",
+                "<p>研发中心今日揭牌,首批入驻企业十二家。</p>",
+                f"{PAGE}?part=1",
+            )
+            + item(12, "专题会议二:人才政策", "<p>人才新政发布,安家补贴最高百万元。</p>", f"{PAGE}?part=2")
+            + item(13, "专题会议三:金融服务", "<p>设立产业基金,规模五十亿元。</p>", f"{PAGE}?part=3")
+        ).encode("gbk"),
+        # Cut off in the middle of its third item.
+        "/cut.xml": cms_rss(item(21, "园区举办招聘会", "<p>提供岗位三千个。</p>") + item(22, "园区召开安全会议"))
+        .replace("</channel></rss>\n", item(23)[:40])
+        .encode("utf-8"),
+        "/v10.json": json_feed(
+            "1",
+            [
+                {
+                    "id": 2001,
+                    "url": "https://blog.example.cn/2020/10/forum.html",
+                    "title": "论坛\u0008开幕 <现场>",
+                    "content_text": "百余家企业参会。\n\n议题 <不是标签> & 合作。",
+                    "date_published": "2020-10-20T09:00:00+08:00",
+                }
+            ],
+        ).encode(),
     }
     sources = ""
     for path, data in docs.items():
-        httpserver.expect_request(path).respond_with_data(data)
         sid = path[1:].split(".")[0]
-        zone = {"blog": "xishan", "cms": "wuxi-hitech"}.get(sid, "sip")  # each feed holds 3 items
+        zone = {
+            "blog": "xishan",
+            "v10": "xishan",
+            "cut": "wuxi-hitech",
+            "cms": "wuxi-hitech",
+            "gbk": "wuxi-hitech",
+        }.get(sid, "sip")
+        mime = "text/xml; charset=utf-8" if sid == "gbk" else None
+        httpserver.expect_request(path).respond_with_data(data, content_type=mime)
         sources += f'[[sources]]\nid = "{sid}"\nkind = "feed"\nurl = "{httpserver.url_for(path)}"\nzone = "{zone}"\n'
     ctx = ctx_for(sources)
-    reports = pipeline.fetch(ctx, ["podcast", "gov", "blog", "cms"])
-    assert [r.status for r in reports] == ["ok"] * 4, [r.errors for r in reports]
+    reports = pipeline.fetch(ctx, [path[1:].split(".")[0] for path in docs])
+    assert [r.status for r in reports] == ["ok"] * len(docs), [r.errors for r in reports]
+    assert "cut off" in (ctx.store.source_states()["cut"].warning or "")
     pipeline.publish(ctx)
     out = ctx.config.publish.output_dir
     from .test_feed_validity import check_tree, schema_errors
@@ -391,22 +432,28 @@ def test_republished_feeds_carry_enclosures_publication_dates_and_uris(
     assert 'url="https://cdn.radio.example.cn/video/ep12.mp4"' in rss  # the second file, as Media RSS
     pdf = "http://ks.example.gov.cn/files/2020/%E7%94%B3%E6%8A%A5%E6%8C%87%E5%8D%97%20(%E5%AE%9A%E7%A8%BF).pdf"
     assert f'<enclosure url="{pdf}" length="532180" type="application/pdf"/>' in rss
-    cms = (out / "zones/wuxi-hitech/rss.xml").read_text(encoding="utf-8")
+    hitech_docs = [out / "zones/wuxi-hitech/atom.xml", *(out / "zones/wuxi-hitech/archive").glob("*.xml")]
+    cms = "".join(p.read_text(encoding="utf-8") for p in hitech_docs)
     assert f"{GOV}/%E6%96%B0%E9%97%BB/2020/%E7%AC%AC2%E6%9D%A1.html?lang=zh&amp;x=1" in cms  # a URI, & kept
-    atom = (out / "all/atom.xml").read_text(encoding="utf-8") + (out / "all/archive/1.xml").read_text("utf-8")
+    atom = "".join(p.read_text(encoding="utf-8") for p in [out / "all/atom.xml", *(out / "all/archive").glob("*.xml")])
     assert f'<link rel="enclosure" href="{pdf}" type="application/pdf" length="532180" title="申报指南"/>' in atom
     # A relative href is resolved against the document (Atom's base); a missing type is guessed from the name.
     docx = httpserver.url_for("/files/2020/%E9%99%84%E4%BB%B62-%E7%94%B3%E6%8A%A5%E8%A1%A8.docx")
     assert f'href="{docx}" type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"' in atom
     # <updated> is the publication time (within its second), not the time syndicate first saw the entry.
-    import feedparser
-
-    entries = [e for doc in ("all/atom.xml", "all/archive/1.xml") for e in feedparser.parse(out / doc).entries]
+    docs_of = lambda feed: [out / feed / "atom.xml", *sorted((out / feed / "archive").glob("*.xml"))]  # noqa: E731
+    entries = [e for doc in docs_of("all") for e in feedparser.parse(doc).entries]
     by_title = {e.title: e for e in entries}
     assert by_title["第12期:园区招商访谈"].updated.startswith("2020-10-21T02:00:00.")
     assert by_title["关于申报2020年度扶持资金的通知"].updated.startswith("2020-10-22T10:00:00.")
     assert "高新区“第1条新闻" in by_title  # the stray 0x93, repaired as the quote it was
+    # Each part of the page is its own entry; the title's tag-like text is text, in every format.
+    hitech = [e for doc in docs_of("zones/wuxi-hitech") for e in feedparser.parse(doc).entries]
+    assert sorted({e.link for e in hitech if e.link.startswith(PAGE)}) == [f"{PAGE}?part={n}" for n in (1, 2, 3)]
+    assert "园区 R&D <研发> 中心揭牌" in {e.title for e in hitech}
+    assert {"园区举办招聘会", "园区召开安全会议"} <= set(by_title)  # what came before the cut
     feed = json.loads((out / "zones/xishan/feed.json").read_text(encoding="utf-8"))
+    assert "论坛开幕 <现场>" in [i["title"] for i in feed["items"]]
     [report] = [i for i in feed["items"] if i["title"] == "园区年报发布"]
     assert report["attachments"] == [
         {
@@ -415,7 +462,56 @@ def test_republished_feeds_carry_enclosures_publication_dates_and_uris(
             "size_in_bytes": 1048576,
         }
     ]
+    # A second, independent reader (its own lxml-based parser) reads the same titles, links, dates and files.
+    for doc in sorted(out.rglob("*.xml")) + sorted(out.rglob("*.json")):
+        if doc.name != "feeds.json":
+            assert read_by_fastfeedparser(doc) == read_as_published(doc), doc
 
+
+Read = list[tuple[str, str, datetime, frozenset[str]]]  # title, link, date to the second, files
+
+
+def read_as_published(doc: Path) -> Read:
+    """What a document says of each entry, read by feedparser (XML) or as plain JSON."""
+    if doc.suffix == ".json":
+        return [
+            (
+                i["title"],
+                i["url"],
+                datetime.fromisoformat(i.get("date_modified") or i["date_published"]).replace(microsecond=0),
+                frozenset(a["url"] for a in i.get("attachments", ())),
+            )
+            for i in json.loads(doc.read_text(encoding="utf-8"))["items"]
+        ]
+    return [
+        (
+            e.title,
+            e.link,
+            # dict.get: feedparser's own get warns when it maps a missing updated_parsed to published_parsed
+            datetime(*(dict.get(e, "updated_parsed") or e.published_parsed)[:6], tzinfo=UTC),
+            frozenset({f.href for f in e.enclosures} | {m["url"] for m in e.get("media_content") or ()}),
+        )
+        for e in feedparser.parse(doc).entries
+    ]
+
+
+def read_by_fastfeedparser(doc: Path) -> Read:
+    """The same, by a second reader: RSS <enclosure> and media:content, Atom rel="enclosure", attachments."""
+    return [
+        (
+            e["title"],
+            e["link"],
+            datetime.fromisoformat(e.get("updated") or e["published"]).astimezone(UTC).replace(microsecond=0),
+            frozenset(
+                {f["url"] for f in [*(e.get("enclosures") or ()), *(e.get("media_content") or ())]}
+                | {link["href"] for link in e.get("links") or () if link.get("rel") == "enclosure"}
+            ),
+        )
+        for e in fastfeedparser.parse(doc.read_bytes()).entries
+    ]
+
+
+PAGE = f"{GOV}/zt/2020/jb.html"
 
 LAZY_AND_VIDEO = (
     '<p><img src="/images/loading.gif" data-original="/uploads/2020/会场.jpg" alt="会场"></p>'

@@ -182,6 +182,7 @@ MAX_ENTRIES = 10_000
 _TEXT_RUN = re.compile(r"[^<]+")
 _PARTIAL_REF = re.compile(r"&[#\w]*$")
 _ENTRY_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(?=[\s/>])", re.I)
+_ENTRY_END = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.I)
 MAX_BODY = 1_000_000
 
 
@@ -249,7 +250,12 @@ def _parse_document(
         if not parsed.version:
             return "not an RSS, Atom or JSON Feed document"
     elif cut:
-        warnings.append(f"{cut}; the {len(parsed.entries)} entries before the cut are used")
+        # The entry the cut goes through is incomplete (its link or text may stop half-way): left out.
+        entries = parsed.entries[: len(_ENTRY_END.findall(text))]
+        if not entries:
+            return f"{cut}, inside its first entry"
+        warnings.append(f"{cut}; the {len(entries)} entries before the cut are used")
+        return parsed.feed, entries, warnings
     elif parsed.bozo:
         warnings.append(f"malformed feed, entries used anyway: {_bozo(parsed)}")
     return parsed.feed, parsed.entries, warnings
