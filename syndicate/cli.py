@@ -209,6 +209,9 @@ def sources(state: _State) -> None:
             "disabled" if st.disabled else when(st.next_due),
             str(row.entries),
         )
+        if st.last_error and st.consecutive_errors:
+            # In full below the table: a narrow terminal cuts the column, and the error is what to act on.
+            notes.append(f"{row.id}: {st.last_error_kind}: {st.last_error}")
         if st.moved_from and st.url:
             notes.append(f"{row.id}: moved permanently from {st.moved_from} to {st.url}; update the config's url")
         if st.disabled:

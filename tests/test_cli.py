@@ -115,6 +115,24 @@ def test_sources_shows_health(write_config: Callable[..., Path], tmp_path: Path,
     assert f"moved permanently from {httpserver.url_for('/old')} to {httpserver.url_for('/new')}" in result.stdout
 
 
+def test_sources_names_the_feeds_of_a_web_page_given_as_a_feed(
+    write_config: Callable[..., Path], httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/news/").respond_with_data(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>新闻中心</title>'
+        '<link rel="alternate" type="application/rss+xml" href="/news/rss.xml"></head><body>…</body></html>',
+        content_type="text/html; charset=utf-8",
+    )
+    path = write_config(f'[[sources]]\nid = "site"\nkind = "feed"\nurl = "{httpserver.url_for("/news/")}"\n')
+    code, _, err = run(path, "fetch", "site")
+    assert code == 1
+    expected = f"this is a web page, not a feed; its feeds are: {httpserver.url_for('/news/rss.xml')}"
+    assert expected in err
+    result = CliRunner().invoke(cli, ["--config", str(path), "sources"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    assert f"site: parse: {expected}" in result.stdout  # whole, however narrow the terminal
+
+
 def test_check_with_the_builtin_registry_reports_dropped_aliases(write_config: Callable[..., Path]) -> None:
     path = write_config(
         '[zones_registry]\nbuiltin = "national-2018"\n'

@@ -90,6 +90,13 @@ def test_a_page_of_gbk_with_many_bad_bytes_is_never_published_silently() -> None
     garbage = doc.replace("第2条".encode("gbk"), b"\x80\xff\xfe\x81")  # no encoding reads these bytes
     parsed = parse(garbage)
     assert any("replaced" in w for w in parsed.warnings)
+    # The entry that lost text is held back and said so; the others are read.
+    assert [a.title for a in parsed.articles] == ["高新区第1条新闻", "高新区第3条新闻"]
+    [problem] = parsed.problems
+    assert problem.startswith("entry 2: ") and "could not be decoded; held back" in problem
+    # A partner's own U+FFFD (in its bytes, not made by decoding) is its text, and stays.
+    own = parse(cms_rss(item(1, title="高新区\ufffd新闻")).encode("utf-8"))
+    assert own.articles[0].title == "高新区\ufffd新闻" and own.problems == ()
 
 
 # -- markup -----------------------------------------------------------------------------------------------

@@ -192,9 +192,9 @@ def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> Parsed
     parsed = _parse_document(data, content_type, d)
     if isinstance(parsed, str):
         return ParsedFeed((), (), (), parsed)
-    feed, entries, warnings = parsed
+    feed, entries, warnings, lossy = parsed
     feed_link = absolute(feed.get("link"), d.url) or (d.url if d.url.startswith("http") else None)
-    articles, problems = _articles(entries, feed_link, d, warnings)
+    articles, problems = _articles(entries, feed_link, d, warnings, lossy)
     return ParsedFeed(
         tuple(articles),
         tuple(problems),
@@ -207,10 +207,11 @@ def parse_feed(data: bytes, content_type: str | None, d: FeedDefaults) -> Parsed
 
 def _parse_document(
     data: bytes, content_type: str | None, d: FeedDefaults
-) -> tuple[dict[str, Any], list[Any], list[str]] | str:
-    """(feed, entries, warnings) as feedparser gives them (a JSON Feed in the same shape); or why the
-    document is not a feed."""
+) -> tuple[dict[str, Any], list[Any], list[str], bool] | str:
+    """(feed, entries, warnings, lossy) as feedparser gives them (a JSON Feed in the same shape), lossy
+    when decoding replaced bytes with U+FFFD; or why the document is not a feed."""
     text, _encoding, note = decode_document(data, content_type)
+    lossy = text.count("\ufffd") > data.count("\ufffd".encode())
     # Whitespace before the XML declaration makes a strict parser refuse a good document.
     text = strip_control(text).lstrip(" \t\r\n")
     warnings: list[str] = [note] if note else []
@@ -221,7 +222,7 @@ def _parse_document(
             return str(e)
         if len(entries) > MAX_ENTRIES:
             return f"more than the {MAX_ENTRIES} entries a feed may have"
-        return feed, entries, warnings
+        return feed, entries, warnings, lossy
     if _HTML_PAGE.match(text[:4096]):
         return _web_page(text, d.url)
     text = _references(text)
@@ -254,11 +255,14 @@ def _parse_document(
         entries = parsed.entries[: len(_ENTRY_END.findall(text))]
         if not entries:
             return f"{cut}, inside its first entry"
-        warnings.append(f"{cut}; the {len(entries)} entries before the cut are used")
-        return parsed.feed, entries, warnings
+        n = len(entries)
+        warnings.append(
+            f"{cut}; the {n} {'entry' if n == 1 else 'entries'} before the cut used, the one it cuts left out"
+        )
+        return parsed.feed, entries, warnings, lossy
     elif parsed.bozo:
         warnings.append(f"malformed feed, entries used anyway: {_bozo(parsed)}")
-    return parsed.feed, parsed.entries, warnings
+    return parsed.feed, parsed.entries, warnings, lossy
 
 
 _HTML_PAGE = re.compile(r"(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>])", re.I | re.S)
@@ -292,10 +296,12 @@ def _cut_off(text: str) -> str | None:
 
 
 def _articles(
-    entries: list[Any], feed_link: str | None, d: FeedDefaults, warnings: list[str]
+    entries: list[Any], feed_link: str | None, d: FeedDefaults, warnings: list[str], lossy: bool = False
 ) -> tuple[list[Article], list[str]]:
     """The entries as articles, and a problem for each entry that cannot be one (the others are kept).
-    Notes about single entries are added to ``warnings``."""
+    Notes about single entries are added to ``warnings``. In a ``lossy`` document (bytes no encoding
+    reads became U+FFFD), an entry whose text lost characters is held back: published, it would be garbled
+    without a word; it comes when the partner's document reads cleanly."""
     ids = [_clean_id(e.get("id")) for e in entries]
     links = [absolute(e.get("link"), feed_link) for e in entries]
     norm_links = [normalize_link(link) if link else None for link in links]
@@ -319,6 +325,8 @@ def _articles(
             if not title and not body:
                 raise ValueError("neither title nor content")
             body_html = sanitize_html(body, base_url=link) or ""  # the body's one pass through the sanitizer
+            if lossy and (lost := title.count("\ufffd") + body_html.count("\ufffd")):
+                raise ValueError(f"{lost} character(s) of its text could not be decoded; held back until they can")
             key = _key(ids[n], id_counts, norm_links[n], link_counts, title, published)
             if key in seen_keys:
                 continue  # the same entry twice in one document
