@@ -453,6 +453,8 @@ def status(state: _State) -> None:
         _out.print(digests)
     for message in st.errors:
         _out.print(f"error: {message}", markup=False)
+    for message in st.warnings:
+        _out.print(f"warning: {message}", markup=False)
 
 
 def main() -> None:

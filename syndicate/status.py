@@ -3,7 +3,7 @@ source's state, the last publish, each recipient's next digest, the counts, the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +68,7 @@ class Status:
     counts: dict[str, int]
     digests: list[dict[str, Any]]  # the newest digests, newest first
     errors: list[str]  # the last errors: failing sources, digests waiting or failed
+    warnings: list[str] = field(default_factory=list)  # sources read, with something repaired or skipped
 
 
 def overview(ctx: Context) -> Status:
@@ -97,4 +98,5 @@ def overview(ctx: Context) -> Status:
         counts=ctx.store.counts(),
         digests=digests,
         errors=errors,
+        warnings=[f"source {s.id}: {s.state.warning}" for s in sources if s.state is not None and s.state.warning],
     )

@@ -5,6 +5,7 @@ entries that differ only after `#`. Each is read as a reader such as NetNewsWire
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ import fastfeedparser
 import feedparser
 from pytest_httpserver import HTTPServer
 
-from syndicate import delivery, pipeline
+from syndicate import app, delivery, pipeline, status
 from syndicate.pipeline import Context
 from syndicate.sources.feed import FeedDefaults, ParsedFeed, decode_document, parse_feed
 
@@ -315,8 +316,13 @@ def test_a_warning_stays_until_the_content_that_caused_it_changes(
         [report] = pipeline.fetch(ctx, ["w"])
         assert report.status == expected
         assert "invalid UTF-8 repaired" in (ctx.store.source_states()["w"].warning or ""), expected
+    # On /status (and in `syndicate status`) too.
+    [shown] = status.overview(ctx).warnings
+    assert shown.startswith("source w: invalid UTF-8 repaired (2 places): byte ")
+    assert html.escape(shown).replace("&#x27;", "&#39;") in app.status_page(ctx).decode("utf-8")
     pipeline.fetch(ctx, ["w"])
     assert ctx.store.source_states()["w"].warning is None  # fixed at the source: the warning goes
+    assert status.overview(ctx).warnings == []
 
 
 # -- republished: what subscribers get ----------------------------------------------------------------------
