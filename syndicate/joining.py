@@ -9,6 +9,7 @@ pending for the next run. Articles of one batch are also compared with each othe
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -18,7 +19,7 @@ from .config import Config
 from .context import Context
 from .exceptions import ConfigError
 from .store import Decision, Keys, Story
-from .store.dedupe import DedupeSession, Lookup, Pending
+from .store.dedupe import DedupeSession, Known, Pending
 from .types import Article
 
 __all__ = ["DedupeReport", "deduplicate", "split", "stories"]
@@ -26,6 +27,10 @@ __all__ = ["DedupeReport", "deduplicate", "split", "stories"]
 log = logging.getLogger("syndicate")
 
 _CACHE_LIMIT = 50_000  # fingerprints of stored candidates kept between batches of one run
+CANDIDATES = 24  # the most a new article is compared with: those sharing the most evidence
+RECENT = 50  # a source's newest stored articles its boilerplate is learned from (with the batch's)
+# How much a shared key weighs when candidates are ranked: an exact key is worth all of an LSH lookup.
+_WEIGHT = {"link": 1000, "body": 1000, "title": 100}
 
 
 @dataclass
@@ -43,11 +48,7 @@ def priorities(config: Config) -> dict[str, int]:
 
 
 def _keys(f: dedupe.Fingerprint) -> Keys:
-    return Keys(f.link, f.body_hash, f.title_key, f.length, f.buckets)
-
-
-def _lookup_keys(f: dedupe.Fingerprint) -> list[object]:
-    return [("l", f.link), ("b", f.body_hash), ("t", f.title_key), *f.buckets]
+    return Keys(f.link, f.body_hash, f.title_key, f.length, f.keys)
 
 
 def deduplicate(ctx: Context, batch: int = 2000, *, lsh: dedupe.LshIndex | None = None) -> DedupeReport:
@@ -80,25 +81,61 @@ def deduplicate(ctx: Context, batch: int = 2000, *, lsh: dedupe.LshIndex | None 
 
 @dataclass
 class _Joiner:
-    """Decides the batches of one run. ``cache``: fingerprints of stored candidates already computed."""
+    """Decides the batches of one run. ``cache``: fingerprints of stored candidates already computed;
+    ``boilerplate``: each source's, learned once per run."""
 
     tz: tzinfo
     cache: dict[int, dedupe.Fingerprint] = field(default_factory=dict)
+    boilerplate: dict[str, frozenset[int]] = field(default_factory=dict)
     report: DedupeReport = field(default_factory=DedupeReport)
 
-    def fingerprint(self, article: Article) -> dedupe.Fingerprint:
-        return dedupe.fingerprint(article.title, article.body_html, article.link, article.published, self.tz)
+    def fingerprint(self, article: Article, parts: Sequence[dedupe.Sentence] | None = None) -> dedupe.Fingerprint:
+        return dedupe.fingerprint(
+            article.title,
+            article.body_html,
+            "" if article.link_fallback else article.link,
+            article.published,
+            self.tz,
+            source=article.source_id,
+            boilerplate=self.boilerplate.get(article.source_id, frozenset()),
+            parts=parts,
+        )
+
+    def learn(
+        self, session: DedupeSession, articles: Sequence[Article], parts: Sequence[Sequence[dedupe.Sentence]] = ()
+    ) -> None:
+        """Learn the boilerplate of the sources of ``articles`` not learned yet in this run: from each
+        one's newest stored articles and those of ``articles`` (a new source's first batch), whose
+        sentences are ``parts`` when given."""
+        by_source: dict[str, dict[str, str | Sequence[dedupe.Sentence]]] = {}
+        for n, a in enumerate(articles):
+            if a.source_id not in self.boilerplate:
+                by_source.setdefault(a.source_id, {})[a.body_html] = parts[n] if parts else a.body_html
+        for source, bodies in by_source.items():
+            recent = [b for b in session.recent_bodies(source, RECENT) if b not in bodies]
+            self.boilerplate[source] = dedupe.learn_boilerplate([*recent, *bodies.values()])
 
     def decide(self, session: DedupeSession, index: dedupe.LshIndex, pending: Sequence[Pending]) -> list[Decision]:
         """One decision per pending article: kept in its story (pinned by a split), a story of its own,
         or joined to the story of the best match among stored articles and the batch's earlier ones."""
-        mine = {p.id: self.fingerprint(p.article) for p in pending}
-        hits = {i: index.query(f.buckets) for i, f in mine.items()}
-        found = session.lookup({i: _keys(f) for i, f in mine.items()}, hits)
-        story_of = {k.id: k.story_id for k in found.known.values()}
-        pinned = {k.id for k in found.known.values() if k.pinned}
+        parts = [dedupe.sentences(p.article.body_html) for p in pending]
+        self.learn(session, [p.article for p in pending], parts)
+        mine = {p.id: self.fingerprint(p.article, parts[n]) for n, p in enumerate(pending)}
+        exact = session.exact_hits({i: _keys(f) for i, f in mine.items()})
+        ranked: dict[int, list[int]] = {}
+        for i, f in mine.items():
+            score = index.query(f.keys)
+            for other, why in exact[i].items():
+                score[other] += _WEIGHT[why]
+            score.pop(i, None)
+            ranked[i] = _best(score)
+        found = session.known([c for ids in ranked.values() for c in ids if c not in mine])
+        self.learn(session, [k.article for k in found.values()])
+        story_of = {k.id: k.story_id for k in found.values()}
+        pinned = {k.id for k in found.values() if k.pinned}
         # Keys of the batch's own articles, so that two copies arriving together are joined too.
-        local: dict[object, list[int]] = {}
+        local = dedupe.LshIndex()
+        local_exact: dict[tuple[str, str], list[int]] = {}
         decisions = []
         for p in pending:
             f = mine[p.id]
@@ -106,10 +143,12 @@ class _Joiner:
                 decisions.append(Decision(p.id, _keys(f), p.story_id, keep_story=True))
                 story_of[p.id] = p.story_id
             else:
-                ids = set(found.hits[p.id])
-                for key in _lookup_keys(f):
-                    ids.update(local.get(key, ()))
-                m = dedupe.match(f, self._candidates(sorted(ids), mine, found, pinned))
+                score = local.query(f.keys)
+                for why, value in _exact_keys(f):
+                    for other in local_exact.get((why, value), ())[-CANDIDATES:]:
+                        score[other] += _WEIGHT[why]
+                ids = [i for i in ranked[p.id] if i in found] + _best(score)
+                m = dedupe.match(f, self._candidates(ids, mine, found, pinned))
                 if m is None:
                     story_of[p.id] = p.id
                     decisions.append(Decision(p.id, _keys(f), p.id))
@@ -119,23 +158,34 @@ class _Joiner:
                     self.report.merged += 1
             if p.pinned:
                 pinned.add(p.id)
-            for key in _lookup_keys(f):
-                local.setdefault(key, []).append(p.id)
+            local.add(p.id, f.keys)
+            for key in _exact_keys(f):
+                local_exact.setdefault(key, []).append(p.id)
         self.report.checked += len(pending)
         return decisions
 
     def _candidates(
-        self, ids: Sequence[int], mine: dict[int, dedupe.Fingerprint], found: Lookup, pinned: set[int]
+        self, ids: Sequence[int], mine: dict[int, dedupe.Fingerprint], found: dict[int, Known], pinned: set[int]
     ) -> list[dedupe.Candidate]:
         candidates = []
-        for cid in ids:
+        for cid in dict.fromkeys(ids):
             if cid in mine:
                 candidates.append(dedupe.Candidate(cid, mine[cid], cid in pinned))
-            elif cid in found.known:
+            elif cid in found:
                 if cid not in self.cache:
-                    self.cache[cid] = self.fingerprint(found.known[cid].article)
+                    self.cache[cid] = self.fingerprint(found[cid].article)
                 candidates.append(dedupe.Candidate(cid, self.cache[cid], cid in pinned))
         return candidates
+
+
+def _exact_keys(f: dedupe.Fingerprint) -> list[tuple[str, str]]:
+    keys = [("body", f.body_hash), ("title", f.title_key)]
+    return [("link", f.link), *keys] if f.link else keys
+
+
+def _best(score: Counter[int]) -> list[int]:
+    """The ``CANDIDATES`` ids sharing the most evidence; among equals the oldest (a story's first)."""
+    return [i for i, _ in sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:CANDIDATES]]
 
 
 def _article_id(ctx: Context, ref: str) -> int:

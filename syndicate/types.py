@@ -96,6 +96,9 @@ class Article:
     tags: tuple[str, ...] = ()  # the source's own categories (feed <category>), as written
     image: str | None = None  # absolute URL of the article's first image, if any
     enclosures: tuple[Enclosure, ...] = ()  # files it carries (audio, video, documents), absolute URLs
+    # ``link`` is not the entry's own: it had none and inherited the channel's (or the feed's) address,
+    # which every such entry shares; it is no evidence that two entries are one story.
+    link_fallback: bool = False
 
     def __post_init__(self) -> None:
         if self.published.tzinfo is None or self.published.utcoffset() is None:

@@ -14,10 +14,11 @@ __all__ = ["absolute", "as_uri", "is_private_address", "may_reach_private", "nor
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def normalize_link(url: str) -> str:
+def normalize_link(url: str, *, keep_fragment: bool = False) -> str:
     """One spelling per link: scheme and host lower-cased, default port, fragment and utm_* dropped.
 
     Path and the other query parameters are kept as they are (case and order can matter to the server).
+    ``keep_fragment``: the fragment stays (dedupe: ``page#part1`` and ``page#part2`` are two posts).
     """
     url = url.strip()
     try:
@@ -34,7 +35,7 @@ def normalize_link(url: str) -> str:
     query = urlencode(
         [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith("utm_")]
     )
-    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+    return urlunsplit((scheme, host, parts.path or "/", query, parts.fragment if keep_fragment else ""))
 
 
 # Characters a URI may carry as they are (RFC 3986 reserved and unreserved, and "%" of escapes made already).

@@ -174,6 +174,28 @@ def test_dupes_and_split(write_config: Callable[..., Path], tmp_path: Path) -> N
     assert "no article '999'" in err
 
 
+def test_dupes_names_an_excerpt_and_its_figure(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    """A partner re-posts only the lead of a release: `dupes` says it joined as an excerpt, and how much of
+    it the original contains."""
+    extra = '[[sources]]\nid = "brief"\nkind = "directory"\npath = "brief"\n'
+    path = write_config(extra + 'link_template = "https://brief.example/{stem}.html"\n')
+    (tmp_path / "brief").mkdir()
+    body = (
+        "11月2日,一家集成电路封装测试企业与锡山经济技术开发区签订投资协议,项目计划总投资二十亿元。",
+        "项目将建设晶圆级封装生产线及研发中心,达产后预计年产值三十亿元,新增就业岗位一千二百个。",
+        "企业成立于二〇〇八年,是国内领先的封装测试服务商,产品广泛应用于通信、汽车电子和工业控制领域。",
+        "企业负责人表示,选择落户开发区,看中的是完善的产业生态、高效的政务服务和优越的人才环境。",
+        "下一步,开发区将成立项目服务专班,在规划审批、要素保障和人才引进等方面提供全程服务。",
+    )
+    (tmp_path / "articles" / "a.txt").write_text(page(title="原稿", body=body), encoding="utf-8")
+    (tmp_path / "brief" / "x.txt").write_text(page(title="速览", body=body[:2]), encoding="utf-8")
+    assert run(path, "fetch")[0] == 0
+    result = CliRunner().invoke(cli, ["--config", str(path), "dupes"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    row = next(line for line in result.stdout.splitlines() if "速览" in line)
+    assert "excerpt 1.00 with 1" in row
+
+
 def test_digest_resubscribe_needs_a_recipient_and_a_known_one(write_config: Callable[..., Path]) -> None:
     path = write_config('[[recipients]]\nemail = "a@example.org"\nzones = ["xishan"]\n')
     code, _, err = run(path, "digest", "--resubscribe")

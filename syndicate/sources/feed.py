@@ -345,6 +345,7 @@ def _articles(
                     category=d.category,
                     image=_image(entry, link),
                     enclosures=_enclosures(entry, link),
+                    link_fallback=not links[n],
                 )
             )
         except (ValueError, TypeError, KeyError) as e:

@@ -89,6 +89,7 @@ _ARTICLE_COLUMNS = tuple(
         "tags",
         "image",
         "enclosures",
+        "link_fallback",
         "first_seen",
         "updated",
         "story_id",
@@ -503,6 +504,7 @@ def _fields(article: Article) -> dict[str, Any]:
         "tags": list(article.tags),
         "image": article.image,
         "enclosures": [e.as_json() for e in article.enclosures],
+        "link_fallback": article.link_fallback,
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -28,7 +28,6 @@ __all__ = [
     "DedupeSession",
     "Keys",
     "Known",
-    "Lookup",
     "Pending",
     "Story",
     "Version",
@@ -124,15 +123,8 @@ def article_of(r: ArticleRow | Row[Any]) -> Article:
         tags=tuple(r.tags or ()),
         image=r.image,
         enclosures=tuple(Enclosure.from_json(e) for e in r.enclosures or ()),
+        link_fallback=bool(r.link_fallback),
     )
-
-
-@dataclass
-class Lookup:
-    """Candidates of a batch: per pending article the ids that share a key, and those articles."""
-
-    hits: dict[int, set[int]] = field(default_factory=dict)
-    known: dict[int, Known] = field(default_factory=dict)
 
 
 def latest_change(s: Session) -> datetime:
@@ -168,37 +160,52 @@ class DedupeSession:
         ).all()
         return [Pending(r.id, article_of(r), r.story_id, r.pinned) for r in rows]
 
-    def lookup(self, batch: Mapping[int, Keys], bucket_hits: Mapping[int, set[int]]) -> Lookup:
-        """Decided articles sharing a link, a body or a title-and-day with each of ``batch``, plus
-        ``bucket_hits`` (from the in-memory LSH index); and those articles."""
-        by_link: dict[str, list[int]] = {}
-        by_body: dict[str, list[int]] = {}
-        by_title: dict[str, list[int]] = {}
-        links = list({_h(k.link) for k in batch.values()})
-        bodies = list({k.body_hash for k in batch.values()})
-        titles = list({_h(k.title_key) for k in batch.values()})
-        for column, values, index in (
-            (SignatureRow.link_hash, links, by_link),
-            (SignatureRow.body_hash, bodies, by_body),
-            (SignatureRow.title_hash, titles, by_title),
-        ):
-            for chunk in chunks(values):
+    def exact_hits(self, batch: Mapping[int, Keys]) -> dict[int, dict[int, str]]:
+        """Per article of ``batch``, the decided articles sharing its link, body or title-and-day, and
+        which (``"link"``, ``"body"``, ``"title"``: the strongest). An article without a link of its own
+        shares none by link."""
+        found: dict[str, dict[str, list[int]]] = {"link": {}, "body": {}, "title": {}}
+        values = {
+            "link": list({_h(k.link) for k in batch.values() if k.link}),
+            "body": list({k.body_hash for k in batch.values()}),
+            "title": list({_h(k.title_key) for k in batch.values()}),
+        }
+        columns = {"link": SignatureRow.link_hash, "body": SignatureRow.body_hash, "title": SignatureRow.title_hash}
+        for name, column in columns.items():
+            index = found[name]
+            for chunk in chunks(values[name]):
                 for aid, value in self._s.execute(select(SignatureRow.article_id, column).where(column.in_(chunk))):
                     index.setdefault(value, []).append(aid)
-        result = Lookup()
+        hits: dict[int, dict[int, str]] = {}
         for aid, k in batch.items():
-            ids = set(by_link.get(_h(k.link), ()))
-            ids.update(by_body.get(k.body_hash, ()))
-            ids.update(by_title.get(_h(k.title_key), ()))
-            ids.update(bucket_hits.get(aid, ()))
-            ids.discard(aid)
-            result.hits[aid] = ids
-        wanted = sorted({i for ids in result.hits.values() for i in ids})
-        for id_chunk in chunks(wanted):
+            mine: dict[int, str] = {}
+            mine_keys = (("title", _h(k.title_key)), ("body", k.body_hash), ("link", _h(k.link) if k.link else ""))
+            for name, value in mine_keys:
+                for other in found[name].get(value, ()):
+                    mine[other] = name
+            mine.pop(aid, None)
+            hits[aid] = mine
+        return hits
+
+    def known(self, ids: Sequence[int]) -> dict[int, Known]:
+        """The decided articles among ``ids``."""
+        result: dict[int, Known] = {}
+        for id_chunk in chunks(sorted(set(ids))):
             for r in self._s.scalars(select(ArticleRow).where(ArticleRow.id.in_(id_chunk))):
                 if r.story_id is not None:
-                    result.known[r.id] = Known(r.id, article_of(r), r.story_id, r.pinned)
+                    result[r.id] = Known(r.id, article_of(r), r.story_id, r.pinned)
         return result
+
+    def recent_bodies(self, source_id: str, limit: int) -> list[str]:
+        """The stored bodies of the source's ``limit`` newest articles (an index on (source, id))."""
+        return list(
+            self._s.scalars(
+                select(ArticleRow.body_html)
+                .where(ArticleRow.source_id == source_id)
+                .order_by(ArticleRow.id.desc())
+                .limit(limit)
+            )
+        )
 
     def record(self, decisions: Sequence[Decision]) -> None:
         """Store signatures, buckets and story membership of a batch; re-choose the canonical version of

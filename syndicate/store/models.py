@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     insert,
     select,
     update,
@@ -74,6 +75,7 @@ class ArticleRow(Base):
         Index("ix_articles_pending", "fingerprinted", "id"),
         Index("ix_articles_category_canonical", "category", "canonical"),
         Index("ix_articles_first_seen", "first_seen"),
+        Index("ix_articles_source_recent", "source_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -91,6 +93,7 @@ class ArticleRow(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     image: Mapped[str | None] = mapped_column(Text, nullable=True)
     enclosures: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True, default=list)
+    link_fallback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     content_hash: Mapped[str] = mapped_column(String(64))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     updated: Mapped[datetime] = mapped_column(UTCDateTime)
