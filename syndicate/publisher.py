@@ -36,13 +36,17 @@ from .publish import (
     FeedListing,
     FeedSelection,
     FeedSpec,
+    Paging,
     SiteInfo,
     build_atom,
     build_json,
     build_rss,
     catalog,
+    page_path,
+    render_feed_page,
     render_index,
     render_opml,
+    search_text,
     stylesheet,
     websub,
 )
@@ -99,10 +103,14 @@ def _write_discovery(run: _Run, selections: Sequence[FeedSelection]) -> None:
     site = run.site
     templates = run.ctx.config.publish.templates
     entries = []
+    zones = run.ctx.zones_by_slug
     for selection in selections:
         spec = selection.spec
         state = states.get(spec.path)
         newest = state.newest.astimezone(site.tz).strftime("%Y-%m-%d %H:%M") if state and state.newest else None
+        latest = state.latest.astimezone(site.tz).strftime("%Y-%m-%d") if state and state.latest else None
+        zone = zones.get(selection.zones[0]) if selection.group == "zones" and selection.zones else None
+        slug = spec.path.split("/")[-1]
         entries.append(
             FeedListing(
                 selection.group,
@@ -115,6 +123,9 @@ def _write_discovery(run: _Run, selections: Sequence[FeedSelection]) -> None:
                 spec.url(site, "atom.xml"),
                 spec.url(site, "feed.json"),
                 spec.html_url(site),
+                province=zone.province if zone else "",
+                latest=latest,
+                search=search_text(selection.name, slug, selection.city or ""),
             )
         )
     newest_all = max((s.newest for s in states.values() if s.newest), default=run.now)
@@ -325,7 +336,8 @@ class Publisher:
         changed."""
         spec, report, limit = selection.spec, run.report, run.limit
         state = run.states.get(spec.path)
-        complete = (run.out / spec.path / "atom.xml").exists()  # a removed folder is written again
+        # A removed folder, or one written before pages were, is written again.
+        complete = all((run.out / spec.path / name).exists() for name in ("atom.xml", "index.html"))
         if not run.relist and state is not None and complete and not catalog.affected(selection, run.changes):
             report.skipped += 1
             cached = self.feed_ids.get(spec.path)
@@ -356,8 +368,12 @@ class Publisher:
         _write(folder / "rss.xml", build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs), cache=cache), report)
         _write(folder / "atom.xml", build_atom(spec, site, items, now, links, cache=cache), report)
         _write(folder / "feed.json", build_json(spec, site, items, now, cache=cache), report)
+        older = spec.url(site, page_path(full_pages)) if full_pages else None
+        document = render_feed_page(run.templates, site, spec, items, Paging(None, None, older))
+        _write(folder / "index.html", document, report)
         newest_item = max((i.last_change for i in items), default=None)
-        run.written.append(FeedState(spec.path, spec.title, len(ids), newest_item, content_hash))
+        latest = max((i.published for i in items), default=None)
+        run.written.append(FeedState(spec.path, spec.title, len(ids), newest_item, content_hash, latest))
 
     def _list_feed(self, run: _Run, selection: FeedSelection) -> list[int]:
         """The ids of a feed's articles in arrival order: from the store, or from this process's last list
@@ -403,6 +419,10 @@ class _Run:
     @property
     def limit(self) -> int:
         return self.ctx.config.publish.items_per_feed
+
+    @property
+    def templates(self) -> Path:
+        return self.ctx.config.publish.templates
 
 
 def _advance_watermark(ctx: Context, changes: Changes) -> str | None:
@@ -473,5 +493,9 @@ def _write_archive(run: _Run, spec: FeedSpec, ids: Sequence[int], page: int, las
     items = run.items.by_ids(list(entries))
     data = build_atom(spec, site, items, run.now, links, filename=f"archive/{page}.xml", cache=run.items.entries)
     _write(run.out / spec.path / "archive" / f"{page}.xml", data, run.report)
+    newer = spec.html_url(site) if last_page else spec.url(site, page_path(page + 1))
+    older = spec.url(site, page_path(page - 1)) if page > 1 else None
+    html = render_feed_page(run.templates, site, spec, items, Paging(page, newer, older))
+    _write(run.out / spec.path / page_path(page), html, run.report)
     newest = max((i.last_change for i in items), default=None)
     run.written.append(FeedState(key, spec.title, len(items), newest, content_hash))

@@ -48,7 +48,7 @@ def test_init_fetch_publish(write_config: Callable[..., Path], tmp_path: Path) -
     assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["local", "1", "0", "0", "0"]
     code, out, _ = run(path, "publish")
     assert code == 0
-    assert "24 files written" in out  # 3 zones, 2 cities, 1 category, all: RSS, Atom, JSON; index, OPML, XSL
+    assert "31 files written" in out  # 3 zones, 2 cities, 1 category, all: RSS, Atom, JSON, page; index, OPML, XSL
     assert (tmp_path / "public/zones/xishan/rss.xml").exists()
 
 

@@ -78,7 +78,7 @@ def test_example_config_feeds_are_valid(tmp_path: Path) -> None:
     assert list(out.rglob("archive/*.xml"))
     # The discovery page names each feed, whatever the site title ("投促中国 · 开发区新闻" holds a " · ").
     page_html = etree.HTML((out / "index.html").read_bytes())
-    names = page_html.xpath("//tr/td[1]/text()")
+    names = page_html.xpath("//tr/td[1]/a/text()")
     assert {"锡山经济技术开发区", "无锡", "文字新闻", "全部新闻"} <= set(names)
     assert check_tree(out, config.site.base_url, now) == {}
     assert schema_errors(out) == {}

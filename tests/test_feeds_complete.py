@@ -114,12 +114,21 @@ def test_discovery_documents(make_context: Callable[..., Context]) -> None:
     pipeline.publish(ctx)
     out = ctx.config.publish.output_dir
     html = etree.HTML((out / "index.html").read_bytes())
-    alternates = html.xpath("//link[@rel='alternate']/@href")
+    assert html.xpath("//link[@rel='alternate']/@href") == [
+        f"http://feeds.example.org/all/{n}" for n in ("rss.xml", "atom.xml")
+    ]
+    linked = html.xpath("//a/@href")
     specs = pipeline.feed_selections(ctx)
     for selection in specs:
-        assert f"http://feeds.example.org/{selection.spec.path}/atom.xml" in alternates
+        # The index links each feed's page; the page names the feed's three documents for readers.
+        page_url = f"http://feeds.example.org/{selection.spec.path}/"
+        assert page_url in linked or selection.group == "zones"  # zones without items are folded, still linked
+        feed_page = etree.HTML((out / selection.spec.path / "index.html").read_bytes())
+        alternates = feed_page.xpath("//link[@rel='alternate']/@href")
+        assert alternates == [f"{page_url}{n}" for n in ("rss.xml", "atom.xml", "feed.json")]
         assert (out / selection.spec.path / "rss.xml").exists()  # nothing listed that is not written
-    row = next(tr for tr in html.xpath("//tr") if tr.xpath("td[1]/text()") == ["锡山经济技术开发区"])
+    assert "http://feeds.example.org/zones/xishan/" in linked
+    row = next(tr for tr in html.xpath("//tr") if tr.xpath("td[1]/a/text()") == ["锡山经济技术开发区"])
     assert row.xpath("td[2]/text()") == ["无锡"]
     assert row.xpath("td[3]/text()") == ["1"]
     opml = etree.fromstring((out / "feeds.opml").read_bytes())

@@ -151,8 +151,8 @@ def test_republish_keeps_bytes_and_leaves_no_temp_files(make_context: Callable[.
     (articles_dir(ctx) / "a.txt").write_text(page(), encoding="utf-8")
     pipeline.fetch(ctx)
     first = pipeline.publish(ctx)
-    # (3 zones + 2 cities + 1 category + all) x RSS, Atom, JSON; then index.html, feeds.opml, feed.xsl
-    assert len(first.written) == 21 + 3
+    # (3 zones + 2 cities + 1 category + all) x RSS, Atom, JSON, page; then index.html, feeds.opml, feed.xsl
+    assert len(first.written) == 28 + 3
     path = ctx.config.publish.output_dir / "zones/xishan/rss.xml"
     before = path.read_bytes()
     second = pipeline.publish(ctx)
@@ -162,7 +162,7 @@ def test_republish_keeps_bytes_and_leaves_no_temp_files(make_context: Callable[.
     assert second.unchanged == []  # nor the discovery documents
     full = pipeline.publish(ctx, full=True)
     assert full.written == []  # rebuilt from scratch, to the very same bytes
-    assert len(full.unchanged) == 24
+    assert len(full.unchanged) == 31
     assert path.read_bytes() == before
     leftovers = [p for p in ctx.config.publish.output_dir.rglob("*") if p.name.startswith(".")]
     assert leftovers == []

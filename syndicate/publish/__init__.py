@@ -13,6 +13,7 @@ from .discovery import check_templates as check_templates
 from .discovery import render_index as render_index
 from .discovery import render_opml as render_opml
 from .discovery import render_status as render_status
+from .discovery import search_text as search_text
 from .discovery import stylesheet as stylesheet
 from .feeds import STYLESHEET as STYLESHEET
 from .feeds import Credit as Credit
@@ -24,6 +25,9 @@ from .feeds import SiteInfo as SiteInfo
 from .feeds import build_atom as build_atom
 from .feeds import build_json as build_json
 from .feeds import build_rss as build_rss
+from .pages import Paging as Paging
+from .pages import page_path as page_path
+from .pages import render_feed_page as render_feed_page
 
 __all__ = [
     "STYLESHEET",
@@ -34,12 +38,16 @@ __all__ = [
     "FeedListing",
     "FeedSelection",
     "FeedSpec",
+    "Paging",
     "SiteInfo",
     "build_atom",
     "build_json",
     "build_rss",
     "catalog",
+    "page_path",
+    "render_feed_page",
     "render_index",
     "render_opml",
+    "search_text",
     "stylesheet",
 ]

@@ -13,10 +13,21 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+from pypinyin import lazy_pinyin
+
 from ..templating import environment, template_problems
 from .feeds import SiteInfo
 
-__all__ = ["GROUPS", "FeedListing", "check_templates", "render_index", "render_opml", "render_status", "stylesheet"]
+__all__ = [
+    "GROUPS",
+    "FeedListing",
+    "check_templates",
+    "render_index",
+    "render_opml",
+    "render_status",
+    "search_text",
+    "stylesheet",
+]
 
 GROUPS = (("zones", "开发区"), ("cities", "城市"), ("categories", "栏目"), ("all", "全部"))
 
@@ -33,10 +44,36 @@ class FeedListing:
     atom: str
     json: str
     html: str
+    province: str = ""  # of a zone feed
+    latest: str | None = None  # the newest item's publication date, local, for people
+    search: str = ""  # what the index's filter matches: name, pinyin, slug, city (lower case)
+
+
+def search_text(*names: str) -> str:
+    """What the index's filter matches for a feed: each name as written and in pinyin (joined, no tones),
+    lower case, without spaces: 锡山 matches "锡山", "xishan" and "xish"."""
+    parts = []
+    for name in names:
+        if name:
+            parts += [name, "".join(lazy_pinyin(name))]
+    return " ".join(p.lower().replace(" ", "") for p in parts)
 
 
 def render_index(templates: Path, site: SiteInfo, feeds: Sequence[FeedListing]) -> bytes:
-    html = environment(templates).get_template("index.html.j2").render(site=site, feeds=feeds, groups=GROUPS)
+    """The index: zone feeds grouped by province and city (those with items first, the empty folded
+    away), then cities, categories and everything; each name links to its feed's page."""
+    zones = [f for f in feeds if f.group == "zones"]
+    provinces: dict[str, dict[str, list[FeedListing]]] = {}
+    for f in sorted(zones, key=lambda f: (not f.province, f.province, f.city or "", f.search)):
+        if f.count:
+            provinces.setdefault(f.province or "其他", {}).setdefault(f.city or "", []).append(f)
+    empty = [f for f in zones if not f.count]
+    others = [(label, [f for f in feeds if f.group == group]) for group, label in GROUPS if group != "zones"]
+    html = (
+        environment(templates)
+        .get_template("index.html.j2")
+        .render(site=site, feeds=feeds, provinces=provinces, empty=empty, others=others, zones=len(zones))
+    )
     return html.encode("utf-8")
 
 
@@ -56,7 +93,7 @@ def render_status(templates: Path, site: SiteInfo, status: Any) -> bytes:
 
 def check_templates(templates: Path) -> list[str]:
     """Problems loading the publishing templates (for ``syndicate check``)."""
-    names = ("index.html.j2", "feeds.opml.j2", "status.html.j2")
+    names = ("index.html.j2", "feed.html.j2", "feeds.opml.j2", "status.html.j2")
     problems = template_problems(templates, ((name, True) for name in names))
     if not (templates / "feed.xsl").is_file():
         problems.append(f"{templates / 'feed.xsl'}: missing")

@@ -173,6 +173,7 @@ class FeedStateRow(Base):
     items: Mapped[int] = mapped_column(Integer)
     newest: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     digest: Mapped[str] = mapped_column(String(64))
+    latest: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class SettingRow(Base):

@@ -36,8 +36,9 @@ class FeedState:
     path: str
     title: str
     items: int
-    newest: datetime | None
+    newest: datetime | None  # the newest change of its items (arrival, edit)
     content_hash: str  # of what the feed held (stored in the column ``digest``)
+    latest: datetime | None = None  # the newest publication date of its items, for people
 
 
 class PublishStateMixin:
@@ -98,7 +99,8 @@ class PublishStateMixin:
     def feed_states(self) -> dict[str, FeedState]:
         with self._session() as s:
             return {
-                r.path: FeedState(r.path, r.title, r.items, r.newest, r.digest) for r in s.scalars(select(FeedStateRow))
+                r.path: FeedState(r.path, r.title, r.items, r.newest, r.digest, r.latest)
+                for r in s.scalars(select(FeedStateRow))
             }
 
     def save_feed_states(self, states: Iterable[FeedState]) -> None:
@@ -110,6 +112,7 @@ class PublishStateMixin:
                 "items": st.items,
                 "newest": st.newest,
                 "digest": st.content_hash,
+                "latest": st.latest,
             }
             for st in states
         }
