@@ -18,11 +18,13 @@ run: $(STAMP)
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The page tests drive Debian's chromium package with Playwright; install it when it is missing.
+# The page tests drive Debian's chromium package with Playwright; install it (and CJK fonts, so that the
+# screenshots they keep are legible) when it is missing.
 chromium:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

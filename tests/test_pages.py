@@ -6,6 +6,8 @@ Screenshots are kept in the test's output folder (``tmp_path/screens``)."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import re
@@ -22,14 +24,22 @@ import httpx
 import pytest
 from lxml import etree, html
 
-from syndicate import pipeline, web
+from syndicate import app, delivery, pipeline, web
 from syndicate.config import load_config
 from syndicate.context import Context
-from syndicate.status import store_health
 
 from .helpers import free_port, page
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DIGEST = """
+[digest]
+outbox_dir = "outbox"
+max_items = 2
+
+[[recipients]]
+email = "zhang@example.org"
+zones = ["xishan"]
+"""
 ZONE_TITLES = [f"锡山经开区第{n}条新闻" for n in range(1, 9)]
 
 
@@ -46,7 +56,7 @@ def site(write_config: Callable[..., Path], tmp_path: Path) -> Iterator[Site]:
     published and served."""
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
-    path = write_config()
+    path = write_config(DIGEST)
     path.write_text(path.read_text(encoding="utf-8").replace("http://feeds.example.org/", base), encoding="utf-8")
     articles = tmp_path / "articles"
     for n, title in enumerate(ZONE_TITLES, start=1):
@@ -62,8 +72,8 @@ def site(write_config: Callable[..., Path], tmp_path: Path) -> Iterator[Site]:
     ctx = Context.open(load_config(path))
     pipeline.fetch(ctx)
     pipeline.publish(ctx)
-    app = web.FeedApp(ctx.config.publish.output_dir, base_url=base, health=lambda: store_health(ctx))
-    server = web.serve(app, "127.0.0.1", port)
+    delivery.digest(ctx, force=True)  # an .eml in outbox/, its links to be followed too
+    server = web.serve(app.feed_app(ctx.config, lambda: ctx), "127.0.0.1", port)  # what `serve` runs
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -174,10 +184,16 @@ def _links_of(url: str, body: bytes, ctype: str) -> list[str]:
     return [urljoin(url, str(v).strip()) for v in values if str(v).strip()]
 
 
-def test_every_link_to_our_server_answers(site: Site) -> None:
-    """From index.html, every page, feed, archive and OPML linked, and every link in them to our server."""
+def test_every_link_to_our_server_answers(site: Site, tmp_path: Path) -> None:
+    """From index.html and the digest, every page, feed, archive and OPML linked, and every link in them
+    to our server."""
+    [eml] = (tmp_path / "outbox").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    digest_html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    from_digest = [u for u in _links_of(site.base, digest_html.encode(), "text/html") if u.startswith(site.base)]
+    assert f"{site.base}zones/xishan/" in from_digest  # 查看全部: the zone's page
     seen: set[str] = set()
-    todo = [site.base]
+    todo = [site.base, *from_digest]
     kinds: set[str] = set()
     with httpx.Client(timeout=10) as client:
         while todo:
