@@ -36,6 +36,7 @@ from .publish import (
     FeedListing,
     FeedSelection,
     FeedSpec,
+    ItemFragments,
     Paging,
     SiteInfo,
     build_atom,
@@ -369,7 +370,7 @@ class Publisher:
         _write(folder / "atom.xml", build_atom(spec, site, items, now, links, cache=cache), report)
         _write(folder / "feed.json", build_json(spec, site, items, now, cache=cache), report)
         older = spec.url(site, page_path(full_pages)) if full_pages else None
-        document = render_feed_page(run.templates, site, spec, items, Paging(None, None, older))
+        document = render_feed_page(run.templates, site, spec, items, Paging(None, None, older), run.fragments)
         _write(folder / "index.html", document, report)
         newest_item = max((i.last_change for i in items), default=None)
         latest = max((i.published for i in items), default=None)
@@ -407,6 +408,7 @@ class _Run:
     items: _ItemMaker
     report: PublishReport = field(default_factory=PublishReport)
     written: list[FeedState] = field(default_factory=list)  # states of the documents written by this run
+    fragments: ItemFragments = field(default_factory=ItemFragments)  # items rendered for pages, once
 
     @functools.cached_property
     def site(self) -> SiteInfo:
@@ -495,7 +497,7 @@ def _write_archive(run: _Run, spec: FeedSpec, ids: Sequence[int], page: int, las
     _write(run.out / spec.path / "archive" / f"{page}.xml", data, run.report)
     newer = spec.html_url(site) if last_page else spec.url(site, page_path(page + 1))
     older = spec.url(site, page_path(page - 1)) if page > 1 else None
-    html = render_feed_page(run.templates, site, spec, items, Paging(page, newer, older))
+    html = render_feed_page(run.templates, site, spec, items, Paging(page, newer, older), run.fragments)
     _write(run.out / spec.path / page_path(page), html, run.report)
     newest = max((i.last_change for i in items), default=None)
     run.written.append(FeedState(key, spec.title, len(items), newest, content_hash))

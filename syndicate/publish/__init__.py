@@ -25,6 +25,7 @@ from .feeds import SiteInfo as SiteInfo
 from .feeds import build_atom as build_atom
 from .feeds import build_json as build_json
 from .feeds import build_rss as build_rss
+from .pages import ItemFragments as ItemFragments
 from .pages import Paging as Paging
 from .pages import page_path as page_path
 from .pages import render_feed_page as render_feed_page
@@ -38,6 +39,7 @@ __all__ = [
     "FeedListing",
     "FeedSelection",
     "FeedSpec",
+    "ItemFragments",
     "Paging",
     "SiteInfo",
     "build_atom",

@@ -93,7 +93,7 @@ def render_status(templates: Path, site: SiteInfo, status: Any) -> bytes:
 
 def check_templates(templates: Path) -> list[str]:
     """Problems loading the publishing templates (for ``syndicate check``)."""
-    names = ("index.html.j2", "feed.html.j2", "feeds.opml.j2", "status.html.j2")
+    names = ("index.html.j2", "feed.html.j2", "feed_item.html.j2", "feeds.opml.j2", "status.html.j2")
     problems = template_problems(templates, ((name, True) for name in names))
     if not (templates / "feed.xsl").is_file():
         problems.append(f"{templates / 'feed.xsl'}: missing")

@@ -12,11 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from jinja2 import Template
+from markupsafe import Markup
+
 from ..templating import environment
 from ..urls import as_uri
 from .feeds import FeedItem, FeedSpec, SiteInfo
 
-__all__ = ["PageItem", "Paging", "page_path", "render_feed_page"]
+__all__ = ["ItemFragments", "PageItem", "Paging", "page_path", "render_feed_page"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +63,35 @@ def _item(item: FeedItem, site: SiteInfo) -> PageItem:
     )
 
 
+class ItemFragments:
+    """Each item's part of a page (``feed_item.html.j2``), rendered once per publish: an article is on
+    its zone's, city's, category's and ``all``'s pages and their older pages alike."""
+
+    def __init__(self) -> None:
+        self._done: dict[int, tuple[FeedItem, Markup]] = {}  # by the item's identity (it is kept alive here)
+        self._template: tuple[Path, Template] | None = None
+
+    def __call__(self, templates: Path, site: SiteInfo, item: FeedItem) -> Markup:
+        found = self._done.get(id(item))
+        if found is None or found[0] is not item:
+            if self._template is None or self._template[0] != templates:
+                self._template = (templates, environment(templates).get_template("feed_item.html.j2"))
+            html = self._template[1].render(item=_item(item, site)).strip()
+            found = self._done[id(item)] = (item, Markup(html))
+        return found[1]
+
+
 def render_feed_page(
-    templates: Path, site: SiteInfo, spec: FeedSpec, items: Sequence[FeedItem], paging: Paging
+    templates: Path,
+    site: SiteInfo,
+    spec: FeedSpec,
+    items: Sequence[FeedItem],
+    paging: Paging,
+    fragments: ItemFragments | None = None,
 ) -> bytes:
-    """A feed's page: ``items`` newest first, the subscription URLs, links to the newer and older pages."""
+    """A feed's page: ``items`` newest first, the subscription URLs, links to the newer and older pages.
+    ``fragments``: the run's rendered items, shared between pages."""
+    fragments = fragments or ItemFragments()
     subscribe = (
         ("RSS 2.0", "application/rss+xml", spec.url(site, "rss.xml")),
         ("Atom 1.0", "application/atom+xml", spec.url(site, "atom.xml")),
@@ -76,7 +104,7 @@ def render_feed_page(
             site=site,
             spec=spec,
             home=spec.html_url(site),
-            items=[_item(i, site) for i in items],
+            items=[fragments(templates, site, i) for i in items],
             paging=paging,
             subscribe=subscribe,
         )
