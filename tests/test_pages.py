@@ -163,6 +163,9 @@ def test_no_page_scrolls_sideways(site: Site, browser: Any, tmp_path: Path, widt
         assert pg.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
         assert pg.locator("html").get_attribute("lang") == "zh-CN"
         assert pg.locator("h1").count() == 1
+        # No link leads a person into raw XML: feeds are URLs to copy, the OPML file is a download.
+        into_xml = "a[href$='.xml']:not([download]), a[href$='.json']:not([download]), a[href$='.opml']:not([download])"
+        assert pg.locator(into_xml).count() == 0, name
         shot = screens / f"{name}-{width}.png"
         pg.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 1000
