@@ -283,6 +283,11 @@ def publish(state: _State, full: bool) -> None:
         _err.print(f"article {guid} left out of every feed: {why}", markup=False)
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 article``, ``2 articles``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 _DIGEST_WORDS = {
     "sent": "sent",
     "empty": "nothing new",
@@ -326,9 +331,13 @@ def digest(click_ctx: click.Context, recipient: str | None, force: bool, dry_run
     if report.outcomes:
         _out.print(table)
     sent = report.count("sent") + report.count("dry-run")
-    _out.print(
-        f"{sent} digests {'rendered' if dry_run else 'sent'}, {len(report.outcomes) - sent} others", markup=False
-    )
+    by_status: dict[str, int] = {}
+    for o in report.outcomes:
+        if o.status not in ("sent", "dry-run"):
+            word = _DIGEST_WORDS.get(o.status, o.status)
+            by_status[word] = by_status.get(word, 0) + 1
+    rest = "".join(f", {n} {word}" for word, n in by_status.items())
+    _out.print(f"{_count(sent, 'digest')} {'rendered' if dry_run else 'sent'}{rest}", markup=False)
     if report.failed:
         sys.exit(1)
 
@@ -350,7 +359,7 @@ def digest_preview(state: _State, email: str, folder: Path | None) -> None:
         html_path, text_path, count = _with_context(state, lambda ctx: delivery.preview(ctx, email, target))
     _out.print(str(html_path), markup=False)
     _out.print(str(text_path), markup=False)
-    _err.print(f"{count} articles new to {email}", markup=False)
+    _err.print(f"{_count(count, 'article')} new to {email}", markup=False)
 
 
 def _app(config: Config) -> tuple[web.FeedApp, pipeline.Context]:

@@ -91,8 +91,14 @@ class Context:
 
     @functools.cached_property
     def source_titles(self) -> dict[str, str]:
-        """Source id → the name it is credited by."""
-        return {s.id: s.title or s.id for s in self.config.sources}
+        """Source id → the name it is credited by: its configured ``title``, else the name its feed gives
+        itself (as last fetched), else its id."""
+        known = {sid: st.title for sid, st in self.store.source_states().items() if st.title}
+        return {s.id: s.title or known.get(s.id) or s.id for s in self.config.sources}
+
+    def forget_source_titles(self) -> None:
+        """After sources were fetched: the names their feeds give themselves are read again when next needed."""
+        self.__dict__.pop("source_titles", None)
 
     def zone_index(self) -> ZoneIndex:
         return ZoneIndex(self.zones, self.config.zones_registry.max_zone_mentions)

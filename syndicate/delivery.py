@@ -58,7 +58,7 @@ from .mail import (
 )
 from .publish import FeedSelection, SiteInfo
 from .store import PendingDigest, RecipientState
-from .text import summarize
+from .text import first_image, summarize
 from .types import Enclosure, StoredArticle
 from .urls import as_uri
 
@@ -209,7 +209,7 @@ def _view(
                 city=zones[key].city if key in zones else None,
                 items=tuple(items),
                 more=len(members) - len(items),
-                link=follows.links.get(key, config.site.base_url),
+                link=follows.links.get(key) or _page_of(ctx, key),
             )
         )
     return DigestView(
@@ -217,10 +217,16 @@ def _view(
         site_url=config.site.base_url,
         date=now.astimezone(tz).strftime("%Y-%m-%d"),
         recipient_name=recipient.name,
-        groups=tuple(g for g in groups if g.items or g.more),
+        groups=tuple(g for g in groups if g.items),
         total=len(articles),
         unsubscribe_url=unsubscribe_url(ctx, recipient.email, now, secret),
+        unlisted=tuple(g for g in groups if not g.items and g.more),
     )
+
+
+def _page_of(ctx: Context, key: str) -> str:
+    """The web page of a group the recipient does not follow by name: its zone's, else the site's."""
+    return f"{ctx.config.site.base_url}zones/{key}/" if key in ctx.zones_by_slug else ctx.config.site.base_url
 
 
 def _grouped(articles: list[StoredArticle], follows: _Follows) -> list[tuple[str, list[StoredArticle]]]:
@@ -254,6 +260,7 @@ def _item(ctx: Context, stories: dict[int, list[str]], member: StoredArticle, tz
         summary=summarize(a.body_html, 120, sanitized=True),
         also=other_sources(ctx, stories, member),
         files=tuple(DigestFile(_file_label(e), as_uri(e.url)) for e in a.enclosures),
+        image=as_uri(image) if (image := a.image or first_image(a.body_html)) else None,
     )
 
 

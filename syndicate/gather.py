@@ -96,6 +96,7 @@ def fetch(
     finally:
         if run.deferred:
             ctx.store.save_source_states(run.deferred)
+        ctx.forget_source_titles()  # a feed may have said its name
     ctx.advance("fetch", len(selected), len(selected))
     return [run.reports[s.id] for s in selected if s.id in run.reports]
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
-import html
 import json
 import logging
 import mimetypes
-import re
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,7 +50,7 @@ from .publish import (
     websub,
 )
 from .store import Changes, FeedState, Membership
-from .text import summarize
+from .text import first_image, summarize
 from .types import StoredArticle
 
 __all__ = ["FEED_FILES", "PublishReport", "Publisher"]
@@ -140,9 +138,6 @@ def _write_discovery(run: _Run, selections: Sequence[FeedSelection]) -> None:
         (report.written if changed else report.unchanged).append(path)
 
 
-_IMG = re.compile(r'<img[^>]*?\ssrc="(https?://[^"]+)"')
-
-
 _READ_BATCH = 2_000  # articles read at once by a full publish
 _ITEMS_KEPT = 20_000  # items a publishing process keeps between publishes (a few KB each)
 
@@ -185,7 +180,8 @@ class _ItemMaker:
             if isinstance(src, FeedSourceConfig) and src.is_http:
                 state = states.get(src.id)
                 url = (state.url if state and state.url and state.config_url == src.url else None) or src.url
-                self.sources[src.id] = Credit(self.ctx.source_titles[src.id], url, url)
+                title = src.title or (state.title if state else None) or src.id
+                self.sources[src.id] = Credit(title, url, url)
             else:
                 self.sources[src.id] = platform
 
@@ -214,8 +210,8 @@ class _ItemMaker:
             if a.category:
                 categories.append(a.category)
             image = a.image
-            if image is None and (m := _IMG.search(a.body_html)):
-                image = html.unescape(m.group(1))
+            if image is None:
+                image = first_image(a.body_html)
             items.append(
                 FeedItem(
                     guid=s.guid,

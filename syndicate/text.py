@@ -16,6 +16,8 @@ import nh3
 __all__ = [
     "MAX_DEPTH",
     "drop_bad_references",
+    "first_image",
+    "join_cjk",
     "keep_media",
     "limit_nesting",
     "paragraphs_html",
@@ -317,10 +319,32 @@ def sanitized_text(fragment: str) -> str:
     return _SPACE.sub(" ", strip_control(html.unescape(_SANITIZED_TAG.sub("", fragment)))).strip()
 
 
+_CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_CJK_STOP = "。！？；：，、）」』》〉】”’…"  # where a Chinese sentence or clause ends
+_SPACE_IN_CJK = re.compile(f"(?<=[{_CJK_STOP}]) (?=[{_CJK}])")
+
+
+_FIRST_IMG = re.compile(r'<img[^>]*?\ssrc="(https?://[^"]+)"')
+
+
+def first_image(body_html: str) -> str | None:
+    """The address of the first image of a stored (sanitized) body, if any."""
+    m = _FIRST_IMG.search(body_html)
+    return html.unescape(m.group(1)) if m else None
+
+
+def join_cjk(text: str) -> str:
+    """Text joined as Chinese is written: the space that folding put after a Chinese sentence (between two
+    paragraphs, or two sentences) is dropped before the next Chinese one (``参加。会上``, not ``参加。 会上``);
+    a space an author put between two words (``锡山区 签约``), and spaces beside Latin text, stay."""
+    return _SPACE_IN_CJK.sub("", text)
+
+
 def summarize(fragment: str, limit: int = 120, *, sanitized: bool = False) -> str:
-    """Plain text cut to at most ``limit`` characters (code points, so never inside a character).
-    ``sanitized``: the fragment is ``sanitize_html`` output (a stored body), read by ``sanitized_text``."""
-    text = sanitized_text(fragment) if sanitized else plain_text(fragment)
+    """Plain text cut to at most ``limit`` characters (code points, so never inside a character), joined
+    as Chinese (``join_cjk``). ``sanitized``: the fragment is ``sanitize_html`` output (a stored body), read
+    by ``sanitized_text``."""
+    text = join_cjk(sanitized_text(fragment) if sanitized else plain_text(fragment))
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -178,6 +178,7 @@ class SourceState:
     warning: str | None = None  # the last run's warnings, e.g. a malformed ("bozo") feed that still parsed
     next_due: datetime | None = None
     disabled: str | None = None  # why the source is no longer fetched (410 Gone)
+    title: str | None = None  # the name the feed gives itself (its <title>), credited when the config names none
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,14 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from lxml import html as lxml_html
+from pytest_httpserver import HTTPServer
 
 from syndicate import delivery, pipeline, web
 from syndicate.cli import cli
 from syndicate.mail import Envelope, SmtpTransport
 from syndicate.pipeline import Context
 
-from .helpers import SHANGHAI, FixedClock, free_port, page
+from .helpers import SHANGHAI, FixedClock, free_port, page, rss
 from .smtp_sink import Sink, start
 from .storeviews import delivered
 
@@ -301,9 +302,68 @@ def test_max_items_lists_the_newest_and_counts_the_rest(
     got = server.to("zhang@example.org")
     assert titles(got) == ["锡山经济技术开发区新闻x2", "锡山经济技术开发区新闻x1"]  # newest first
     text = got[0].message.get_body(("plain",)).get_content()
-    assert "另有 1 条未列出" in text
+    assert "另有 1 篇未列出" in text
     assert "http://feeds.example.org/zones/xishan/" in text
     assert len(delivered(ctx.store, "zhang@example.org")) == 3  # the counted one is not sent again tomorrow
+
+
+def test_thumbnails_chinese_joined_zone_links_preheader_and_no_group_with_only_an_overflow_line(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path
+) -> None:
+    server, port = sink
+    (articles / "img.md").write_text(
+        '+++\ntitle = "锡山经开区签约仪式"\npublished = 2020-11-30\nzone = "锡山经济技术开发区"\n+++\n\n'
+        "![签约现场](https://img.example.org/2020/签约.jpg)\n\n请各企业负责人准时参加。\n\n会上,双方签署了投资协议。\n",
+        encoding="utf-8",
+    )
+    write(articles, "s1", "sip", date="2020-11-29")  # another zone of zhang's: no room left for it
+    config = TWO.replace('zones = ["xishan"]', 'zones = ["xishan", "sip"]', 1)
+    ctx = make_context(mail_config(port, config, digest="max_items = 1"))
+    pipeline.fetch(ctx)
+    delivery.digest(ctx)
+    [got] = server.to("zhang@example.org")
+    html = got.message.get_body(("html",)).get_content()
+    doc = lxml_html.fromstring(html)
+    [thumb] = doc.xpath("//img")
+    assert thumb.get("src") == "https://img.example.org/2020/%E7%AD%BE%E7%BA%A6.jpg"  # remote, as a URI
+    assert (thumb.get("width"), thumb.get("height"), thumb.get("alt")) == ("96", "72", "锡山经开区签约仪式")
+    assert not [p for p in got.message.iter_attachments()]  # never attached
+    summary = doc.xpath("//div[@class='summary']")[0].text_content()
+    assert "参加。会上" in summary  # no Latin space between Chinese sentences
+    text = got.message.get_body(("plain",)).get_content()
+    assert "参加。会上" in text
+    # The zone heading links to its page; the zone with nothing listed is no heading, only a count.
+    headings = doc.xpath("//td[@class='zone']")
+    assert [h.text_content().strip() for h in headings] == ["锡山经济技术开发区 无锡"]
+    assert headings[0].xpath(".//a/@href") == ["http://feeds.example.org/zones/xishan/"]
+    [rest] = [td for td in doc.xpath("//td[@class='more']") if "篇幅所限" in td.text_content()]
+    assert "苏州工业园区 1 篇" in rest.text_content()
+    assert rest.xpath(".//a/@href") == ["http://feeds.example.org/zones/sip/"]
+    assert "苏州工业园区 1 篇:http://feeds.example.org/zones/sip/" in text
+    # The preheader: hidden, first in the body, what mail clients show beside the subject.
+    [pre] = doc.xpath("//div[@class='preheader']")
+    assert pre.text_content() == "2 篇新消息:锡山经开区签约仪式"
+    assert "display:none" in (pre.get("style") or "").replace(" ", "")
+
+
+def test_a_partner_without_a_configured_title_is_credited_by_its_feeds_name(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], httpserver: HTTPServer
+) -> None:
+    """`sip-partner` showed in 来源 and 同时报道; the name its feed gives itself shows instead."""
+    server, port = sink
+    item = {"title": "园区人才新政发布", "link": "http://partner.example/1.html", "guid": "p1"}
+    item |= {"date": "Mon, 30 Nov 2020 09:00:00 +0800", "body": "<p>园区发布人才新政,支持青年人才创新创业。</p>"}
+    httpserver.expect_request("/p.xml").respond_with_data(rss([item], title="园区动态(合作平台)"))
+    source = f'[[sources]]\nid = "sip-partner"\nkind = "feed"\nurl = "{httpserver.url_for("/p.xml")}"\nzone = "sip"\n'
+    ctx = make_context(mail_config(port, TWO) + source)
+    pipeline.fetch(ctx)
+    assert ctx.source_titles["sip-partner"] == "园区动态(合作平台)"
+    delivery.digest(ctx)
+    [got] = server.to("li@example.org")
+    html = got.message.get_body(("html",)).get_content()
+    assert "来源:园区动态(合作平台)" in html and "sip-partner" not in html
+    # Another process (the daemon's next start) credits it the same way.
+    assert make_context(mail_config(port, TWO) + source).source_titles["sip-partner"] == "园区动态(合作平台)"
 
 
 def test_dry_run_writes_the_outbox_and_records_nothing(
@@ -416,8 +476,10 @@ def test_outbox_files_without_smtp_and_preview_through_the_cli(
     assert "锡山<b>新闻</b> & 更多" in text_path.read_text(encoding="utf-8")
     preview = lxml_html.fromstring(html_path.read_text(encoding="utf-8"))
     assert preview.xpath("//b") == []
+    assert "1 article new to zhang@example.org" in result.stderr
     result = runner.invoke(cli, ["--config", str(config), "digest", "--force"])
     assert result.exit_code == 0, result.output
+    assert "1 digest sent, 1 nothing new" in result.stdout  # counts that read right
     files = sorted((tmp_path / "outbox").glob("*zhang@example.org.eml"))
     assert len(files) == 1
     import email

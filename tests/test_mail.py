@@ -169,10 +169,10 @@ def test_digest_parts_carry_header_counts_groups_also_and_unsubscribe() -> None:
     html, text = render_digest(default_templates_dir(), _view(items=2, more=3))
     for part in (lxml_html.fromstring(html).text_content(), text):
         assert "2020-12-01" in part
-        assert "5 条新消息" in part
+        assert "5 篇新消息" in part
         assert "锡山经济技术开发区" in part
         assert "同时报道:新吴区新闻" in part
-        assert "另有 3 条未列出" in part
+        assert "另有 3 篇未列出" in part
         assert "锡山区宣传部" in part
     assert "http://feeds.example.org/unsubscribe?token=abc" in text
     assert lxml_html.fromstring(html).xpath('//a[@href="http://feeds.example.org/unsubscribe?token=abc"]')

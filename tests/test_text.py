@@ -65,3 +65,13 @@ def test_summary_of_a_stored_body() -> None:
     out = summarize(stored, 20, sanitized=True)
     assert out == summarize(stored, 20)
     assert out.startswith("锡山区 签约&开工项目") and out.endswith("…") and len(out) == 20
+
+
+def test_summaries_are_joined_as_chinese() -> None:
+    stored = sanitize_html(
+        "<p>请各企业负责人准时参加。</p>\n<p>会上,双方签署协议!</p><p>锡山区 签约 Li Ming 2020 年</p>"
+    )
+    assert (
+        summarize(stored, 200, sanitized=True)
+        == "请各企业负责人准时参加。会上,双方签署协议!锡山区 签约 Li Ming 2020 年"
+    )

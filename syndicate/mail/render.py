@@ -26,6 +26,7 @@ class DigestItem:
     summary: str  # plain text, about 120 characters
     also: tuple[str, ...] = ()  # other sources that reported the same story
     files: tuple[DigestFile, ...] = ()  # what the article carries: audio, video, documents
+    image: str | None = None  # its first image, shown as a thumbnail (a remote image, never attached)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +50,16 @@ class DigestView:
     site_url: str
     date: str  # the recipient's local date
     recipient_name: str
-    groups: tuple[DigestGroup, ...]
+    groups: tuple[DigestGroup, ...]  # each with at least one article listed
     total: int  # articles new to the recipient, listed or not
     unsubscribe_url: str
+    unlisted: tuple[DigestGroup, ...] = ()  # groups none of whose articles fit under max_items: counts, links
+
+    @property
+    def preheader(self) -> str:
+        """The line mail clients show beside the subject in the list: how many, and the first titles."""
+        titles = "、".join(it.title for g in self.groups for it in g.items[:1])
+        return f"{self.total} 篇新消息:{titles}" if titles else f"{self.total} 篇新消息"
 
     @property
     def listed(self) -> int:

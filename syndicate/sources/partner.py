@@ -92,6 +92,7 @@ class FeedSource:
             http_status=got.status,
             warning="; ".join(warnings)[:2000] or None,
             body_hash=body_hash,
+            title=parsed.title[:200] or state.title,
             **fresh,
         )
         return SourceResult(self.id, parsed.articles, warnings=warnings, status="ok", state=new)

@@ -143,6 +143,7 @@ class SourceRow(Base):
     warning: Mapped[str | None] = mapped_column(Text, nullable=True)
     next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     disabled: Mapped[str | None] = mapped_column(Text, nullable=True)
+    title: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class SignatureRow(Base):
