@@ -50,12 +50,29 @@ def feed_app(config: Config, reader: Callable[[], Context], metrics: Metrics | N
         base_url=config.site.base_url,
         hubs=config.publish.websub_hubs,
         health=lambda: status.store_health(reader()),
-        unsubscribe=lambda token: delivery.unsubscribe(reader(), token),
+        unsubscribe=_Subscriptions(reader),
         status=lambda: status_page(reader()),
         metrics=(lambda: metrics.render(reader().store.counts())) if metrics is not None else None,
         admin_token=_admin_token(config),
         templates=config.digest.templates,
+        site_title=config.site.title,
     )
+
+
+class _Subscriptions:
+    """The unsubscribe page's actions (``web.Subscriptions``), through the current context."""
+
+    def __init__(self, reader: Callable[[], Context]) -> None:
+        self.reader = reader
+
+    def check(self, token: str) -> str:
+        return delivery.unsubscribe_check(self.reader(), token)
+
+    def unsubscribe(self, token: str) -> str:
+        return delivery.unsubscribe(self.reader(), token)
+
+    def resubscribe(self, token: str) -> tuple[str, str]:
+        return delivery.resubscribe_by_token(self.reader(), token)
 
 
 def _admin_token(config: Config) -> str | None:

@@ -506,6 +506,30 @@ def unsubscribe(ctx: Context, token: str) -> str:
     return email
 
 
+def unsubscribe_check(ctx: Context, token: str) -> str:
+    """The address a token would unsubscribe, without doing it (the page before the click names it).
+    Raises ``TokenError`` for a forged, expired, replayed or unknown one, as ``unsubscribe`` would."""
+    now = ctx.clock()
+    email, issued = read_token(_secret(ctx), token, now, ctx.config.digest.unsubscribe_max_age)
+    state = ctx.store.recipients().get(email.lower())
+    if state is None:
+        raise TokenError("unknown recipient")
+    if state.resubscribed_at is not None and issued < state.resubscribed_at:
+        raise TokenError("link issued before the latest subscription")
+    return email
+
+
+def resubscribe_by_token(ctx: Context, token: str) -> tuple[str, str]:
+    """Undo an unsubscription from the page that confirmed it: the same signed token, still valid.
+    Returns the address and a new token (the old link no longer unsubscribes: it predates this
+    subscription). Raises ``TokenError``."""
+    email = unsubscribe_check(ctx, token)
+    now = ctx.clock().replace(microsecond=0)  # a token carries whole seconds: the new one must not predate it
+    ctx.store.resubscribe(email, now)
+    log.info("digest.resubscribed", extra={"recipient": email, "by": "link"})
+    return email, make_token(_secret(ctx), email, now)
+
+
 def resubscribe(ctx: Context, email: str) -> None:
     """Send ``email`` digests again after an unsubscription; links in earlier digests stop working."""
     ctx.store.ensure_ready()

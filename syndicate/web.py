@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, unquote
 
 from .config import default_templates_dir
@@ -79,6 +79,23 @@ class _File:
     not_modified: tuple[_Headers, _Headers] = field(default=((), ()))
 
 
+class Subscriptions(Protocol):
+    """What the unsubscribe page does with a signed token; each raises ValueError (forged, expired,
+    replayed, unknown) with a reason."""
+
+    def check(self, token: str) -> str:
+        """The address the token would unsubscribe (nothing recorded)."""
+        ...
+
+    def unsubscribe(self, token: str) -> str:
+        """Record the unsubscription; the address."""
+        ...
+
+    def resubscribe(self, token: str) -> tuple[str, str]:
+        """Undo it: the address, and a new token for the page's unsubscribe button."""
+        ...
+
+
 class FeedApp:
     """The ASGI app. ``health`` returns the store's state as a dict, or raises when it is unreachable."""
 
@@ -89,12 +106,13 @@ class FeedApp:
         base_url: str = "/",
         hubs: Sequence[str] = (),
         health: Callable[[], dict[str, Any]] | None = None,
-        unsubscribe: Callable[[str], str] | None = None,
+        unsubscribe: Subscriptions | None = None,
         status: Callable[[], bytes] | None = None,
         metrics: Callable[[], bytes] | None = None,
         admin_token: str | None = None,
         cache_bytes: int = _CACHE_BYTES,
         templates: Path | None = None,
+        site_title: str = "",
     ) -> None:
         self.root = root.resolve()
         self.cache_bytes = cache_bytes
@@ -102,9 +120,9 @@ class FeedApp:
         self.base_url = base_url
         self.hubs = tuple(hubs)
         self.health = health
-        # Records the unsubscription a signed token asks for and returns the address; raises ValueError
-        # (forged, expired, unknown) with a reason.
+        # What the unsubscribe page does with a signed token (check, unsubscribe, resubscribe).
         self.unsubscribe = unsubscribe
+        self.site_title = site_title
         # The folder of unsubscribe.html.j2 (the digest templates); the shipped one when it has none.
         has_page = templates is not None and (templates / "unsubscribe.html.j2").is_file()
         self.templates = templates if templates is not None and has_page else default_templates_dir()
@@ -309,35 +327,47 @@ class FeedApp:
     # -- unsubscribe ----------------------------------------------------------------------------------
 
     async def _unsubscribe(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """GET shows a page with a button (mail scanners follow links; a GET must not unsubscribe);
-        POST records it: the button, or a mail client's RFC 8058 one-click POST."""
-        assert self.unsubscribe is not None
+        """GET checks the token and shows a page naming the address, with a button (mail scanners follow
+        links; a GET must not unsubscribe); a forged, expired or replayed token gets its reason on GET too.
+        POST records it: the button, or a mail client's RFC 8058 one-click POST. The page that confirms
+        offers to resubscribe (POST with ``action=resubscribe``, the same token)."""
+        subs = self.unsubscribe
+        assert subs is not None
         method = scope["method"]
-        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        token = query.get("token", [""])[0]
+        action = query.get("action", [""])[0]
         if method == "POST":
-            body = await _read_body(receive, 4096)
-            token = token or parse_qs(body.decode("latin-1")).get("token", [""])[0]
+            form = parse_qs((await _read_body(receive, 4096)).decode("latin-1"))
+            token = token or form.get("token", [""])[0]
+            action = action or form.get("action", [""])[0]
         elif method not in ("GET", "HEAD"):
             await _respond(send, 405, [(b"allow", b"GET, HEAD, POST")], b"", False)
             return
+        head = method == "HEAD"
         if not token:
-            await self._page(send, 400, "missing", method == "HEAD")
-            return
-        if method != "POST":
-            action = f"/unsubscribe?token={quote(token)}"
-            await self._page(send, 200, "confirm", method == "HEAD", action=action)
+            await self._page(send, 400, "missing", head)
             return
         try:
-            email = await asyncio.to_thread(self.unsubscribe, token)
+            if method != "POST":
+                email = await asyncio.to_thread(subs.check, token)
+                page, link = "confirm", token
+            elif action == "resubscribe":
+                email, link = await asyncio.to_thread(subs.resubscribe, token)
+                page = "resubscribed"
+            else:
+                email = await asyncio.to_thread(subs.unsubscribe, token)
+                page, link = "done", token
         except ValueError as e:
-            await self._page(send, 403, "invalid", False, reason=str(e))
+            await self._page(send, 403, "invalid", head, reason=str(e))
             return
         except Exception:
-            await self._page(send, 503, "unavailable", False)
+            await self._page(send, 503, "unavailable", head)
             return
-        await self._page(send, 200, "done", False, email=email)
+        await self._page(send, 200, page, head, email=email, action=f"/unsubscribe?token={quote(link)}")
 
     async def _page(self, send: Send, status: int, page: str, head: bool, **values: str) -> None:
+        values.setdefault("site", self.site_title)
         doc = await asyncio.to_thread(render_unsubscribe, self.templates, page, **values)
         headers = [
             (b"content-type", b"text/html; charset=utf-8"),

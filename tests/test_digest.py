@@ -23,6 +23,7 @@ from lxml import html as lxml_html
 from pytest_httpserver import HTTPServer
 
 from syndicate import delivery, pipeline, web
+from syndicate.app import feed_app
 from syndicate.cli import cli
 from syndicate.mail import Envelope, SmtpTransport
 from syndicate.pipeline import Context
@@ -416,8 +417,7 @@ def test_unsubscribe_refuses_a_forged_token_and_the_real_one_stops_the_next_dige
     token = parse_qs(urlsplit(url).query)["token"][0]
     assert urlsplit(url).path == "/unsubscribe"
 
-    app = web.FeedApp(tmp_path, unsubscribe=lambda t: delivery.unsubscribe(ctx, t))
-    base = start_server(app)
+    base = start_server(feed_app(ctx.config, lambda: ctx))  # what serve and run answer with
     client = httpx.Client(base_url=base)
     request.addfinalizer(client.close)
     forged = token.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -425,15 +425,34 @@ def test_unsubscribe_refuses_a_forged_token_and_the_real_one_stops_the_next_dige
     for bad in (forged, other, "nonsense"):
         r = client.post("/unsubscribe", params={"token": bad}, content=b"List-Unsubscribe=One-Click")
         assert r.status_code == 403
+        # A GET with a bad token says so at once: no button that would fail after the click.
+        r = client.get("/unsubscribe", params={"token": bad})
+        assert r.status_code == 403 and "退订链接无效" in r.text and "<form" not in r.text
     assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
     assert ctx.store.recipients()["li@example.org"].unsubscribed_at is None
-    # A GET (a person clicking, or a mail scanner) only shows the confirmation form.
+    # A GET (a person clicking, or a mail scanner) only shows the confirmation form, naming the address
+    # and the site.
     r = client.get("/unsubscribe", params={"token": token})
     assert r.status_code == 200 and '<form method="post"' in r.text
+    assert "zhang@example.org" in r.text and "测试平台" in r.text
     assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
     # RFC 8058 one-click: POST to the URL of the header.
     r = client.post(url.replace("http://feeds.example.org", base), content=b"List-Unsubscribe=One-Click")
     assert r.status_code == 200 and "zhang@example.org" in r.text
+    assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is not None
+    # The page offers to undo it: resubscribe with the same link, then unsubscribe again from the new page.
+    page = lxml_html.fromstring(r.text)
+    assert page.xpath("//input[@name='action']/@value") == ["resubscribe"]
+    clock.now += timedelta(minutes=5)  # the person reads the page, then changes their mind
+    r = client.post("/unsubscribe", params={"token": token}, data={"action": "resubscribe"})
+    assert r.status_code == 200 and "已重新订阅" in r.text
+    assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
+    again = lxml_html.fromstring(r.text).xpath("//form/@action")[0]
+    r = client.post("/unsubscribe", params={"token": token}, content=b"List-Unsubscribe=One-Click")
+    assert r.status_code == 403  # the old link predates the new subscription
+    r = client.post(base + again, content=b"List-Unsubscribe=One-Click")
+    assert r.status_code == 200 and "已退订" in r.text
+    assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is not None
 
     clock.now += timedelta(days=1)
     write(articles, "x2", "xishan")
@@ -596,22 +615,33 @@ def test_an_expired_link_is_refused(
 def test_unsubscribe_pages_come_from_the_template_and_work_on_a_phone(
     tmp_path: Path, request: pytest.FixtureRequest, start_server: Callable[[web.FeedApp], str]
 ) -> None:
-    def refuse(token: str) -> str:
-        raise ValueError("签名不符")
+    class Fake:
+        """Accepts every token but ``x``."""
 
-    base = start_server(web.FeedApp(tmp_path, unsubscribe=refuse))
+        def check(self, token: str) -> str:
+            if token == "x":
+                raise ValueError("签名不符")
+            return "zhang@example.org"
+
+        unsubscribe = check
+
+        def resubscribe(self, token: str) -> tuple[str, str]:
+            return self.check(token), "fresh"
+
+    base = start_server(web.FeedApp(tmp_path, unsubscribe=Fake(), site_title="测试平台"))
     client = httpx.Client(base_url=base)
     request.addfinalizer(client.close)
     r = client.get("/unsubscribe", params={"token": 'a"b<c>'})
     assert r.status_code == 200 and r.headers["x-robots-tag"] == "noindex"
-    assert 'name="viewport"' in r.text and "<title>退订每日新闻摘要</title>" in r.text
+    assert 'name="viewport"' in r.text and "<title>退订每日新闻摘要 · 测试平台</title>" in r.text
     assert 'action="/unsubscribe?token=a%22b%3Cc%3E"' in r.text  # quoted, never raw markup
     r = client.post("/unsubscribe", params={"token": "x"})
     assert r.status_code == 403 and "签名不符" in r.text and "<h1>退订链接无效</h1>" in r.text
+    assert client.get("/unsubscribe", params={"token": "x"}).status_code == 403
     assert client.get("/unsubscribe").status_code == 400
     # An operator's own digest templates folder may carry its own page.
     own = tmp_path / "own"
     own.mkdir()
     (own / "unsubscribe.html.j2").write_text("<p>{{ page }}:{{ email }}</p>\n", encoding="utf-8")
-    base = start_server(web.FeedApp(tmp_path, unsubscribe=lambda t: "zhang@example.org", templates=own))
+    base = start_server(web.FeedApp(tmp_path, unsubscribe=Fake(), templates=own))
     assert httpx.post(f"{base}/unsubscribe", params={"token": "t"}).text == "<p>done:zhang@example.org</p>\n"

@@ -83,8 +83,8 @@ def render_digest(templates: Path, view: DigestView) -> tuple[str, str]:
 
 def render_unsubscribe(templates: Path, page: str, **values: str) -> bytes:
     """The page behind an unsubscribe link, from ``unsubscribe.html.j2``. ``page``: missing | confirm |
-    invalid | unavailable | done."""
-    values = {"action": "", "email": "", "reason": "", **values}
+    invalid | unavailable | done | resubscribed."""
+    values = {"action": "", "email": "", "reason": "", "site": "", **values}
     return environment(templates).get_template("unsubscribe.html.j2").render(page=page, **values).encode("utf-8")
 
 
