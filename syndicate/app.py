@@ -74,6 +74,9 @@ class _Subscriptions:
     def resubscribe(self, token: str) -> tuple[str, str]:
         return delivery.resubscribe_by_token(self.reader(), token)
 
+    def web_copy(self, token: str) -> bytes | None:
+        return delivery.web_copy(self.reader(), token)
+
 
 def _admin_token(config: Config) -> str | None:
     name = config.serve.admin_token_env

@@ -22,6 +22,8 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from email import message_from_bytes
+from email import policy as email_policy
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -48,9 +50,11 @@ from .mail import (
     build_message,
     check_templates,
     due_slot,
+    make_copy_token,
     make_message_id,
     make_token,
     next_send,
+    read_copy_token,
     read_token,
     render_digest,
     retry_at,
@@ -194,6 +198,7 @@ def _view(
     articles: list[StoredArticle],
     now: datetime,
     secret: bytes | None = None,
+    message_id: str | None = None,
 ) -> DigestView:
     config = ctx.config
     tz = _tz(ctx, recipient)
@@ -221,7 +226,25 @@ def _view(
         total=len(articles),
         unsubscribe_url=unsubscribe_url(ctx, recipient.email, now, secret),
         unlisted=tuple(g for g in groups if not g.items and g.more),
+        web_url=web_copy_url(ctx, recipient.email, message_id, secret) if message_id else "",
     )
+
+
+def web_copy_url(ctx: Context, email: str, message_id: str, secret: bytes | None = None) -> str:
+    token = make_copy_token(secret or _secret(ctx), email, message_id)
+    return f"{ctx.config.site.base_url}digest?token={quote(token)}"
+
+
+def web_copy(ctx: Context, token: str) -> bytes | None:
+    """The HTML part of the digest a web copy link names, as it was sent; None when it is no longer kept.
+    Raises ``TokenError`` for a forged or altered link."""
+    email, message_id = read_copy_token(_secret(ctx), token)
+    data = ctx.store.digest_message(email, message_id)
+    if data is None:
+        return None
+    message = message_from_bytes(data, policy=email_policy.default)
+    part = message.get_body(("html",))
+    return None if part is None else str(part.get_content()).encode("utf-8")
 
 
 def _page_of(ctx: Context, key: str) -> str:
@@ -456,8 +479,8 @@ def _one(
         if slot is not None and not dry_run:
             ctx.store.fill_slot(email, slot)
         return DigestOutcome(email, "empty")
-    view = _view(ctx, r, follows, articles, now, sender.secret)
     message_id = make_message_id(config.digest.sender)
+    view = _view(ctx, r, follows, articles, now, sender.secret, message_id)
     data = _message(ctx, r, view, now, message_id, sender.dkim)
     if dry_run:
         name = f"{now.strftime('%Y%m%dT%H%M%S')}-{email}"

@@ -95,6 +95,10 @@ class Subscriptions(Protocol):
         """Undo it: the address, and a new token for the page's unsubscribe button."""
         ...
 
+    def web_copy(self, token: str) -> bytes | None:
+        """The HTML of the digest a web copy link names; None when it is no longer kept."""
+        ...
+
 
 class FeedApp:
     """The ASGI app. ``health`` returns the store's state as a dict, or raises when it is unreachable."""
@@ -148,6 +152,9 @@ class FeedApp:
         method = scope["method"]
         if scope["path"] == "/unsubscribe" and self.unsubscribe is not None:
             await self._unsubscribe(scope, receive, send)
+            return
+        if scope["path"] == "/digest" and self.unsubscribe is not None:
+            await self._web_copy(scope, send)
             return
         if method not in ("GET", "HEAD"):
             await _respond(send, 405, [(b"allow", b"GET, HEAD")], b"", method == "HEAD")
@@ -365,6 +372,34 @@ class FeedApp:
             await self._page(send, 503, "unavailable", head)
             return
         await self._page(send, 200, page, head, email=email, action=f"/unsubscribe?token={quote(link)}")
+
+    async def _web_copy(self, scope: Scope, send: Send) -> None:
+        """A digest's web copy ("在浏览器中查看"), as it was sent; its link is signed with a key of its own."""
+        assert self.unsubscribe is not None
+        if scope["method"] not in ("GET", "HEAD"):
+            await _respond(send, 405, [(b"allow", b"GET, HEAD")], b"", False)
+            return
+        head = scope["method"] == "HEAD"
+        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+        plain = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]
+        try:
+            doc = await asyncio.to_thread(self.unsubscribe.web_copy, token)
+        except ValueError as e:
+            await _respond(send, 403, plain, f"this link is not valid: {e}\n".encode(), head)
+            return
+        except Exception:
+            await _respond(send, 503, plain, b"unavailable\n", head)
+            return
+        if doc is None:
+            await _respond(send, 404, plain, "这封摘要已不再保存。\n".encode(), head)
+            return
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"cache-control", b"private, no-store"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-robots-tag", b"noindex"),
+        ]
+        await _respond(send, 200, headers, doc, head)
 
     async def _page(self, send: Send, status: int, page: str, head: bool, **values: str) -> None:
         values.setdefault("site", self.site_title)

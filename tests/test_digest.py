@@ -367,6 +367,37 @@ def test_a_partner_without_a_configured_title_is_credited_by_its_feeds_name(
     assert make_context(mail_config(port, TWO) + source).source_titles["sip-partner"] == "园区动态(合作平台)"
 
 
+def test_each_digest_has_a_web_copy_at_a_signed_url(
+    make_context: Callable[..., Context],
+    sink: tuple[Sink, int],
+    articles: Path,
+    start_server: Callable[[web.FeedApp], str],
+    request: pytest.FixtureRequest,
+) -> None:
+    server, port = sink
+    ctx = fetched(make_context, port, articles, ("x1", "xishan"))
+    delivery.digest(ctx)
+    [got] = server.to("zhang@example.org")
+    html = got.message.get_body(("html",)).get_content()
+    text = got.message.get_body(("plain",)).get_content()
+    [link] = lxml_html.fromstring(html).xpath("//a[text()='在浏览器中查看']/@href")
+    assert link.startswith("http://feeds.example.org/digest?token=c1.")
+    assert f"网页版:{link}" in text  # the text part stays complete
+    base = start_server(feed_app(ctx.config, lambda: ctx))
+    client = httpx.Client(base_url=base)
+    request.addfinalizer(client.close)
+    r = client.get(link.replace("http://feeds.example.org", ""))
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.text == html  # the same content as the message's HTML part
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    forged = token.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    assert client.get("/digest", params={"token": forged}).status_code == 403
+    # The copy's link is no unsubscribe link, nor the other way round.
+    assert client.post("/unsubscribe", params={"token": token}).status_code == 403
+    assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
+    assert client.get("/digest", params={"token": unsubscribe_token(got.message)}).status_code == 403
+
+
 def test_dry_run_writes_the_outbox_and_records_nothing(
     make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, tmp_path: Path
 ) -> None:

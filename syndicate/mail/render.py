@@ -54,6 +54,7 @@ class DigestView:
     total: int  # articles new to the recipient, listed or not
     unsubscribe_url: str
     unlisted: tuple[DigestGroup, ...] = ()  # groups none of whose articles fit under max_items: counts, links
+    web_url: str = ""  # this digest's web copy ("在浏览器中查看"); none in a preview
 
     @property
     def preheader(self) -> str:

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["TokenError", "make_token", "read_token"]
+__all__ = ["TokenError", "make_copy_token", "make_token", "read_copy_token", "read_token"]
 
 
 class TokenError(ValueError):
@@ -54,3 +54,28 @@ def read_token(secret: bytes, token: str, now: datetime, max_age: timedelta) -> 
     if now - issued > max_age:
         raise TokenError("token expired")
     return email, issued
+
+
+# A web copy's link is forwarded more freely than the digest: it is signed with a key of its own, so that it
+# can never serve as an unsubscribe link (nor one of those as it).
+def _copy_key(secret: bytes) -> bytes:
+    return hmac.new(secret, b"syndicate web copy", hashlib.sha256).digest()
+
+
+def make_copy_token(secret: bytes, email: str, message_id: str) -> str:
+    """``c1.<address>.<Message-ID>.<signature>``: the link to one digest's web copy."""
+    payload = f"c1.{_b64(email.lower().encode('utf-8'))}.{_b64(message_id.encode('utf-8'))}"
+    return f"{payload}.{_sign(_copy_key(secret), payload)}"
+
+
+def read_copy_token(secret: bytes, token: str) -> tuple[str, str]:
+    """The address and Message-ID a web copy token was made for. Raises ``TokenError``."""
+    parts = token.strip().split(".")
+    if len(parts) != 4 or parts[0] != "c1":
+        raise TokenError("malformed token")
+    if not hmac.compare_digest(_sign(_copy_key(secret), ".".join(parts[:3])), parts[3]):
+        raise TokenError("invalid signature")
+    try:
+        return _unb64(parts[1]).decode("utf-8"), _unb64(parts[2]).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise TokenError("malformed token") from e

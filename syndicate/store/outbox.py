@@ -110,6 +110,12 @@ class OutboxMixin:
         with self._session() as s:
             return self._stored(s, s.scalars(query).all())
 
+    def digest_message(self, email: str, message_id: str) -> bytes | None:
+        """The message recorded for ``email`` under ``message_id`` (its web copy), or None."""
+        with self._session() as s:
+            query = select(DigestRow.message).where(DigestRow.recipient == email.lower())
+            return s.scalar(query.where(DigestRow.message_id == message_id))
+
     def record_digest(
         self,
         email: str,
