@@ -162,10 +162,15 @@ def fetch(state: _State, source_ids: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+# How a source's read went, in the fetch table: a 304 is not an empty feed.
+_FETCH_WORDS = {"ok": "read", "not_modified": "not modified", "unchanged": "same document", "error": "failed"}
+
+
 def _print_fetch(reports: list[FetchReport]) -> None:
-    table = Table("source", "new", "updated", "unchanged", "errors")
+    table = Table("source", "result", "new", "updated", "unchanged", "errors")
     for r in reports:
-        _add_row(table, r.source_id, str(r.new), str(r.updated), str(r.unchanged), str(len(r.errors)))
+        result = _FETCH_WORDS.get(r.status, r.status)
+        _add_row(table, r.source_id, result, str(r.new), str(r.updated), str(r.unchanged), str(len(r.errors)))
     _out.print(table)
     for r in reports:
         for message in r.errors:

@@ -8,6 +8,7 @@ Unknown keys are errors, so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -503,9 +504,36 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as e:
-        problems = tuple(f"{_loc(err['loc'])}: {err['msg']}" for err in e.errors())
+        problems = tuple(f"{_loc(err['loc'])}: {_plain(err)}" for err in e.errors())
         raise ConfigError(f"{path}: invalid config", problems) from e
     return _resolve(config, path)
+
+
+def _known_keys() -> set[str]:
+    """Every key some table of the config file may hold (field names and their aliases)."""
+    keys: set[str] = set()
+    todo: list[type[BaseModel]] = [Config, _Model]
+    seen: set[type[BaseModel]] = set()
+    while todo:
+        model = todo.pop()
+        if model not in seen:
+            seen.add(model)
+            todo += model.__subclasses__()
+            keys.update(field.alias or name for name, field in model.model_fields.items())
+    return keys
+
+
+def _plain(err: Any) -> str:
+    """A validation error as an operator reads it: an unknown key with its likely meaning, a pattern or a
+    choice with the value given."""
+    kind, loc = err.get("type"), err.get("loc") or ()
+    if kind == "extra_forbidden" and loc and isinstance(loc[-1], str):
+        close = difflib.get_close_matches(loc[-1], sorted(_known_keys()), n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown key {loc[-1]!r}{hint}"
+    if kind in ("string_pattern_mismatch", "literal_error", "enum") and "input" in err:
+        return f"{err['msg']}; got {err['input']!r}"
+    return str(err["msg"])
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

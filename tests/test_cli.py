@@ -45,7 +45,7 @@ def test_init_fetch_publish(write_config: Callable[..., Path], tmp_path: Path) -
     code, out, _ = run(path, "fetch")
     assert code == 0
     row = next(line for line in out.splitlines() if "local" in line)
-    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["local", "1", "0", "0", "0"]
+    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["local", "read", "1", "0", "0", "0"]
     code, out, _ = run(path, "publish")
     assert code == 0
     assert "31 files written" in out  # 3 zones, 2 cities, 1 category, all: RSS, Atom, JSON, page; index, OPML, XSL
@@ -68,7 +68,7 @@ def test_broken_file_fails_the_fetch_but_the_rest_is_stored(write_config: Callab
     assert "bad.txt" in err
     assert "发布时间" in err
     row = next(line for line in out.splitlines() if "local" in line)
-    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["local", "1", "0", "0", "1"]
+    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["local", "read", "1", "0", "0", "1"]
 
 
 def test_unknown_source_id(write_config: Callable[..., Path]) -> None:
@@ -83,6 +83,30 @@ def test_unreachable_database_is_a_clear_error(write_config: Callable[..., Path]
     assert code == 1
     assert "unreachable" in err
     assert "Traceback" not in err
+
+
+def test_fetch_says_not_modified_for_a_304(write_config: Callable[..., Path], httpserver: HTTPServer) -> None:
+    """A partner answering 304 is "not modified", not a row of zeros that reads as an empty feed."""
+    from werkzeug import Request, Response
+
+    doc = rss([{"title": "t", "link": "http://p.example/1", "body": "b"}])
+
+    def answer(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304, headers={"ETag": '"v1"'})
+        return Response(doc, headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"})
+
+    httpserver.expect_request("/p.xml").respond_with_handler(answer)
+    path = write_config(f'[[sources]]\nid = "p"\nkind = "feed"\nurl = "{httpserver.url_for("/p.xml")}"\n')
+
+    def row() -> list[str]:
+        code, out, _ = run(path, "fetch", "p")
+        assert code == 0
+        line = next(line for line in out.splitlines() if line.startswith("│ p "))
+        return [cell.strip() for cell in line.strip("│ ").split("│")]
+
+    assert row() == ["p", "read", "1", "0", "0", "0"]
+    assert row() == ["p", "not modified", "0", "0", "0", "0"]
 
 
 def test_sources_shows_health(write_config: Callable[..., Path], tmp_path: Path, httpserver: HTTPServer) -> None:
@@ -142,6 +166,17 @@ def test_check_with_the_builtin_registry_reports_dropped_aliases(write_config: C
     assert code == 0, err
     assert "ok (376 zones" in out  # 375 built-in, the 3 test zones override theirs by name, 1 added
     assert "alias '宜兴经开区' of yixing-etdz also names test-zone: dropped" in err
+
+
+def test_check_prints_patterns_intact_and_suggests_keys(write_config: Callable[..., Path]) -> None:
+    """The terminal shows what the config error says: rich markup must not swallow ``[a-z0-9]``."""
+    path = write_config("[[zones]]\nslug = 'Xi Shan'\nname = 'n'\ncity = 'c'\n")
+    text = path.read_text(encoding="utf-8").replace("items_per_feed = 3", "items_per_fed = 3")
+    path.write_text(text, encoding="utf-8")
+    code, _, err = run(path, "check")
+    assert code == 2
+    assert "String should match pattern '^[a-z0-9]+(?:-[a-z0-9]+)*$'; got 'Xi Shan'" in err
+    assert "unknown key 'items_per_fed'; did you mean 'items_per_feed'?" in err
 
 
 def test_check_unknown_source_zone(write_config: Callable[..., Path]) -> None:

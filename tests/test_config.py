@@ -93,6 +93,35 @@ def test_site_errors(tmp_path: Path, text: str, key: str) -> None:
         load_config(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "[publish]\nitems_per_fed = 5\n",
+            "publish.items_per_fed: unknown key 'items_per_fed'; did you mean 'items_per_feed'?",
+        ),
+        ("[digest]\nsendat = '08:00'\n", "digest.sendat: unknown key 'sendat'; did you mean 'send_at'?"),
+        ("[publish]\nwhatever = 1\n", "publish.whatever: unknown key 'whatever'"),
+        (
+            "[[zones]]\nslug = 'Xi Shan!'\nname = 'n'\ncity = 'c'\n",
+            "zones[0].slug: String should match pattern '^[a-z0-9]+(?:-[a-z0-9]+)*$'; got 'Xi Shan!'",
+        ),
+        (
+            "[smtp]\nhost = 'h'\nsecurity = 'ssl'\n",
+            "smtp.security: Input should be 'none', 'starttls' or 'tls'; got 'ssl'",
+        ),
+    ],
+)
+def test_config_errors_read_plainly(tmp_path: Path, text: str, said: str) -> None:
+    """Unknown keys with their likely meaning, patterns as written, the value that was given."""
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert said in info.value.problems
+    assert "Extra inputs are not permitted" not in str(info.value)
+
+
 def test_missing_and_malformed_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "none.toml")
