@@ -463,7 +463,7 @@ def status(state: _State) -> None:
     if st.next_digests:
         digests = Table("recipient", "next digest")
         for email, at in st.next_digests.items():
-            _add_row(digests, email, when(at) if at else "stopped (unsubscribed or refused)")
+            _add_row(digests, email, when(at) if at else f"stopped: {st.stopped.get(email, 'no digest due')}")
         _out.print(digests)
     for message in st.errors:
         _out.print(f"error: {message}", markup=False)

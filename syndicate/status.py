@@ -69,6 +69,7 @@ class Status:
     digests: list[dict[str, Any]]  # the newest digests, newest first
     errors: list[str]  # the last errors: failing sources, digests waiting or failed
     warnings: list[str] = field(default_factory=list)  # sources read, with something repaired or skipped
+    stopped: dict[str, str] = field(default_factory=dict)  # recipient → why no digest is due (which of the two)
 
 
 def overview(ctx: Context) -> Status:
@@ -99,4 +100,21 @@ def overview(ctx: Context) -> Status:
         digests=digests,
         errors=errors,
         warnings=[f"source {s.id}: {s.state.warning}" for s in sources if s.state is not None and s.state.warning],
+        stopped=_stopped(ctx, recipients),
     )
+
+
+def _stopped(ctx: Context, recipients: dict[str, Any]) -> dict[str, str]:
+    """Why each stopped recipient gets no digest: they unsubscribed (when), or the mail server refused
+    their address for good (what it said)."""
+    tz = ctx.config.site.tz
+    out = {}
+    for r in ctx.config.recipients:
+        st = recipients.get(r.email.lower())
+        if st is None:
+            continue
+        if st.unsubscribed_at is not None:
+            out[r.email] = f"unsubscribed {st.unsubscribed_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+        elif st.failed_at is not None:
+            out[r.email] = f"refused by the mail server: {st.failure or 'permanent failure'}"
+    return out

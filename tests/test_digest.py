@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from lxml import html as lxml_html
 from pytest_httpserver import HTTPServer
 
-from syndicate import delivery, pipeline, web
+from syndicate import delivery, pipeline, status, web
 from syndicate.app import feed_app
 from syndicate.cli import cli
 from syndicate.mail import Envelope, SmtpTransport
@@ -244,6 +244,14 @@ def test_a_permanent_refusal_marks_the_recipient_and_spares_the_others(
     assert by["li@example.org"].status == "sent"
     assert report.failed
     assert ctx.store.recipients()["zhang@example.org"].failure is not None
+    # Status says which of the two stopped it: this one was refused, li unsubscribed.
+    delivery.unsubscribe(ctx, unsubscribe_token(server.to("li@example.org")[0].message))
+    stopped = status.overview(ctx).stopped
+    assert (
+        stopped["zhang@example.org"].startswith("refused by the mail server: ")
+        and "550" in stopped["zhang@example.org"]
+    )
+    assert stopped["li@example.org"].startswith("unsubscribed 2020-")
     clock.now += timedelta(days=1)
     assert {o.recipient: o.status for o in delivery.digest(ctx).outcomes}["zhang@example.org"] == "blocked"
     # Fixed by the operator: an explicit forced send clears the mark and delivers what was never delivered.
