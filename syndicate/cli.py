@@ -327,7 +327,10 @@ def digest(click_ctx: click.Context, recipient: str | None, force: bool, dry_run
         _out.print(f"{recipient}: subscribed again; unsubscribe links sent before now no longer work", markup=False)
         return
     with _errors():
-        report = _with_context(state, lambda ctx: delivery.digest(ctx, recipient, force=force, dry_run=dry_run))
+        report, upcoming = _with_context(
+            state,
+            lambda ctx: (delivery.digest(ctx, recipient, force=force, dry_run=dry_run), delivery.next_digests(ctx)),
+        )
     table = Table("recipient", "outcome", "articles", "to", "error")
     for o in report.outcomes:
         _add_row(
@@ -343,6 +346,14 @@ def digest(click_ctx: click.Context, recipient: str | None, force: bool, dry_run
             by_status[word] = by_status.get(word, 0) + 1
     rest = "".join(f", {n} {word}" for word, n in by_status.items())
     _out.print(f"{_count(sent, 'digest')} {'rendered' if dry_run else 'sent'}{rest}", markup=False)
+    if not report.outcomes:
+        # Nothing was due: say who is due when, and how to see a digest now.
+        tz = state.config.site.tz
+        due = {e: at for e, at in upcoming.items() if at is not None and (recipient is None or e == recipient)}
+        if due:
+            times = "; ".join(f"{e} at {at.astimezone(tz):%Y-%m-%d %H:%M %Z}" for e, at in sorted(due.items()))
+            _out.print(f"nothing due now; next: {times}", markup=False)
+        _out.print("to see a digest now: syndicate digest --dry-run --force", markup=False)
     if report.failed:
         sys.exit(1)
 

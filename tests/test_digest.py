@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -538,6 +539,12 @@ def test_outbox_files_without_smtp_and_preview_through_the_cli(
     result = runner.invoke(cli, ["--config", str(config), "digest", "--force"])
     assert result.exit_code == 0, result.output
     assert "1 digest sent, 1 nothing new" in result.stdout  # counts that read right
+    # Run again: nothing is due, and it says who is due when and how to see a digest now.
+    result = runner.invoke(cli, ["--config", str(config), "digest"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "0 digests sent" in result.stdout
+    assert re.search(r"nothing due now; next: li@example.org at \d{4}-\d\d-\d\d 08:00 CST; zhang@", result.stdout)
+    assert "to see a digest now: syndicate digest --dry-run --force" in result.stdout
     files = sorted((tmp_path / "outbox").glob("*zhang@example.org.eml"))
     assert len(files) == 1
     import email
