@@ -5,6 +5,7 @@ and prints the result. Exit codes: 0 success, 1 a source or step failed, 2 the c
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -394,15 +395,22 @@ def serve(state: _State, host: str | None, port: int | None) -> None:
     with _errors():
         config = state.config
         app, ctx = _app(config)
-    server = web.serve(
-        app, host or config.serve.host, port or config.serve.port, max_connections=config.serve.max_connections
-    )
-    _out.print(
-        f"serving {config.publish.output_dir} at http://{server.config.host}:{server.config.port}/", markup=False
-    )
+    host, port = host or config.serve.host, port or config.serve.port
+    # Listen first: a busy port is reported before anything claims to serve, with exit status 1.
     try:
-        server.run()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listening = socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as e:
+        ctx.close()
+        reason = os.strerror(e.errno) if e.errno else str(e)
+        _err.print(f"error: cannot listen on {host}:{port}: {reason}", markup=False)
+        sys.exit(1)
+    server = web.serve(app, host, port, max_connections=config.serve.max_connections)
+    _out.print(f"serving {config.publish.output_dir} at http://{host}:{port}/", markup=False)
+    try:
+        server.run(sockets=[listening])
     finally:
+        listening.close()
         ctx.close()
 
 

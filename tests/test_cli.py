@@ -85,6 +85,18 @@ def test_unreachable_database_is_a_clear_error(write_config: Callable[..., Path]
     assert "Traceback" not in err
 
 
+def test_serve_on_a_busy_port_says_so_before_claiming_to_serve(write_config: Callable[..., Path]) -> None:
+    import socket
+
+    path = write_config()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code, out, err = run(path, "serve", "--port", str(port))
+    assert code == 1
+    assert "serving" not in out
+    assert f"error: cannot listen on 127.0.0.1:{port}: Address already in use" in err
+
+
 def test_fetch_says_not_modified_for_a_304(write_config: Callable[..., Path], httpserver: HTTPServer) -> None:
     """A partner answering 304 is "not modified", not a row of zeros that reads as an empty feed."""
     from werkzeug import Request, Response
