@@ -180,8 +180,7 @@ class _ItemMaker:
             if isinstance(src, FeedSourceConfig) and src.is_http:
                 state = states.get(src.id)
                 url = (state.url if state and state.url and state.config_url == src.url else None) or src.url
-                title = src.title or (state.title if state else None) or src.id
-                self.sources[src.id] = Credit(title, url, url)
+                self.sources[src.id] = Credit(self.ctx.source_titles[src.id], url, url)
             else:
                 self.sources[src.id] = platform
 

@@ -159,8 +159,8 @@ def make_context(write_config: Callable[..., Path], db_url: str, clock: FixedClo
 def start_server() -> Iterator[Callable[..., str]]:
     servers: list[tuple[Any, threading.Thread]] = []
 
-    def start(app: web.FeedApp, **kw: Any) -> str:
-        port = free_port()
+    def start(app: web.FeedApp, port: int | None = None, **kw: Any) -> str:
+        port = port or free_port()
         server = web.serve(app, "127.0.0.1", port, **kw)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

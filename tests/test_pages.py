@@ -12,8 +12,6 @@ import json
 import os
 import re
 import shutil
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ import httpx
 import pytest
 from lxml import etree, html
 
-from syndicate import app, delivery, pipeline, web
+from syndicate import app, delivery, pipeline
 from syndicate.config import load_config
 from syndicate.context import Context
 
@@ -51,7 +49,7 @@ class Site:
 
 
 @pytest.fixture
-def site(write_config: Callable[..., Path], tmp_path: Path) -> Iterator[Site]:
+def site(write_config: Callable[..., Path], tmp_path: Path, start_server: Callable[..., str]) -> Iterator[Site]:
     """Eight articles of one zone (three per page: two older pages), others in other zones and cities,
     published and served."""
     port = free_port()
@@ -73,16 +71,8 @@ def site(write_config: Callable[..., Path], tmp_path: Path) -> Iterator[Site]:
     pipeline.fetch(ctx)
     pipeline.publish(ctx)
     delivery.digest(ctx, force=True)  # an .eml in outbox/, its links to be followed too
-    server = web.serve(app.feed_app(ctx.config, lambda: ctx), "127.0.0.1", port)  # what `serve` runs
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
+    start_server(app.feed_app(ctx.config, lambda: ctx), port)  # what `serve` runs, on the port of base_url
     yield Site(base, ctx, ctx.config.publish.output_dir)
-    server.should_exit = True
-    thread.join(timeout=10)
     ctx.close()
 
 

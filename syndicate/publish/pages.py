@@ -68,17 +68,16 @@ class ItemFragments:
     its zone's, city's, category's and ``all``'s pages and their older pages alike."""
 
     def __init__(self) -> None:
-        self._done: dict[int, tuple[FeedItem, Markup]] = {}  # by the item's identity (it is kept alive here)
+        self._done: dict[str, Markup] = {}  # by GUID: one publish makes one item per article
         self._template: tuple[Path, Template] | None = None
 
     def __call__(self, templates: Path, site: SiteInfo, item: FeedItem) -> Markup:
-        found = self._done.get(id(item))
-        if found is None or found[0] is not item:
+        found = self._done.get(item.guid)
+        if found is None:
             if self._template is None or self._template[0] != templates:
                 self._template = (templates, environment(templates).get_template("feed_item.html.j2"))
-            html = self._template[1].render(item=_item(item, site)).strip()
-            found = self._done[id(item)] = (item, Markup(html))
-        return found[1]
+            found = self._done[item.guid] = Markup(self._template[1].render(item=_item(item, site)).strip())
+        return found
 
 
 def render_feed_page(
