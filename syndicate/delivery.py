@@ -124,14 +124,15 @@ class DigestReport:
 class _Follows:
     zones: tuple[str, ...]  # zone slugs in the order groups are shown
     categories: tuple[str, ...]  # category names
-    links: dict[str, str]  # zone slug / category name → its feed's page
+    links: dict[str, str]  # every zone slug, and each followed category name → its page
 
 
 def _follows(site: SiteInfo, recipient: RecipientConfig, selections: list[FeedSelection]) -> tuple[_Follows, list[str]]:
     by_path = {s.spec.path: s for s in selections}
     zones: list[str] = []
     categories: list[str] = []
-    links: dict[str, str] = {}
+    # Every zone's page (a digest also lists zones the recipient follows only through a city or category).
+    links = {s.zones[0]: s.spec.html_url(site) for s in selections if s.group == "zones" and s.zones}
     unknown: list[str] = []
     for slug in recipient.zones:
         sel = by_path.get(f"zones/{slug}")
@@ -139,7 +140,6 @@ def _follows(site: SiteInfo, recipient: RecipientConfig, selections: list[FeedSe
             unknown.append(f"zones: {slug!r} is no zone slug")
             continue
         zones.append(slug)
-        links[slug] = sel.spec.html_url(site)
     for city in recipient.cities:
         sel = by_path.get(f"cities/{city}") or next(
             (s for s in selections if s.group == "cities" and s.name == city), None
@@ -148,8 +148,6 @@ def _follows(site: SiteInfo, recipient: RecipientConfig, selections: list[FeedSe
             unknown.append(f"cities: {city!r} is no city of a zone")
             continue
         zones += [z for z in sel.zones if z not in zones]
-        for z in sel.zones:
-            links.setdefault(z, by_path[f"zones/{z}"].spec.html_url(site))
     for category in recipient.categories:
         sel = by_path.get(f"categories/{category}") or next(
             (s for s in selections if s.group == "categories" and s.name == category), None
@@ -214,7 +212,7 @@ def _view(
                 city=zones[key].city if key in zones else None,
                 items=tuple(items),
                 more=len(members) - len(items),
-                link=follows.links.get(key) or _page_of(ctx, key),
+                link=follows.links.get(key, config.site.base_url),
             )
         )
     return DigestView(
@@ -245,11 +243,6 @@ def web_copy(ctx: Context, token: str) -> bytes | None:
     message = message_from_bytes(data, policy=email_policy.default)
     part = message.get_body(("html",))
     return None if part is None else str(part.get_content()).encode("utf-8")
-
-
-def _page_of(ctx: Context, key: str) -> str:
-    """The web page of a group the recipient does not follow by name: its zone's, else the site's."""
-    return f"{ctx.config.site.base_url}zones/{key}/" if key in ctx.zones_by_slug else ctx.config.site.base_url
 
 
 def _grouped(articles: list[StoredArticle], follows: _Follows) -> list[tuple[str, list[StoredArticle]]]:
