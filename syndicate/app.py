@@ -1,15 +1,17 @@
-"""The HTTP app of ``syndicate serve`` and ``syndicate run``: the published folder, /healthz,
-/unsubscribe, /status and (in the daemon, which counts) /metrics. Both commands build it here, so the
-server needs nothing of the daemon."""
+"""The HTTP app of ``syndicate serve`` and ``syndicate run``: the published folder, /healthz, the
+self-service pages (/unsubscribe, /preferences, /signup, /digest), /status and (in the daemon, which
+counts) /metrics. Both commands build it here, so the server needs nothing of the daemon."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from urllib.parse import quote
 
-from . import delivery, status, web
+from . import status, subscriptions, web
 from .config import Config
 from .context import Context
+from .mail import TokenError
 from .publish import render_status
 
 __all__ = ["Metrics", "feed_app", "status_page"]
@@ -50,7 +52,7 @@ def feed_app(config: Config, reader: Callable[[], Context], metrics: Metrics | N
         base_url=config.site.base_url,
         hubs=config.publish.websub_hubs,
         health=lambda: status.store_health(reader()),
-        unsubscribe=_Subscriptions(reader),
+        selfservice=_SelfService(reader),
         status=lambda: status_page(reader()),
         metrics=(lambda: metrics.render(reader().store.counts())) if metrics is not None else None,
         admin_token=_admin_token(config),
@@ -59,23 +61,66 @@ def feed_app(config: Config, reader: Callable[[], Context], metrics: Metrics | N
     )
 
 
-class _Subscriptions:
-    """The unsubscribe page's actions (``web.Subscriptions``), through the current context."""
+class _SelfService:
+    """The self-service pages (``web.SelfService``): each request carried to ``subscriptions`` through the
+    current context; a refused link or form token gets a page saying why, on GET as on POST."""
 
     def __init__(self, reader: Callable[[], Context]) -> None:
         self.reader = reader
 
-    def check(self, token: str) -> str:
-        return delivery.unsubscribe_check(self.reader(), token)
+    def answer(
+        self, path: str, method: str, query: Mapping[str, str], form: Mapping[str, list[str]], client: str
+    ) -> web.Answer:
+        ctx = self.reader()
+        token = query.get("token") or (form.get("token") or [""])[0]
+        try:
+            if path == "/signup":
+                page = (
+                    subscriptions.request_signup(ctx, form, client)
+                    if method == "POST"
+                    else subscriptions.open_signup(ctx)
+                )
+                return web.Answer(404) if page is None else _answer(page)
+            if not token:
+                return web.Answer(400, "notice", {"page": "missing"})
+            if path == "/unsubscribe":
+                return _unsubscribe(ctx, method, token, query.get("action") or (form.get("action") or [""])[0])
+            if path == "/digest":
+                doc = subscriptions.web_copy(ctx, token)
+                return web.Answer(200, body=doc) if doc is not None else web.Answer(404, "notice", {"page": "gone"})
+            if path == "/preferences":
+                if method == "POST":
+                    return _answer(subscriptions.update_preferences(ctx, token, form))
+                welcome = subscriptions.WELCOME if query.get("welcome") else ""
+                return _answer(subscriptions.open_preferences(ctx, token, welcome))
+            if path == "/signup/confirm":
+                if method == "POST":
+                    return _answer(subscriptions.confirm_signup(ctx, token, form))
+                return _answer(subscriptions.signup_confirmation(ctx, token))
+        except TokenError as e:
+            template = "unsubscribe" if path == "/unsubscribe" else "notice"
+            return web.Answer(403, template, {"page": "invalid", "reason": str(e), "what": path.strip("/")})
+        return web.Answer(404)
 
-    def unsubscribe(self, token: str) -> str:
-        return delivery.unsubscribe(self.reader(), token)
 
-    def resubscribe(self, token: str) -> tuple[str, str]:
-        return delivery.resubscribe_by_token(self.reader(), token)
+def _answer(page: subscriptions.Page) -> web.Answer:
+    return web.Answer(page.status, page.template, page.values, page.redirect)
 
-    def web_copy(self, token: str) -> bytes | None:
-        return delivery.web_copy(self.reader(), token)
+
+def _unsubscribe(ctx: Context, method: str, token: str, action: str) -> web.Answer:
+    """GET names the address, with a button (mail scanners follow links; a GET must not unsubscribe).
+    POST records it: the button, or a mail client's RFC 8058 one-click POST. The page that confirms offers
+    to resubscribe (POST with ``action=resubscribe``, the same token)."""
+    if method != "POST":
+        email, link = subscriptions.unsubscribe_check(ctx, token), token
+        page = "confirm"
+    elif action == "resubscribe":
+        email, link = subscriptions.resubscribe_by_token(ctx, token)
+        page = "resubscribed"
+    else:
+        email, link = subscriptions.unsubscribe(ctx, token), token
+        page = "done"
+    return web.Answer(200, "unsubscribe", {"page": page, "email": email, "action": f"/unsubscribe?token={quote(link)}"})
 
 
 def _admin_token(config: Config) -> str | None:

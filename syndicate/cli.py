@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, delivery, pipeline, web
+from . import __version__, delivery, pipeline, subscriptions, web
 from . import status as health
 from .config import Config, default_config_path, load_config
 from .exceptions import ConfigError, SyndicateError
@@ -302,6 +302,7 @@ _DIGEST_WORDS = {
     "failed": "failed for good",
     "blocked": "skipped: an earlier send failed for good",
     "unsubscribed": "unsubscribed",
+    "paused": "paused by the recipient",
     "taken": "sent by another run",
     "dry-run": "rendered (dry run)",
 }
@@ -324,7 +325,7 @@ def digest(click_ctx: click.Context, recipient: str | None, force: bool, dry_run
         if recipient is None:
             raise click.UsageError("--resubscribe needs --recipient EMAIL")
         with _errors():
-            _with_context(state, lambda ctx: delivery.resubscribe(ctx, recipient))
+            _with_context(state, lambda ctx: subscriptions.resubscribe(ctx, recipient))
         _out.print(f"{recipient}: subscribed again; unsubscribe links sent before now no longer work", markup=False)
         return
     with _errors():

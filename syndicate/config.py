@@ -322,6 +322,7 @@ def ascii_address(v: str) -> str:
 
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 class DigestConfig(_Model):
@@ -333,7 +334,21 @@ class DigestConfig(_Model):
     outbox_dir: Path = Path("var/outbox")  # with no [smtp]: each message written here as an .eml file
     max_items: int = Field(default=100, ge=1, le=10_000)  # per digest; the rest summarized with a link
     templates_dir: Path | None = None  # digest.html.j2 and digest.txt.j2; default: the shipped ones
-    unsubscribe_max_age: Duration = timedelta(days=365)  # an unsubscribe link older than this is refused
+    unsubscribe_max_age: Duration = timedelta(days=365)  # an unsubscribe or preferences link older than this is refused
+    # Addresses of these domains may ask for a digest on the public sign-up page (/signup), confirmed by a
+    # mail (double opt-in). Empty: there is no sign-up page.
+    signup_domains: tuple[str, ...] = ()
+
+    @field_validator("signup_domains")
+    @classmethod
+    def _signup_domains(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for domain in v:
+            d = domain.strip().lower().removeprefix("@")
+            if not _DOMAIN.match(d):
+                raise ValueError(f"must be mail domains such as 'investchn.com', got {domain!r}")
+            out.append(d)
+        return tuple(out)
 
     @property
     def templates(self) -> Path:
@@ -405,11 +420,19 @@ class RecipientConfig(_Model):
     cities: tuple[str, ...] = ()  # city slugs (wuxi) or names (无锡)
     categories: tuple[str, ...] = ()  # category slugs or names
     timezone: str | None = None  # default: [site] timezone
+    send_at: str | None = None  # HH:MM local time; default: [digest] send_at
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, v: str | None) -> str | None:
         return None if v is None else _valid_timezone(v)
+
+    @field_validator("send_at")
+    @classmethod
+    def _send_at(cls, v: str | None) -> str | None:
+        if v is not None and not _HHMM.match(v):
+            raise ValueError(f"must be a local time HH:MM such as '08:00', got {v!r}")
+        return v
 
     @field_validator("name")
     @classmethod

@@ -19,11 +19,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from email import message_from_bytes
-from email import policy as email_policy
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -45,17 +43,16 @@ from .mail import (
     PermanentFailure,
     SmtpTransport,
     TemporaryFailure,
-    TokenError,
     Transport,
     build_message,
+    build_notice,
     check_templates,
     due_slot,
     make_copy_token,
     make_message_id,
+    make_signed,
     make_token,
     next_send,
-    read_copy_token,
-    read_token,
     render_digest,
     retry_at,
     sender_address,
@@ -63,19 +60,25 @@ from .mail import (
 from .publish import FeedSelection, SiteInfo
 from .store import PendingDigest, RecipientState
 from .text import first_image, summarize
-from .types import Enclosure, StoredArticle
+from .types import Enclosure, Preferences, StoredArticle
 from .urls import as_uri
 
 __all__ = [
     "DigestOutcome",
     "DigestReport",
+    "Recipient",
     "check_recipients",
     "digest",
+    "digest_secret",
+    "find_recipient",
+    "merge_recipients",
     "next_digests",
+    "preferences_url",
     "preview",
-    "resubscribe",
-    "unsubscribe",
+    "recipients",
+    "send_notice",
     "unsubscribe_url",
+    "web_copy_url",
 ]
 
 log = logging.getLogger("syndicate")
@@ -89,9 +92,12 @@ _SECRET = "digest.secret"
 
 
 # What happened to one recipient: sent; nothing new (empty); an earlier digest waits to be retried
-# (waiting); will retry; failed for good; skipped after a failure for good (blocked); unsubscribed; sent
-# by another run at the same moment (taken); rendered only (dry-run). A recipient not due is not listed.
-DigestStatus = Literal["sent", "empty", "waiting", "retry", "failed", "blocked", "unsubscribed", "taken", "dry-run"]
+# (waiting); will retry; failed for good; skipped after a failure for good (blocked); unsubscribed; paused
+# by the recipient; sent by another run at the same moment (taken); rendered only (dry-run). A recipient
+# not due is not listed.
+DigestStatus = Literal[
+    "sent", "empty", "waiting", "retry", "failed", "blocked", "unsubscribed", "paused", "taken", "dry-run"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,62 @@ class DigestReport:
         return any(o.status in ("retry", "failed") for o in self.outcomes)
 
 
+# -- who gets digests ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A recipient as digests are made for them: their ``[[recipients]]`` entry with what they saved on
+    their preferences page over it, or a recipient who signed up (no entry)."""
+
+    email: str
+    name: str = ""
+    zones: tuple[str, ...] = ()
+    cities: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    timezone: str | None = None
+    send_at: str | None = None  # None: [digest] send_at
+    paused_at: datetime | None = None
+    configured: bool = True  # has a [[recipients]] entry
+    saved: Preferences | None = None  # what they chose themselves, when they did
+
+    @property
+    def key(self) -> str:
+        return self.email.lower()
+
+
+def merge_recipients(configured: Sequence[RecipientConfig], saved: dict[str, Preferences]) -> list[Recipient]:
+    """Everyone who gets digests: the configured recipients in their order, each with their saved
+    preferences winning over the entry, then those who signed up, by address."""
+    out = []
+    for r in configured:
+        p = saved.get(r.email.lower())
+        if p is None:
+            out.append(Recipient(r.email, r.name, r.zones, r.cities, r.categories, r.timezone, r.send_at))
+        else:
+            out.append(_from_saved(p, r.email, configured=True))
+    known = {r.email.lower() for r in configured}
+    out += [_from_saved(p, p.email, configured=False) for key, p in sorted(saved.items()) if key not in known]
+    return out
+
+
+def _from_saved(p: Preferences, email: str, configured: bool) -> Recipient:
+    return Recipient(email, p.name, p.zones, p.cities, p.categories, p.timezone, p.send_at, p.paused_at, configured, p)
+
+
+def recipients(ctx: Context) -> list[Recipient]:
+    """Everyone who gets digests, as ``merge_recipients`` makes them from the config and the database."""
+    return merge_recipients(ctx.config.recipients, ctx.store.preferences())
+
+
+def find_recipient(ctx: Context, email: str) -> Recipient:
+    """The recipient ``email`` (configured or signed up). Raises ``ConfigError`` naming the config file."""
+    for r in recipients(ctx):
+        if r.key == email.lower():
+            return r
+    raise ConfigError(f"no recipient {email!r} in {ctx.config.path} or among those who signed up")
+
+
 # -- what a recipient follows -------------------------------------------------------------------------
 
 
@@ -127,7 +189,9 @@ class _Follows:
     links: dict[str, str]  # every zone slug, and each followed category name → its page
 
 
-def _follows(site: SiteInfo, recipient: RecipientConfig, selections: list[FeedSelection]) -> tuple[_Follows, list[str]]:
+def _follows(
+    site: SiteInfo, recipient: RecipientConfig | Recipient, selections: list[FeedSelection]
+) -> tuple[_Follows, list[str]]:
     by_path = {s.spec.path: s for s in selections}
     zones: list[str] = []
     categories: list[str] = []
@@ -175,12 +239,26 @@ def check_recipients(config: Config) -> list[str]:
 # -- composing -------------------------------------------------------------------------------------------
 
 
-def _tz(ctx: Context, recipient: RecipientConfig) -> ZoneInfo:
+def _tz(ctx: Context, recipient: Recipient) -> ZoneInfo:
     return ZoneInfo(recipient.timezone) if recipient.timezone else ctx.config.site.tz
 
 
+def _send_time(ctx: Context, recipient: Recipient) -> tuple[int, int]:
+    """The local time of day ``recipient``'s digest is due."""
+    if recipient.send_at:
+        hour, minute = recipient.send_at.split(":")
+        return int(hour), int(minute)
+    return ctx.config.digest.send_time
+
+
 def _secret(ctx: Context) -> bytes:
-    """The key unsubscribe tokens are signed with: made once per database, kept in its settings."""
+    """The key links and forms are signed with: made once per database, kept in its settings."""
+    return digest_secret(ctx)
+
+
+def digest_secret(ctx: Context) -> bytes:
+    """The key the links in digests and the self-service forms are signed with: made once per database,
+    kept in its settings."""
     return bytes.fromhex(ctx.store.setting_or_init(_SECRET, lambda: secrets.token_hex(32)))
 
 
@@ -189,9 +267,14 @@ def unsubscribe_url(ctx: Context, email: str, now: datetime, secret: bytes | Non
     return f"{ctx.config.site.base_url}unsubscribe?token={quote(token)}"
 
 
+def preferences_url(ctx: Context, email: str, now: datetime, secret: bytes | None = None) -> str:
+    token = make_signed(secret or _secret(ctx), "preferences", email, now)
+    return f"{ctx.config.site.base_url}preferences?token={quote(token)}"
+
+
 def _view(
     ctx: Context,
-    recipient: RecipientConfig,
+    recipient: Recipient,
     follows: _Follows,
     articles: list[StoredArticle],
     now: datetime,
@@ -223,6 +306,7 @@ def _view(
         groups=tuple(g for g in groups if g.items),
         total=len(articles),
         unsubscribe_url=unsubscribe_url(ctx, recipient.email, now, secret),
+        preferences_url=preferences_url(ctx, recipient.email, now, secret),
         unlisted=tuple(g for g in groups if not g.items and g.more),
         web_url=web_copy_url(ctx, recipient.email, message_id, secret) if message_id else "",
     )
@@ -231,18 +315,6 @@ def _view(
 def web_copy_url(ctx: Context, email: str, message_id: str, secret: bytes | None = None) -> str:
     token = make_copy_token(secret or _secret(ctx), email, message_id)
     return f"{ctx.config.site.base_url}digest?token={quote(token)}"
-
-
-def web_copy(ctx: Context, token: str) -> bytes | None:
-    """The HTML part of the digest a web copy link names, as it was sent; None when it is no longer kept.
-    Raises ``TokenError`` for a forged or altered link."""
-    email, message_id = read_copy_token(_secret(ctx), token)
-    data = ctx.store.digest_message(email, message_id)
-    if data is None:
-        return None
-    message = message_from_bytes(data, policy=email_policy.default)
-    part = message.get_body(("html",))
-    return None if part is None else str(part.get_content()).encode("utf-8")
 
 
 def _grouped(articles: list[StoredArticle], follows: _Follows) -> list[tuple[str, list[StoredArticle]]]:
@@ -302,7 +374,7 @@ def _dkim_key(config: Config) -> DkimKey | None:
 
 
 def _message(
-    ctx: Context, recipient: RecipientConfig, view: DigestView, now: datetime, message_id: str, dkim: DkimKey | None
+    ctx: Context, recipient: Recipient, view: DigestView, now: datetime, message_id: str, dkim: DkimKey | None
 ) -> bytes:
     config = ctx.config
     html, text = render_digest(config.digest.templates, view)
@@ -323,15 +395,8 @@ def _message(
     )
 
 
-def _recipient(config: Config, email: str) -> RecipientConfig:
-    try:
-        return config.recipient(email)
-    except KeyError:
-        raise ConfigError(f"no recipient {email!r} in {config.path}") from None
-
-
 def _candidates(
-    ctx: Context, r: RecipientConfig, state: RecipientState, selections: list[FeedSelection]
+    ctx: Context, r: Recipient, state: RecipientState, selections: list[FeedSelection]
 ) -> tuple[_Follows, list[StoredArticle]]:
     """What ``r`` follows, and the articles new to them."""
     follows, _unknown = _follows(ctx.site, r, selections)
@@ -396,6 +461,23 @@ class _Sender:
         return DigestOutcome(d.recipient, "sent", d.items, where=where)
 
 
+def send_notice(ctx: Context, to_email: str, subject: str, text: str, kind: str) -> str:
+    """Send one self-service mail now (a sign-up confirmation), through the SMTP server or into the outbox
+    folder; where it went. Not recorded: nothing of it must be delivered exactly once. Raises
+    ``TemporaryFailure`` or ``PermanentFailure``."""
+    config = ctx.config
+    now = ctx.clock()
+    data = build_notice(
+        config.digest.sender, to_email, subject, text, now.astimezone(config.site.tz), _dkim_key(config)
+    )
+    transport = _transport(config)
+    try:
+        name = f"{now.strftime('%Y%m%dT%H%M%S')}-{kind}-{to_email.lower()}"
+        return transport.send(Envelope(sender_address(config.digest.sender)[1], to_email, data, name))
+    finally:
+        transport.close()
+
+
 def digest(
     ctx: Context,
     recipient: str | None = None,
@@ -408,8 +490,8 @@ def digest(
     """Send every digest that is due now (or only ``recipient``'s; ``force``: now, whatever the schedule).
     ``dry_run`` renders to the outbox folder and records nothing."""
     config = ctx.config
-    chosen = list(config.recipients) if recipient is None else [_recipient(config, recipient)]
     ctx.store.ensure_ready()
+    chosen = recipients(ctx) if recipient is None else [find_recipient(ctx, recipient)]
     now = ctx.clock()
     ctx.store.sync_recipients([r.email for r in config.recipients], now - FIRST_WINDOW, now)
     if recipient is not None and force and not dry_run:
@@ -430,7 +512,7 @@ def digest(
         sender.waiting = ctx.store.pending_recipients()
         for n, r in enumerate(chosen):
             ctx.advance("digest", n, len(chosen))
-            outcome = _one(ctx, r, states[r.email.lower()], selections, sender, force, dry_run)
+            outcome = _one(ctx, r, states[r.key], selections, sender, force, dry_run)
             if outcome is not None:
                 report.outcomes.append(outcome)
                 if progress:
@@ -448,7 +530,7 @@ def digest(
 
 def _one(
     ctx: Context,
-    r: RecipientConfig,
+    r: Recipient,
     state: RecipientState,
     selections: list[FeedSelection],
     sender: _Sender,
@@ -462,9 +544,11 @@ def _one(
         return DigestOutcome(email, "unsubscribed")
     if state.failed_at is not None:
         return DigestOutcome(email, "blocked", error=state.failure)
+    if r.paused_at is not None:
+        return DigestOutcome(email, "paused")
     if not dry_run and email in sender.waiting:
         return DigestOutcome(email, "waiting")  # its recorded digest goes first, on a later run
-    slot = due_slot(now, _tz(ctx, r), config.digest.send_time, state.slot_date)
+    slot = due_slot(now, _tz(ctx, r), _send_time(ctx, r), state.slot_date)
     if slot is None and not force:
         return None
     follows, articles = _candidates(ctx, r, state, selections)
@@ -487,82 +571,39 @@ def _one(
     return sender.send(pending)
 
 
-# -- preview, unsubscribe, schedule -----------------------------------------------------------------------
+# -- preview, schedule -----------------------------------------------------------------------
 
 
 def preview(ctx: Context, email: str, folder: Path) -> tuple[Path, Path, int]:
     """Render what ``email``'s digest would hold now into ``folder``: (HTML file, text file, articles).
     Records nothing."""
     config = ctx.config
-    r = _recipient(config, email)
     ctx.store.ensure_ready()
+    r = find_recipient(ctx, email)
     now = ctx.clock()
     ctx.store.sync_recipients([x.email for x in config.recipients], now - FIRST_WINDOW, now)
-    state = ctx.store.recipients()[r.email.lower()]
+    state = ctx.store.recipients()[r.key]
     follows, articles = _candidates(ctx, r, state, feed_selections(ctx))
     view = _view(ctx, r, follows, articles, now)
     html, text = render_digest(config.digest.templates, view)
-    stem = f"digest-{r.email.lower().replace('@', '_at_')}"
+    stem = f"digest-{r.key.replace('@', '_at_')}"
     html_path, text_path = folder / f"{stem}.html", folder / f"{stem}.txt"
     atomic_write(html_path, html.encode("utf-8"))
     atomic_write(text_path, text.encode("utf-8"))
     return html_path, text_path, len(articles)
 
 
-def unsubscribe(ctx: Context, token: str) -> str:
-    """Record the unsubscription a signed token asks for; returns the address. Raises ``TokenError``."""
-    now = ctx.clock()
-    email, issued = read_token(_secret(ctx), token, now, ctx.config.digest.unsubscribe_max_age)
-    result = ctx.store.unsubscribe(email, now, issued)
-    if result == "unknown":
-        raise TokenError("unknown recipient")
-    if result == "replayed":
-        raise TokenError("link issued before the latest subscription")
-    log.info("digest.unsubscribed", extra={"recipient": email, "result": result})
-    return email
-
-
-def unsubscribe_check(ctx: Context, token: str) -> str:
-    """The address a token would unsubscribe, without doing it (the page before the click names it).
-    Raises ``TokenError`` for a forged, expired, replayed or unknown one, as ``unsubscribe`` would."""
-    now = ctx.clock()
-    email, issued = read_token(_secret(ctx), token, now, ctx.config.digest.unsubscribe_max_age)
-    state = ctx.store.recipients().get(email.lower())
-    if state is None:
-        raise TokenError("unknown recipient")
-    if state.resubscribed_at is not None and issued < state.resubscribed_at:
-        raise TokenError("link issued before the latest subscription")
-    return email
-
-
-def resubscribe_by_token(ctx: Context, token: str) -> tuple[str, str]:
-    """Undo an unsubscription from the page that confirmed it: the same signed token, still valid.
-    Returns the address and a new token (the old link no longer unsubscribes: it predates this
-    subscription). Raises ``TokenError``."""
-    email = unsubscribe_check(ctx, token)
-    now = ctx.clock().replace(microsecond=0)  # a token carries whole seconds: the new one must not predate it
-    ctx.store.resubscribe(email, now)
-    log.info("digest.resubscribed", extra={"recipient": email, "by": "link"})
-    return email, make_token(_secret(ctx), email, now)
-
-
-def resubscribe(ctx: Context, email: str) -> None:
-    """Send ``email`` digests again after an unsubscription; links in earlier digests stop working."""
-    ctx.store.ensure_ready()
-    if not ctx.store.resubscribe(email, ctx.clock()):
-        raise ConfigError(f"no recipient {email!r} has been sent a digest yet")
-    log.info("digest.resubscribed", extra={"recipient": email})
-
-
-def next_digests(ctx: Context, states: dict[str, RecipientState] | None = None) -> dict[str, datetime | None]:
-    """Each recipient's next scheduled digest (None: unsubscribed or blocked)."""
+def next_digests(
+    ctx: Context, states: dict[str, RecipientState] | None = None, chosen: Sequence[Recipient] | None = None
+) -> dict[str, datetime | None]:
+    """Each recipient's next scheduled digest (None: unsubscribed, blocked or paused)."""
     now = ctx.clock()
     states = ctx.store.recipients() if states is None else states
     out: dict[str, datetime | None] = {}
-    for r in ctx.config.recipients:
-        st = states.get(r.email.lower())
-        if st is not None and (st.unsubscribed_at or st.failed_at):
+    for r in recipients(ctx) if chosen is None else chosen:
+        st = states.get(r.key)
+        if r.paused_at is not None or (st is not None and (st.unsubscribed_at or st.failed_at)):
             out[r.email] = None
             continue
-        out[r.email] = next_send(now, _tz(ctx, r), ctx.config.digest.send_time, st.slot_date if st else None)
+        out[r.email] = next_send(now, _tz(ctx, r), _send_time(ctx, r), st.slot_date if st else None)
     return out

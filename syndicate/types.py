@@ -18,6 +18,7 @@ __all__ = [
     "Article",
     "Enclosure",
     "FetchReport",
+    "Preferences",
     "SourceResult",
     "SourceState",
     "StoredArticle",
@@ -216,3 +217,21 @@ class FetchReport:
     @property
     def failed(self) -> bool:
         return bool(self.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """What a recipient chose on their preferences page (or at sign-up). Stored in the database, it wins
+    over the config's ``[[recipients]]`` entry, which only seeds the recipient."""
+
+    email: str  # lower-cased
+    name: str = ""
+    zones: tuple[str, ...] = ()
+    cities: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    send_at: str | None = None  # HH:MM; None: [digest] send_at
+    timezone: str | None = None  # None: [site] timezone
+    paused_at: datetime | None = None  # digests paused since then (None: not paused)
+    origin: str = "page"  # "page": changed on the preferences page; "signup": signed up there
+    changed: tuple[str, ...] = ()  # what the last change touched: "zones", "send_at", "paused", ...
+    updated_at: datetime | None = None

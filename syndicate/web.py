@@ -4,6 +4,8 @@ Owns: answering feed polls cheaply. Each file's bytes, gzip variant, strong ETag
 in memory and looked at again on disk at most once a second, so a poll that ends in 304 costs a dictionary
 lookup, not a ``stat`` and a hash (docs/design.md, "Serving"). Also ``/healthz`` (200 with the store's
 counts, 503 when the database is unreachable) and WebSub discovery headers. Decides nothing about feeds.
+The self-service pages (unsubscribe, preferences, sign-up, a digest's web copy) are carried to a
+``SelfService`` and its answers rendered from templates; they decide nothing here either.
 
 Never serves outside the folder: ``..`` segments, encoded or not, absolute paths, NUL bytes and symlinks
 that lead out all answer 404.
@@ -18,17 +20,17 @@ import hmac
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, unquote
 
 from .config import default_templates_dir
-from .mail.render import render_unsubscribe
+from .mail.render import render_page
 
-__all__ = ["CONTENT_TYPES", "FeedApp", "serve"]
+__all__ = ["CONTENT_TYPES", "SELF_SERVICE", "Answer", "FeedApp", "SelfService", "serve"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -79,25 +81,30 @@ class _File:
     not_modified: tuple[_Headers, _Headers] = field(default=((), ()))
 
 
-class Subscriptions(Protocol):
-    """What the unsubscribe page does with a signed token; each raises ValueError (forged, expired,
-    replayed, unknown) with a reason."""
+# The self-service pages (``syndicate.subscriptions``): their answers come from ``SelfService``.
+SELF_SERVICE = frozenset({"/unsubscribe", "/digest", "/preferences", "/signup", "/signup/confirm"})
+_FORM_LIMIT = 64 * 1024  # bytes of a posted form (a preferences form with every zone ticked fits)
 
-    def check(self, token: str) -> str:
-        """The address the token would unsubscribe (nothing recorded)."""
-        ...
 
-    def unsubscribe(self, token: str) -> str:
-        """Record the unsubscription; the address."""
-        ...
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a self-service request gets: a page (a template of the digest templates folder, rendered with
+    ``values``), a redirect (303), a document as it is (``body``, HTML), or with none of them a plain 404."""
 
-    def resubscribe(self, token: str) -> tuple[str, str]:
-        """Undo it: the address, and a new token for the page's unsubscribe button."""
-        ...
+    status: int
+    page: str = ""
+    values: Mapping[str, Any] = field(default_factory=dict)
+    redirect: str | None = None
+    body: bytes | None = None
 
-    def web_copy(self, token: str) -> bytes | None:
-        """The HTML of the digest a web copy link names; None when it is no longer kept."""
-        ...
+
+class SelfService(Protocol):
+    """Answers the self-service pages. ``query``: the first value of each query parameter; ``form``: a
+    POST's fields (UTF-8); ``client``: the client's address (sign-up limits)."""
+
+    def answer(
+        self, path: str, method: str, query: Mapping[str, str], form: Mapping[str, list[str]], client: str
+    ) -> Answer: ...
 
 
 class FeedApp:
@@ -110,7 +117,7 @@ class FeedApp:
         base_url: str = "/",
         hubs: Sequence[str] = (),
         health: Callable[[], dict[str, Any]] | None = None,
-        unsubscribe: Subscriptions | None = None,
+        selfservice: SelfService | None = None,
         status: Callable[[], bytes] | None = None,
         metrics: Callable[[], bytes] | None = None,
         admin_token: str | None = None,
@@ -124,12 +131,11 @@ class FeedApp:
         self.base_url = base_url
         self.hubs = tuple(hubs)
         self.health = health
-        # What the unsubscribe page does with a signed token (check, unsubscribe, resubscribe).
-        self.unsubscribe = unsubscribe
+        # The pages behind the links of digests: unsubscribe, web copy, preferences, sign-up.
+        self.selfservice = selfservice
         self.site_title = site_title
-        # The folder of unsubscribe.html.j2 (the digest templates); the shipped one when it has none.
-        has_page = templates is not None and (templates / "unsubscribe.html.j2").is_file()
-        self.templates = templates if templates is not None and has_page else default_templates_dir()
+        # Their templates: the digest templates folder, else (for each page it lacks) the shipped one.
+        self.templates = templates if templates is not None else default_templates_dir()
         # Admin pages: /status (HTML) and /metrics (Prometheus text). With a token, a caller must send it
         # (Authorization: Bearer); without one, only loopback clients are answered.
         self.admin = {"/status": (status, b"text/html; charset=utf-8"), "/metrics": (metrics, _PROMETHEUS)}
@@ -150,11 +156,8 @@ class FeedApp:
         if scope["type"] != "http":
             return
         method = scope["method"]
-        if scope["path"] == "/unsubscribe" and self.unsubscribe is not None:
-            await self._unsubscribe(scope, receive, send)
-            return
-        if scope["path"] == "/digest" and self.unsubscribe is not None:
-            await self._web_copy(scope, send)
+        if scope["path"] in SELF_SERVICE and self.selfservice is not None:
+            await self._self_service(scope, receive, send)
             return
         if method not in ("GET", "HEAD"):
             await _respond(send, 405, [(b"allow", b"GET, HEAD")], b"", method == "HEAD")
@@ -331,86 +334,66 @@ class FeedApp:
             return
         await _respond(send, 200, [(b"content-type", ctype), (b"cache-control", b"no-store")], body, head)
 
-    # -- unsubscribe ----------------------------------------------------------------------------------
+    # -- self-service pages ---------------------------------------------------------------------------
 
-    async def _unsubscribe(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """GET checks the token and shows a page naming the address, with a button (mail scanners follow
-        links; a GET must not unsubscribe); a forged, expired or replayed token gets its reason on GET too.
-        POST records it: the button, or a mail client's RFC 8058 one-click POST. The page that confirms
-        offers to resubscribe (POST with ``action=resubscribe``, the same token)."""
-        subs = self.unsubscribe
-        assert subs is not None
-        method = scope["method"]
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        token = query.get("token", [""])[0]
-        action = query.get("action", [""])[0]
-        if method == "POST":
-            form = parse_qs((await _read_body(receive, 4096)).decode("latin-1"))
-            token = token or form.get("token", [""])[0]
-            action = action or form.get("action", [""])[0]
-        elif method not in ("GET", "HEAD"):
+    async def _self_service(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Carry a request to ``SelfService`` and render what it answers. A POST whose Origin names another
+        site is refused here already (the forms' own tokens are checked behind)."""
+        service = self.selfservice
+        assert service is not None
+        method, path = scope["method"], scope["path"]
+        if method not in ("GET", "HEAD", "POST"):
             await _respond(send, 405, [(b"allow", b"GET, HEAD, POST")], b"", False)
             return
         head = method == "HEAD"
-        if not token:
-            await self._page(send, 400, "missing", head)
-            return
+        query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+        form: dict[str, list[str]] = {}
+        if method == "POST":
+            if path != "/unsubscribe" and not _same_origin(scope):
+                await self._render(send, Answer(403, "notice", {"page": "cross-site"}), head)
+                return
+            form = parse_qs((await _read_body(receive, _FORM_LIMIT)).decode("utf-8", "replace"))
+        client = str((scope.get("client") or ("", 0))[0])
         try:
-            if method != "POST":
-                email = await asyncio.to_thread(subs.check, token)
-                page, link = "confirm", token
-            elif action == "resubscribe":
-                email, link = await asyncio.to_thread(subs.resubscribe, token)
-                page = "resubscribed"
-            else:
-                email = await asyncio.to_thread(subs.unsubscribe, token)
-                page, link = "done", token
-        except ValueError as e:
-            await self._page(send, 403, "invalid", head, reason=str(e))
-            return
+            answer = await asyncio.to_thread(service.answer, path, method, query, form, client)
         except Exception:
-            await self._page(send, 503, "unavailable", head)
-            return
-        await self._page(send, 200, page, head, email=email, action=f"/unsubscribe?token={quote(link)}")
+            answer = Answer(503, "notice", {"page": "unavailable"})
+        await self._render(send, answer, head)
 
-    async def _web_copy(self, scope: Scope, send: Send) -> None:
-        """A digest's web copy ("在浏览器中查看"), as it was sent; its link is signed with a key of its own."""
-        assert self.unsubscribe is not None
-        if scope["method"] not in ("GET", "HEAD"):
-            await _respond(send, 405, [(b"allow", b"GET, HEAD")], b"", False)
-            return
-        head = scope["method"] == "HEAD"
-        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
-        plain = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]
-        try:
-            doc = await asyncio.to_thread(self.unsubscribe.web_copy, token)
-        except ValueError as e:
-            await _respond(send, 403, plain, f"this link is not valid: {e}\n".encode(), head)
-            return
-        except Exception:
-            await _respond(send, 503, plain, b"unavailable\n", head)
-            return
-        if doc is None:
-            await _respond(send, 404, plain, "这封摘要已不再保存。\n".encode(), head)
-            return
+    async def _render(self, send: Send, answer: Answer, head: bool) -> None:
         headers = [
-            (b"content-type", b"text/html; charset=utf-8"),
             (b"cache-control", b"private, no-store"),
             (b"referrer-policy", b"no-referrer"),
             (b"x-robots-tag", b"noindex"),
+            (b"x-frame-options", b"DENY"),
         ]
-        await _respond(send, 200, headers, doc, head)
+        if answer.redirect is not None:
+            await _respond(send, 303, [*headers, (b"location", answer.redirect.encode("latin-1"))], b"", head)
+            return
+        html = [(b"content-type", b"text/html; charset=utf-8"), *headers]
+        if answer.body is not None:
+            await _respond(send, answer.status, html, answer.body, head)
+            return
+        if not answer.page:
+            await _respond(send, answer.status, [(b"content-type", b"text/plain; charset=utf-8")], b"not found\n", head)
+            return
+        values = {"site": self.site_title, **answer.values}
+        doc = await asyncio.to_thread(render_page, self.templates, default_templates_dir(), answer.page, **values)
+        await _respond(send, answer.status, html, doc, head)
 
-    async def _page(self, send: Send, status: int, page: str, head: bool, **values: str) -> None:
-        values.setdefault("site", self.site_title)
-        doc = await asyncio.to_thread(render_unsubscribe, self.templates, page, **values)
-        headers = [
-            (b"content-type", b"text/html; charset=utf-8"),
-            (b"cache-control", b"no-store"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"x-robots-tag", b"noindex"),
-        ]
-        await _respond(send, status, headers, doc, head)
+
+def _same_origin(scope: Scope) -> bool:
+    """A POST from our own pages: no Origin header (older browsers, mail clients), or one naming the host
+    the request was sent to."""
+    origin = host = None
+    for key, value in scope["headers"]:
+        if key == b"origin":
+            origin = value.decode("latin-1")
+        elif key == b"host":
+            host = value.decode("latin-1")
+    if origin is None:
+        return True
+    return host is not None and origin.split("://", 1)[-1].rstrip("/") == host
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -16,7 +16,7 @@ import syndicate
 PACKAGE = Path(syndicate.__file__).parent
 LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls", "files", "templating"}
 STEPS = {"config", "sources", "store", "zones", "publish", "dedupe", "registry", "data", "mail"}
-ORCHESTRATOR = {"context", "gather", "joining", "publisher", "pipeline", "delivery", "status"}
+ORCHESTRATOR = {"context", "gather", "joining", "publisher", "pipeline", "delivery", "subscriptions", "status"}
 EDGES = {"cli", "web", "app", "scheduler"}
 
 
@@ -62,7 +62,8 @@ def test_layers() -> None:
         **dict.fromkeys(LEAVES, LEAVES),
         **dict.fromkeys(STEPS, LEAVES),
         # The run context is the base of the orchestrators; they build on it, not on each other, except
-        # the status overview, which reads each recipient's next digest from delivery.
+        # the status overview, which reads each recipient's next digest from delivery, and the
+        # self-service pages, which read who gets digests and sign links the way delivery does.
         "context": LEAVES | STEPS | {"__init__"},
         # pipeline puts the three steps of a run in order: gather, joining (dedupe), publisher.
         "pipeline": LEAVES | STEPS | {"__init__", "context", "gather", "joining", "publisher"},
@@ -71,6 +72,7 @@ def test_layers() -> None:
         "publisher": LEAVES | STEPS | {"__init__", "context"},
         "delivery": LEAVES | STEPS | {"__init__", "context"},
         "status": LEAVES | STEPS | {"__init__", "context", "delivery"},
+        "subscriptions": LEAVES | STEPS | {"__init__", "context", "delivery"},
         **dict.fromkeys(EDGES, LEAVES | STEPS | ORCHESTRATOR | {"__init__"}),
         "__init__": LEAVES | {"config"},
         "__main__": {"cli"},

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from lxml import html as lxml_html
 from pytest_httpserver import HTTPServer
 
-from syndicate import delivery, pipeline, status, web
+from syndicate import delivery, pipeline, status, subscriptions, web
 from syndicate.app import feed_app
 from syndicate.cli import cli
 from syndicate.mail import Envelope, SmtpTransport
@@ -246,7 +246,7 @@ def test_a_permanent_refusal_marks_the_recipient_and_spares_the_others(
     assert report.failed
     assert ctx.store.recipients()["zhang@example.org"].failure is not None
     # Status says which of the two stopped it: this one was refused, li unsubscribed.
-    delivery.unsubscribe(ctx, unsubscribe_token(server.to("li@example.org")[0].message))
+    subscriptions.unsubscribe(ctx, unsubscribe_token(server.to("li@example.org")[0].message))
     stopped = status.overview(ctx).stopped
     assert (
         stopped["zhang@example.org"].startswith("refused by the mail server: ")
@@ -624,13 +624,13 @@ def test_an_old_link_replayed_after_resubscribing_is_refused(
     delivery.digest(ctx)
     msg = server.to("zhang@example.org")[0].message
     token = unsubscribe_token(msg)
-    assert delivery.unsubscribe(ctx, token) == "zhang@example.org"
-    assert delivery.unsubscribe(ctx, token) == "zhang@example.org"  # again: nothing changes
+    assert subscriptions.unsubscribe(ctx, token) == "zhang@example.org"
+    assert subscriptions.unsubscribe(ctx, token) == "zhang@example.org"  # again: nothing changes
     clock.now += timedelta(hours=1)
-    delivery.resubscribe(ctx, "zhang@example.org")  # what `digest --recipient EMAIL --resubscribe` does
+    subscriptions.resubscribe(ctx, "zhang@example.org")  # what `digest --recipient EMAIL --resubscribe` does
     assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
     with pytest.raises(ValueError, match="before the latest subscription"):
-        delivery.unsubscribe(ctx, token)  # the old link, replayed
+        subscriptions.unsubscribe(ctx, token)  # the old link, replayed
     assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
     clock.now += timedelta(days=1)
     write(articles, "x2", "xishan")
@@ -639,7 +639,7 @@ def test_an_old_link_replayed_after_resubscribing_is_refused(
     # The new digest's own link works.
     msg = server.to("zhang@example.org")[-1].message
     fresh = unsubscribe_token(msg)
-    assert delivery.unsubscribe(ctx, fresh) == "zhang@example.org"
+    assert subscriptions.unsubscribe(ctx, fresh) == "zhang@example.org"
 
 
 def test_an_expired_link_is_refused(
@@ -654,7 +654,7 @@ def test_an_expired_link_is_refused(
     token = unsubscribe_token(msg)
     clock.now += timedelta(days=31)
     with pytest.raises(ValueError, match="expired"):
-        delivery.unsubscribe(ctx, token)
+        subscriptions.unsubscribe(ctx, token)
     assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
 
 
@@ -662,25 +662,24 @@ def test_unsubscribe_pages_come_from_the_template_and_work_on_a_phone(
     tmp_path: Path, request: pytest.FixtureRequest, start_server: Callable[[web.FeedApp], str]
 ) -> None:
     class Fake:
-        """Accepts every token but ``x``."""
+        """Answers as the app does: every token but ``x`` names zhang."""
 
-        def check(self, token: str) -> str:
+        def answer(self, path: str, method: str, query: dict, form: dict, client: str) -> web.Answer:  # type: ignore[type-arg]
+            token = query.get("token", "")
+            if not token:
+                return web.Answer(400, "notice", {"page": "missing"})
             if token == "x":
-                raise ValueError("签名不符")
-            return "zhang@example.org"
+                return web.Answer(403, "unsubscribe", {"page": "invalid", "reason": "签名不符"})
+            page = "done" if method == "POST" else "confirm"
+            return web.Answer(200, "unsubscribe", {"page": page, "email": "zhang@example.org", "action": token})
 
-        unsubscribe = check
-
-        def resubscribe(self, token: str) -> tuple[str, str]:
-            return self.check(token), "fresh"
-
-    base = start_server(web.FeedApp(tmp_path, unsubscribe=Fake(), site_title="测试平台"))
+    base = start_server(web.FeedApp(tmp_path, selfservice=Fake(), site_title="测试平台"))
     client = httpx.Client(base_url=base)
     request.addfinalizer(client.close)
     r = client.get("/unsubscribe", params={"token": 'a"b<c>'})
     assert r.status_code == 200 and r.headers["x-robots-tag"] == "noindex"
     assert 'name="viewport"' in r.text and "<title>退订每日新闻摘要 · 测试平台</title>" in r.text
-    assert 'action="/unsubscribe?token=a%22b%3Cc%3E"' in r.text  # quoted, never raw markup
+    assert 'action="a&#34;b&lt;c&gt;"' in r.text  # escaped, never raw markup
     r = client.post("/unsubscribe", params={"token": "x"})
     assert r.status_code == 403 and "签名不符" in r.text and "<h1>退订链接无效</h1>" in r.text
     assert client.get("/unsubscribe", params={"token": "x"}).status_code == 403
@@ -689,5 +688,5 @@ def test_unsubscribe_pages_come_from_the_template_and_work_on_a_phone(
     own = tmp_path / "own"
     own.mkdir()
     (own / "unsubscribe.html.j2").write_text("<p>{{ page }}:{{ email }}</p>\n", encoding="utf-8")
-    base = start_server(web.FeedApp(tmp_path, unsubscribe=Fake(), templates=own))
+    base = start_server(web.FeedApp(tmp_path, selfservice=Fake(), templates=own))
     assert httpx.post(f"{base}/unsubscribe", params={"token": "t"}).text == "<p>done:zhang@example.org</p>\n"

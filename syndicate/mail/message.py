@@ -19,7 +19,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["DkimKey", "MessageParts", "build_message", "make_message_id", "sender_address"]
+__all__ = ["DkimKey", "MessageParts", "build_message", "build_notice", "make_message_id", "sender_address"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +113,36 @@ def build_message(parts: MessageParts, dkim_key: DkimKey | None = None) -> bytes
             dkim_key.domain.encode("ascii"),
             dkim_key.private_key,
             include_headers=list(_SIGNED),
+        )
+        data = signature + data
+    return data
+
+
+def build_notice(
+    sender: str, to_email: str, subject: str, text: str, date: datetime, dkim_key: DkimKey | None = None
+) -> bytes:
+    """A short plain-text mail of the self-service pages (a sign-up confirmation): no list headers, as it
+    is sent once, to the address that asked for it."""
+    msg = EmailMessage(policy=SMTP)
+    name, address = sender_address(sender)
+    msg["From"] = _address(name, address)
+    msg["To"] = _address("", to_email)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = make_message_id(sender)
+    msg["Auto-Submitted"] = "auto-replied"
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="base64")
+    data = msg.as_bytes(policy=SMTP)
+    if dkim_key is not None:
+        import dkim
+
+        names = [h for h in _SIGNED if not h.startswith(b"list-")]
+        signature = dkim.sign(
+            data,
+            dkim_key.selector.encode("ascii"),
+            dkim_key.domain.encode("ascii"),
+            dkim_key.private_key,
+            include_headers=names,
         )
         data = signature + data
     return data

@@ -14,7 +14,7 @@ import css_inline
 
 from ..templating import environment, template_problems
 
-__all__ = ["DigestGroup", "DigestItem", "DigestView", "check_templates", "render_digest"]
+__all__ = ["PAGES", "DigestGroup", "DigestItem", "DigestView", "check_templates", "render_digest", "render_page"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,7 @@ class DigestView:
     groups: tuple[DigestGroup, ...]  # each with at least one article listed
     total: int  # articles new to the recipient, listed or not
     unsubscribe_url: str
+    preferences_url: str = ""  # the recipient's preferences page; none in a preview
     unlisted: tuple[DigestGroup, ...] = ()  # groups none of whose articles fit under max_items: counts, links
     web_url: str = ""  # this digest's web copy ("在浏览器中查看"); none in a preview
 
@@ -82,17 +83,19 @@ def render_digest(templates: Path, view: DigestView) -> tuple[str, str]:
     return _INLINER.inline(html), text
 
 
-def render_unsubscribe(templates: Path, page: str, **values: str) -> bytes:
-    """The page behind an unsubscribe link, from ``unsubscribe.html.j2``. ``page``: missing | confirm |
-    invalid | unavailable | done | resubscribed."""
-    values = {"action": "", "email": "", "reason": "", "site": "", **values}
-    return environment(templates).get_template("unsubscribe.html.j2").render(page=page, **values).encode("utf-8")
+PAGES = ("unsubscribe", "preferences", "signup", "notice")  # the self-service pages, each NAME.html.j2
+
+
+def render_page(templates: Path, shipped: Path, name: str, **values: object) -> bytes:
+    """A self-service page (``PAGES``) from ``NAME.html.j2`` of the digest templates folder, or of the
+    ``shipped`` one when that folder has none."""
+    folder = templates if (templates / f"{name}.html.j2").is_file() else shipped
+    return environment(folder).get_template(f"{name}.html.j2").render(**values).encode("utf-8")
 
 
 def check_templates(templates: Path) -> list[str]:
-    """Problems loading the digest templates (for ``syndicate check``). A folder without
-    ``unsubscribe.html.j2`` uses the shipped one; a folder with one must load it."""
+    """Problems loading the digest templates (for ``syndicate check``). A folder without a page's template
+    (``unsubscribe.html.j2``, ...) uses the shipped one; a folder with one must load it."""
     names = [("digest.html.j2", True), ("digest.txt.j2", False)]
-    if (templates / "unsubscribe.html.j2").is_file():
-        names.append(("unsubscribe.html.j2", True))
+    names += [(f"{page}.html.j2", True) for page in PAGES if (templates / f"{page}.html.j2").is_file()]
     return template_problems(templates, names)

@@ -1,4 +1,5 @@
-"""Signed unsubscribe tokens: HMAC-SHA256 over the address and the time the token was issued.
+"""Signed tokens of the links in digests and of the self-service forms: HMAC-SHA256 over the address and
+the time the token was issued.
 
 A token is ``v1.<address, base64url>.<issued, unix seconds>.<signature, base64url>``. It proves that
 syndicate issued it for that address; it is refused when the signature does not match (forged or altered),
@@ -12,7 +13,15 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["TokenError", "make_copy_token", "make_token", "read_copy_token", "read_token"]
+__all__ = [
+    "TokenError",
+    "make_copy_token",
+    "make_signed",
+    "make_token",
+    "read_copy_token",
+    "read_signed",
+    "read_token",
+]
 
 
 class TokenError(ValueError):
@@ -32,20 +41,49 @@ def _sign(secret: bytes, payload: str) -> str:
 
 
 def make_token(secret: bytes, email: str, issued: datetime) -> str:
-    payload = f"v1.{_b64(email.lower().encode('utf-8'))}.{int(issued.timestamp())}"
-    return f"{payload}.{_sign(secret, payload)}"
+    """An unsubscribe link's token."""
+    return _make("v1", secret, email, issued)
 
 
 def read_token(secret: bytes, token: str, now: datetime, max_age: timedelta) -> tuple[str, datetime]:
-    """The address a valid token was issued for, and when. Raises ``TokenError``."""
+    """The address a valid unsubscribe token was issued for, and when. Raises ``TokenError``."""
+    return _read("v1", secret, token, now, max_age)
+
+
+# The other signed links and form fields have the same shape, each with its own prefix and a key of its
+# own derived from the secret: none can ever stand in for another (a preferences link does not
+# unsubscribe, a sign-up confirmation does not open preferences, a form token is no link).
+PURPOSES = {"preferences": "p1", "signup": "s1", "form": "k1"}
+
+
+def _purpose_key(secret: bytes, purpose: str) -> bytes:
+    return hmac.new(secret, f"syndicate {purpose}".encode("ascii"), hashlib.sha256).digest()
+
+
+def make_signed(secret: bytes, purpose: str, subject: str, issued: datetime) -> str:
+    """A token for ``purpose`` (preferences, signup, form) naming ``subject`` (an address)."""
+    return _make(PURPOSES[purpose], _purpose_key(secret, purpose), subject, issued)
+
+
+def read_signed(secret: bytes, purpose: str, token: str, now: datetime, max_age: timedelta) -> tuple[str, datetime]:
+    """The subject a valid ``purpose`` token names, and when it was issued. Raises ``TokenError``."""
+    return _read(PURPOSES[purpose], _purpose_key(secret, purpose), token, now, max_age)
+
+
+def _make(prefix: str, key: bytes, subject: str, issued: datetime) -> str:
+    payload = f"{prefix}.{_b64(subject.lower().encode('utf-8'))}.{int(issued.timestamp())}"
+    return f"{payload}.{_sign(key, payload)}"
+
+
+def _read(prefix: str, key: bytes, token: str, now: datetime, max_age: timedelta) -> tuple[str, datetime]:
     parts = token.strip().split(".")
-    if len(parts) != 4 or parts[0] != "v1" or not parts[2].isdigit():
+    if len(parts) != 4 or parts[0] != prefix or not parts[2].isdigit():
         raise TokenError("malformed token")
     payload = ".".join(parts[:3])
-    if not hmac.compare_digest(_sign(secret, payload), parts[3]):
+    if not hmac.compare_digest(_sign(key, payload), parts[3]):
         raise TokenError("invalid signature")
     try:
-        email = _unb64(parts[1]).decode("utf-8")
+        subject = _unb64(parts[1]).decode("utf-8")
     except (ValueError, UnicodeDecodeError) as e:
         raise TokenError("malformed token") from e
     issued = datetime.fromtimestamp(int(parts[2]), UTC)
@@ -53,7 +91,7 @@ def read_token(secret: bytes, token: str, now: datetime, max_age: timedelta) -> 
         raise TokenError("token issued in the future")
     if now - issued > max_age:
         raise TokenError("token expired")
-    return email, issued
+    return subject, issued
 
 
 # A web copy's link is forwarded more freely than the digest: it is signed with a key of its own, so that it

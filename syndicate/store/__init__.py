@@ -49,6 +49,7 @@ from .outbox import OutboxMixin, PendingDigest, RecipientState
 from .publishing import Changes, FeedState, PublishStateMixin
 from .schema import TOO_MANY_FILES, alembic_config, migrations, no_file_descriptor_left, out_of_files
 from .sourcestate import SourceStateMixin, state_row
+from .subscribers import SubscriberMixin
 
 __all__ = [
     "Changes",
@@ -129,8 +130,9 @@ def _on_sqlite_begin(conn: Any) -> None:
 _PG_LOCK = 0x5359_4E44
 
 
-class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, OutboxMixin):
-    """Data access for syndicate. Construct with a SQLAlchemy URL. Digest queries: ``outbox.py``."""
+class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, OutboxMixin, SubscriberMixin):
+    """Data access for syndicate. Construct with a SQLAlchemy URL. Digest queries: ``outbox.py``;
+    recipients' own preferences and sign-ups: ``subscribers.py``."""
 
     def __init__(self, url: str) -> None:
         self.url = url

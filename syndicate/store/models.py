@@ -216,6 +216,39 @@ class RecipientRow(Base):
     failure: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class PreferencesRow(Base):
+    """What a recipient chose on the preferences page or at sign-up; wins over ``[[recipients]]``."""
+
+    __tablename__ = "recipient_preferences"
+
+    email: Mapped[str] = mapped_column(String(320), ForeignKey("recipients.email"), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, default="")
+    zones: Mapped[list[str]] = mapped_column(JSON)
+    cities: Mapped[list[str]] = mapped_column(JSON)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    send_at: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    origin: Mapped[str] = mapped_column(String(16))
+    changed: Mapped[str] = mapped_column(Text, default="")  # comma-separated
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SignupRequestRow(Base):
+    """A sign-up asked for on the public page: counted to limit requests per address and per client."""
+
+    __tablename__ = "signup_requests"
+    __table_args__ = (
+        Index("ix_signup_requests_email", "email", "requested_at"),
+        Index("ix_signup_requests_client", "client", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320))
+    client: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class DigestRow(Base):
     """The outbox: one digest, recorded before it is sent and marked sent once the server accepted it."""
 
