@@ -485,6 +485,13 @@ def status(state: _State) -> None:
         for email, at in st.next_digests.items():
             _add_row(digests, email, when(at) if at else f"stopped: {st.stopped.get(email, 'no digest due')}")
         _out.print(digests)
+    if st.changes:
+        changes = Table("recipient", "changed themselves", "when", "follows now")
+        for change in st.changes:
+            what = ", ".join(change.changed) or "-"
+            shown = f"{what} (signed up)" if change.origin == "signup" else what
+            _add_row(changes, change.email, shown, when(change.at), change.follows)
+        _out.print(changes)
     for message in st.errors:
         _out.print(f"error: {message}", markup=False)
     for message in st.warnings:

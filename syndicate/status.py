@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from .context import Context, config_url
-from .delivery import next_digests
+from .delivery import Recipient, next_digests, recipients
 from .types import SourceState
 
-__all__ = ["SourceHealth", "Status", "overview", "source_health", "store_health"]
+__all__ = ["PreferenceChange", "SourceHealth", "Status", "overview", "source_health", "store_health"]
 
 
 def store_health(ctx: Context) -> dict[str, Any]:
@@ -58,6 +58,17 @@ def source_health(ctx: Context) -> list[SourceHealth]:
 
 
 @dataclass(frozen=True, slots=True)
+class PreferenceChange:
+    """A recipient's own last change on their preferences page (or their sign-up)."""
+
+    email: str
+    changed: tuple[str, ...]  # zones, cities, categories, send_at, timezone, name, paused, resumed, signed up
+    at: datetime
+    origin: str  # page | signup
+    follows: str  # what they follow now, in a few words
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     """What ``syndicate status`` and ``/status`` show."""
 
@@ -69,7 +80,8 @@ class Status:
     digests: list[dict[str, Any]]  # the newest digests, newest first
     errors: list[str]  # the last errors: failing sources, digests waiting or failed
     warnings: list[str] = field(default_factory=list)  # sources read, with something repaired or skipped
-    stopped: dict[str, str] = field(default_factory=dict)  # recipient → why no digest is due (which of the two)
+    stopped: dict[str, str] = field(default_factory=dict)  # recipient → why no digest is due
+    changes: list[PreferenceChange] = field(default_factory=list)  # recipients' own changes, newest first
 
 
 def overview(ctx: Context) -> Status:
@@ -89,32 +101,46 @@ def overview(ctx: Context) -> Status:
         for d in digests
         if d["last_error"] and d["status"] != "sent"
     ]
-    recipients = ctx.store.recipients()
-    errors += [f"recipient {email}: {st.failure}" for email, st in recipients.items() if st.failure is not None]
+    states = ctx.store.recipients()
+    errors += [f"recipient {email}: {st.failure}" for email, st in states.items() if st.failure is not None]
+    everyone = recipients(ctx)
     return Status(
         now=now,
         sources=sources,
         last_publish=datetime.fromisoformat(last) if last else None,
-        next_digests=next_digests(ctx, recipients),
+        next_digests=next_digests(ctx, states, everyone),
         counts=ctx.store.counts(),
         digests=digests,
         errors=errors,
         warnings=[f"source {s.id}: {s.state.warning}" for s in sources if s.state is not None and s.state.warning],
-        stopped=_stopped(ctx, recipients),
+        stopped=_stopped(ctx, states, everyone),
+        changes=_changes(everyone),
     )
 
 
-def _stopped(ctx: Context, recipients: dict[str, Any]) -> dict[str, str]:
-    """Why each stopped recipient gets no digest: they unsubscribed (when), or the mail server refused
-    their address for good (what it said)."""
+def _stopped(ctx: Context, states: dict[str, Any], everyone: list[Recipient]) -> dict[str, str]:
+    """Why each stopped recipient gets no digest: they unsubscribed (when), paused them (since when), or
+    the mail server refused their address for good (what it said)."""
     tz = ctx.config.site.tz
     out = {}
-    for r in ctx.config.recipients:
-        st = recipients.get(r.email.lower())
-        if st is None:
-            continue
-        if st.unsubscribed_at is not None:
+    for r in everyone:
+        st = states.get(r.key)
+        if st is not None and st.unsubscribed_at is not None:
             out[r.email] = f"unsubscribed {st.unsubscribed_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"
-        elif st.failed_at is not None:
+        elif st is not None and st.failed_at is not None:
             out[r.email] = f"refused by the mail server: {st.failure or 'permanent failure'}"
+        elif r.paused_at is not None:
+            out[r.email] = f"paused by the recipient since {r.paused_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"
     return out
+
+
+def _changes(everyone: list[Recipient]) -> list[PreferenceChange]:
+    """The recipients who changed their own subscription, newest change first."""
+    out = []
+    for r in everyone:
+        p = r.saved
+        if p is None or p.updated_at is None:
+            continue
+        follows = "、".join([*r.zones, *r.cities, *r.categories]) or "nothing"
+        out.append(PreferenceChange(r.email, p.changed, p.updated_at, p.origin, follows))
+    return sorted(out, key=lambda c: c.at, reverse=True)

@@ -209,7 +209,9 @@ def open_preferences(ctx: Context, token: str, message: str = "") -> Page:
     return _preferences_page(ctx, r, token, message)
 
 
-def _preferences_page(ctx: Context, r: Recipient, token: str, message: str = "", error: str = "") -> Page:
+def _preferences_page(
+    ctx: Context, r: Recipient, token: str, message: str = "", error: str = "", status: int = 400
+) -> Page:
     state = ctx.store.recipients().get(r.key)
     site = ctx.config.site
     zones, cities, categories = _choices(ctx)
@@ -235,7 +237,7 @@ def _preferences_page(ctx: Context, r: Recipient, token: str, message: str = "",
         "message": message,
         "error": error,
     }
-    return Page("preferences", 400 if error else 200, values)
+    return Page("preferences", status if error else 200, values)
 
 
 def _choices(ctx: Context) -> tuple[list[Choice], list[Choice], list[Choice]]:
@@ -270,7 +272,13 @@ def update_preferences(ctx: Context, token: str, form: Mapping[str, Sequence[str
     resubscribe. Raises ``TokenError`` (link or form token); a form that cannot be saved comes back with
     what to correct (status 400), nothing changed."""
     r, _ = _reader(ctx, token)
-    _check_form(ctx, r.key, form)
+    try:
+        _check_form(ctx, r.key, form)
+    except TokenError as e:
+        # The link is good but the form is not ours, or was left open too long: nothing is saved, and the
+        # page comes back with a fresh form (another site cannot read it).
+        log.warning("digest.preferences_refused", extra={"recipient": r.key, "error": str(e)})
+        return _preferences_page(ctx, r, token, error=f"页面已过期或来自其他网站({e}),请重新操作。", status=403)
     now = ctx.clock()
     action = _field(form, "action") or "save"
     current = _saved(r)
@@ -327,13 +335,14 @@ def _from_form(ctx: Context, current: Preferences, form: Mapping[str, Sequence[s
         if unknown:
             problems.append(f"{_LABELS[name]}中没有 {'、'.join(unknown[:5])}")
         picked[name] = values
-    send_at = _field(form, "send_at") or None
+    # A field the form does not carry stays as it is (ticked boxes are always carried: none ticked is none).
+    send_at = (_field(form, "send_at") or None) if "send_at" in form else current.send_at
     if send_at is not None and (len(send_at) != 5 or not _hhmm(send_at)):
         problems.append(f"发送时间须为 HH:MM,收到 {send_at!r}")
-    timezone = _field(form, "timezone") or None
+    timezone = (_field(form, "timezone") or None) if "timezone" in form else current.timezone
     if timezone is not None and timezone not in _timezones() and timezone not in ("UTC", ctx.config.site.timezone):
         problems.append(f"没有时区 {timezone!r}")
-    name = " ".join(_field(form, "name").split())[:100]
+    name = " ".join(_field(form, "name").split())[:100] if "name" in form else current.name
     if problems:
         raise FormError(";".join(problems))
     if send_at == ctx.config.digest.send_at and current.send_at is None:

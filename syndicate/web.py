@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import hmac
 import json
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
@@ -64,6 +65,7 @@ def content_type(name: str) -> str | None:
 
 
 _Headers = Sequence[tuple[bytes, bytes]]
+log = logging.getLogger("syndicate")
 
 
 @dataclass
@@ -361,9 +363,11 @@ class FeedApp:
         await self._render(send, answer, head)
 
     async def _render(self, send: Send, answer: Answer, head: bool) -> None:
+        # same-origin, not no-referrer: with no-referrer a browser's form POST says "Origin: null", which a
+        # sandboxed frame of any site can say too; our links go nowhere else.
         headers = [
             (b"cache-control", b"private, no-store"),
-            (b"referrer-policy", b"no-referrer"),
+            (b"referrer-policy", b"same-origin"),
             (b"x-robots-tag", b"noindex"),
             (b"x-frame-options", b"DENY"),
         ]
@@ -378,7 +382,13 @@ class FeedApp:
             await _respond(send, answer.status, [(b"content-type", b"text/plain; charset=utf-8")], b"not found\n", head)
             return
         values = {"site": self.site_title, **answer.values}
-        doc = await asyncio.to_thread(render_page, self.templates, default_templates_dir(), answer.page, **values)
+        try:
+            doc = await asyncio.to_thread(render_page, self.templates, default_templates_dir(), answer.page, **values)
+        except Exception as e:  # an operator's template that does not render: say which, keep serving
+            log.error("web.template_failed", extra={"page": answer.page, "error": f"{type(e).__name__}: {e}"})
+            plain = [(b"content-type", b"text/plain; charset=utf-8"), *headers]
+            await _respond(send, 500, plain, f"the page template {answer.page}.html.j2 failed\n".encode(), head)
+            return
         await _respond(send, answer.status, html, doc, head)
 
 

@@ -8,6 +8,7 @@ When the server cannot be reached the PostgreSQL variants are skipped, except un
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 import threading
 import time
@@ -190,3 +191,19 @@ def ctx_for(write_config: Callable[..., Path], clock: FixedClock) -> Iterator[Ca
     yield make
     for c in opened:
         c.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's chromium, driven by Playwright (never a browser download of Playwright's own)."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(chromium):
+        if os.environ.get("CI") == "true":
+            pytest.fail("Debian's chromium is not installed: `make test` installs it")
+        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield b
+        b.close()

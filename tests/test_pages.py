@@ -9,9 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,6 @@ from syndicate.context import Context
 
 from .helpers import free_port, page
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DIGEST = """
 [digest]
 outbox_dir = "outbox"
@@ -74,20 +71,6 @@ def site(write_config: Callable[..., Path], tmp_path: Path, start_server: Callab
     start_server(app.feed_app(ctx.config, lambda: ctx), port)  # what `serve` runs, on the port of base_url
     yield Site(base, ctx, ctx.config.publish.output_dir)
     ctx.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium is not installed: `make test` installs it")
-        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def visible_links(pg: Any, selector: str) -> list[str]:

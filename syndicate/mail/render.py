@@ -86,7 +86,7 @@ def render_digest(templates: Path, view: DigestView) -> tuple[str, str]:
 PAGES = ("unsubscribe", "preferences", "signup", "notice")  # the self-service pages, each NAME.html.j2
 
 
-def render_page(templates: Path, shipped: Path, name: str, **values: object) -> bytes:
+def render_page(templates: Path, shipped: Path, name: str, /, **values: object) -> bytes:
     """A self-service page (``PAGES``) from ``NAME.html.j2`` of the digest templates folder, or of the
     ``shipped`` one when that folder has none."""
     folder = templates if (templates / f"{name}.html.j2").is_file() else shipped
