@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from .config import default_templates_dir
 from .mail.render import render_page
@@ -351,7 +351,7 @@ class FeedApp:
         query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
         form: dict[str, list[str]] = {}
         if method == "POST":
-            if path != "/unsubscribe" and not _same_origin(scope):
+            if path != "/unsubscribe" and not _same_origin(scope, self.base_url):
                 await self._render(send, Answer(403, "notice", {"page": "cross-site"}), head)
                 return
             form = parse_qs((await _read_body(receive, _FORM_LIMIT)).decode("utf-8", "replace"))
@@ -392,18 +392,21 @@ class FeedApp:
         await _respond(send, answer.status, html, doc, head)
 
 
-def _same_origin(scope: Scope) -> bool:
-    """A POST from our own pages: no Origin header (older browsers, mail clients), or one naming the host
-    the request was sent to."""
+def _same_origin(scope: Scope, base_url: str) -> bool:
+    """A POST from our own pages: no Origin header (older browsers, mail clients), or one naming the site's
+    ``base_url`` or the host the request was sent to (a proxy may pass another Host: base_url decides)."""
     origin = host = None
     for key, value in scope["headers"]:
         if key == b"origin":
-            origin = value.decode("latin-1")
+            origin = value.decode("latin-1").rstrip("/")
         elif key == b"host":
             host = value.decode("latin-1")
     if origin is None:
         return True
-    return host is not None and origin.split("://", 1)[-1].rstrip("/") == host
+    parts = urlsplit(base_url)
+    if parts.scheme and origin == f"{parts.scheme}://{parts.netloc}":
+        return True
+    return host is not None and origin.split("://", 1)[-1] == host
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -284,7 +284,13 @@ def test_every_post_needs_the_form_token_of_its_page(desk: Desk) -> None:
         r = client.post(zhang, data={"form": own, "zones": ["sip"]}, headers={"origin": "http://evil.example"})
         assert r.status_code == 403 and "来自其他网站" in r.text
         assert desk.ctx.store.preferences() == before == {}
-        # The same form from our own page is saved.
+        # The same form from our own page is saved, also through a proxy that passes another Host.
+        r = client.post(
+            zhang,
+            data={"form": own, "zones": ["xishan"]},
+            headers={"origin": desk.base.rstrip("/"), "host": "syndicate_app"},
+        )
+        assert r.status_code == 200 and "没有更改" in r.text
         r = client.post(
             zhang, data={"form": own, "zones": ["sip"], "send_at": "08:00"}, headers={"origin": desk.base.rstrip("/")}
         )
@@ -433,3 +439,27 @@ def test_link_tokens_of_one_purpose_never_serve_another() -> None:
         read_signed(secret, "preferences", forged, now, timedelta(days=1))
     with pytest.raises(TokenError, match="expired"):
         read_signed(secret, "preferences", token, now + timedelta(days=2), timedelta(days=1))
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_the_self_service_pages_fit_a_phone(desk: Desk, browser: Any, tmp_path: Path, width: int) -> None:
+    zhang = desk.mails("zhang@example.org")[-1]
+    unsubscribe = str(zhang["List-Unsubscribe"]).split(",")[0].strip().strip("<>")
+    pg = browser.new_page(viewport={"width": width, "height": 900})
+    pg.set_default_timeout(10_000)
+    for name, url in [
+        ("preferences", desk.link(zhang, "preferences")),
+        ("signup", desk.base + "signup"),
+        ("unsubscribe", unsubscribe),
+        ("invalid", desk.base + "preferences?token=garbage"),
+    ]:
+        pg.goto(url)
+        assert pg.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
+        assert pg.locator("html").get_attribute("lang") == "zh-CN" and pg.locator("h1").count() == 1
+        # Every button and box is big enough to hit with a thumb.
+        small = pg.evaluate(
+            "[...document.querySelectorAll('button, label.choice')].filter(e => e.offsetParent !== null"
+            " && e.getBoundingClientRect().height < 40).length"
+        )
+        assert small == 0, name
+        pg.screenshot(path=str(tmp_path / f"{name}-{width}.png"), full_page=True)
