@@ -84,7 +84,8 @@ class _SelfService:
             if not token:
                 return web.Answer(400, "notice", {"page": "missing"})
             if path == "/unsubscribe":
-                return _unsubscribe(ctx, method, token, query.get("action") or (form.get("action") or [""])[0])
+                action = query.get("action") or (form.get("action") or [""])[0]
+                return _unsubscribe(ctx, method, token, action)
             if path == "/digest":
                 doc = subscriptions.web_copy(ctx, token)
                 return web.Answer(200, body=doc) if doc is not None else web.Answer(404, "notice", {"page": "gone"})
@@ -120,7 +121,8 @@ def _unsubscribe(ctx: Context, method: str, token: str, action: str) -> web.Answ
     else:
         email, link = subscriptions.unsubscribe(ctx, token), token
         page = "done"
-    return web.Answer(200, "unsubscribe", {"page": page, "email": email, "action": f"/unsubscribe?token={quote(link)}"})
+    action = f"{ctx.config.site.base_url}unsubscribe?token={quote(link)}"
+    return web.Answer(200, "unsubscribe", {"page": page, "email": email, "action": action})
 
 
 def _admin_token(config: Config) -> str | None:

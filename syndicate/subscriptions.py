@@ -232,7 +232,7 @@ def _preferences_page(
         "city_choices": cities,
         "category_choices": categories,
         "timezones": _timezones(),
-        "action": f"/preferences?token={quote(token)}",
+        "action": f"{site.base_url}preferences?token={quote(token)}",
         "form": _form_token(ctx, r.key),
         "message": message,
         "error": error,
@@ -374,9 +374,8 @@ def open_signup(ctx: Context) -> Page | None:
     domains = ctx.config.digest.signup_domains
     if not domains:
         return None
-    return Page(
-        "signup", 200, {"page": "form", "domains": domains, "form": _form_token(ctx, _SIGNUP_FORM), "email": ""}
-    )
+    values = {"page": "form", "domains": domains, "form": _form_token(ctx, _SIGNUP_FORM), "email": ""}
+    return Page("signup", 200, {**values, "action": f"{ctx.config.site.base_url}signup"})
 
 
 def request_signup(ctx: Context, form: Mapping[str, Sequence[str]], client: str) -> Page | None:
@@ -388,7 +387,13 @@ def request_signup(ctx: Context, form: Mapping[str, Sequence[str]], client: str)
         return None
     _check_form(ctx, _SIGNUP_FORM, form)
     email = _field(form, "email").lower()
-    values = {"page": "form", "domains": domains, "form": _form_token(ctx, _SIGNUP_FORM), "email": email}
+    values = {
+        "page": "form",
+        "domains": domains,
+        "form": _form_token(ctx, _SIGNUP_FORM),
+        "email": email,
+        "action": f"{ctx.config.site.base_url}signup",
+    }
     local, _, domain = email.rpartition("@")
     if not local or not domain or any(c.isspace() or c in '<>",' for c in email) or len(email) > 320:
         return Page("signup", 400, {**values, "error": "请输入完整的邮箱地址,例如 name@" + domains[0]})
@@ -410,7 +415,7 @@ def request_signup(ctx: Context, form: Mapping[str, Sequence[str]], client: str)
         log.warning("digest.signup_mail_failed", extra={"recipient": email, "error": str(e)})
         return Page("signup", 503, {**values, "error": "确认邮件暂时无法发送,请稍后再试。"})
     log.info("digest.signup_requested", extra={"recipient": email})
-    return Page("signup", 200, {"page": "sent", "email": email, "domains": domains})
+    return Page("signup", 200, {**values, "page": "sent"})
 
 
 def _signup_mail(ctx: Context, email: str, known: bool, now: datetime) -> tuple[str, str]:
@@ -450,7 +455,7 @@ def signup_confirmation(ctx: Context, token: str) -> Page:
     """The page behind a confirmation link: names the address, with a button (mail scanners follow links;
     a GET must not subscribe). Raises ``TokenError`` (forged, expired, used already)."""
     email = _signup_reader(ctx, token)
-    action = f"/signup/confirm?token={quote(token)}"
+    action = f"{ctx.config.site.base_url}signup/confirm?token={quote(token)}"
     values = {"page": "confirm", "email": email, "action": action, "form": _form_token(ctx, email)}
     return Page("signup", 200, {**values, "domains": ctx.config.digest.signup_domains})
 
@@ -464,5 +469,4 @@ def confirm_signup(ctx: Context, token: str, form: Mapping[str, Sequence[str]]) 
     ctx.store.save_preferences(Preferences(email, origin="signup", changed=("signed up",)), now, now - FIRST_WINDOW)
     log.info("digest.signed_up", extra={"recipient": email})
     url = preferences_url(ctx, email, now.replace(microsecond=0))
-    path = url.removeprefix(ctx.config.site.base_url.rstrip("/"))
-    return Page("preferences", 303, redirect=path + "&welcome=1")
+    return Page("preferences", 303, redirect=url + "&welcome=1")
