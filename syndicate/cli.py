@@ -33,8 +33,9 @@ _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _State:
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: Path, log_json: bool = False) -> None:
         self.config_path = config_path
+        self.log_json = log_json
         self._config: Config | None = None
 
     @property
@@ -117,7 +118,7 @@ def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
 def cli(ctx: click.Context, config_path: Path | None, log_level: str, log_json: bool) -> None:
     """Gather partner news, publish per-zone feeds, send daily digests."""
     configure_logging(log_level, log_json)
-    ctx.obj = _State(config_path or default_config_path())
+    ctx.obj = _State(config_path or default_config_path(), log_json)
 
 
 pass_state = click.make_pass_decorator(_State)
@@ -433,9 +434,13 @@ def run(state: _State, once: bool, no_serve: bool, host: str | None, port: int |
             code = daemon.once()
             _out.print("done" if code == 0 else "done, with failures (see the log)", markup=False)
             sys.exit(code)
-        host, port = host or config.serve.host, port or config.serve.port
-        serving = f"serving {config.publish.output_dir} at http://{host}:{port}/; " if not no_serve else ""
-        _out.print(f"syndicate {__version__}: {serving}SIGHUP reloads, Ctrl-C stops", markup=False)
+        if not state.log_json:  # with --log-json the structured events are the record
+            tz = config.site.tz
+
+            def say(line: str) -> None:
+                _out.print(f"{datetime.now(tz):%Y-%m-%d %H:%M:%S %Z} {line}", markup=False, soft_wrap=True)
+
+            daemon.say = say
         code = daemon.run()
     if not daemon.stopped_cleanly:
         # A job did not stop in time: leave without waiting for it (its writes are atomic, its

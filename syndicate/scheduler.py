@@ -37,11 +37,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from . import delivery, gather, pipeline, web
 from .app import Metrics, feed_app
 from .config import Config, load_config
-from .exceptions import Cancelled, ConfigError, StoreError, SyndicateError
+from .exceptions import Cancelled, ConfigError, SyndicateError
 from .files import TEMP_PREFIX
 from .store import Store
 
-__all__ = ["Daemon", "DaemonOptions", "Lease", "LockedError", "Timers", "remove_temp_files"]
+__all__ = ["Daemon", "DaemonOptions", "Lease", "ListenError", "LockedError", "Timers", "remove_temp_files"]
 
 log = logging.getLogger("syndicate")
 
@@ -78,6 +78,10 @@ def remove_temp_files(*folders: Path) -> int:
 
 class LockedError(SyndicateError):
     """Another daemon holds the database."""
+
+
+class ListenError(SyndicateError):
+    """The HTTP port cannot be listened on (taken, or not ours to take)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,45 @@ def install_signals(stopping: threading.Event, reload_asked: threading.Event) ->
     signal.signal(signal.SIGHUP, lambda *_: reload_asked.set())
 
 
+# -- one line for people per job that did something (pure) -----------------------------------------------
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def fetch_line(reports: list[Any], seconds: float) -> str | None:
+    """``fetched 3 sources: 12 new, 2 updated, 1 not modified, 0 failed (1.2 s)``, then one line per failed
+    source; None when nothing was stored and nothing failed (a quiet poll)."""
+    new = sum(r.new for r in reports)
+    updated = sum(r.updated for r in reports)
+    failed = [r for r in reports if r.failed]
+    if not (new or updated or failed):
+        return None
+    not_modified = sum(1 for r in reports if r.status in ("not_modified", "unchanged"))
+    head = (
+        f"fetched {_n(len(reports), 'source')}: {new} new, {updated} updated, {not_modified} not modified, "
+        f"{len(failed)} failed ({seconds:.1f} s)"
+    )
+    return "\n".join([head, *(f"  {r.source_id} failed: {'; '.join(r.errors)}" for r in failed)])
+
+
+def publish_line(written: int, full: bool, seconds: float) -> str | None:
+    if not written:
+        return None
+    return f"published {_n(written, 'file')}{' (full rebuild)' if full else ''} ({seconds:.1f} s)"
+
+
+def digest_lines(report: delivery.DigestReport) -> list[str]:
+    out = []
+    for o in report.outcomes:
+        if o.status == "sent":
+            out.append(f"digest to {o.recipient} sent: {_n(o.items, 'article')} → {o.where}")
+        elif o.status in ("retry", "failed"):
+            out.append(f"digest to {o.recipient} {'will be retried' if o.status == 'retry' else 'failed'}: {o.error}")
+    return out
+
+
 @dataclass
 class Daemon:
     config_path: Path
@@ -175,6 +218,9 @@ class Daemon:
     scheduler: BackgroundScheduler | None = None
     server: Any = None
     stopped_cleanly: bool = True
+    # Told one line for people per job that did something ("fetched 3 sources: 12 new, ..."), and once
+    # the daemon serves; the structured events go to the log whatever this does.
+    say: Callable[[str], None] = lambda line: None
     _server_thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
@@ -217,19 +263,32 @@ class Daemon:
     # -- the daemon ---------------------------------------------------------------------------------------
 
     def run(self) -> int:
+        """Start, or fail before anything claims to serve: the database unreachable (``StoreError``),
+        another daemon holding it (``LockedError``), the port taken (``ListenError``); each exits 1."""
         self.ctx = self._open(self.config)
+        try:
+            self.lease.acquire(self.ctx.store)
+        except SyndicateError:
+            self.ctx.close()
+            raise
+        listening = None
+        if self.options.serve and self.server is None:
+            try:
+                listening = self._listen()
+            except ListenError:
+                self.lease.release(self.ctx.store)
+                self.ctx.close()
+                raise
         install_signals(self.stopping, self.reload_asked)
-        if not self._wait_for_lease(self.ctx):
-            self._shutdown()
-            return 0
         removed = remove_temp_files(*self._folders())
         if removed:
             log.warning("daemon.temp_files_removed", extra={"count": removed})
-        if self.options.serve and self.server is None:
-            self._start_server()
+        if listening is not None:
+            self._start_server(listening)
         self.scheduler = self._scheduler()
         self.scheduler.start()
         log.info("daemon.started", extra={"holder": self.lease.holder, "sources": len(self.config.sources)})
+        self.say(self._started_line())
         try:
             while not self.stopping.wait(0.2):
                 if self.reload_asked.is_set():
@@ -239,33 +298,38 @@ class Daemon:
             self._shutdown()
         return 0
 
-    def _wait_for_lease(self, ctx: pipeline.Context) -> bool:
-        """Take the lease; while the database is down, serve (/healthz says 503) and keep trying. False
-        when asked to stop first; raises ``LockedError`` when another daemon holds it."""
-        wait = 1.0
-        while True:
-            try:
-                self.lease.acquire(ctx.store)
-                return True
-            except StoreError as e:
-                log.error("daemon.database_unreachable", extra={"error": str(e), "retry_in": wait})
-                if self.options.serve and self.server is None:
-                    self._start_server()
-                if self.stopping.wait(wait):
-                    return False
-                wait = min(wait * 2, 60.0)
-            except SyndicateError:
-                ctx.close()
-                raise
+    def _address(self) -> tuple[str, int]:
+        return self.options.host or self.config.serve.host, self.options.port or self.config.serve.port
 
-    def _start_server(self) -> None:
+    def _started_line(self) -> str:
+        c = self.config
+        what = f"{len(c.sources)} sources, {len(c.recipients)} recipients"
+        if self.server is None:
+            return f"started ({what}); not serving; SIGHUP reloads, Ctrl-C stops"
+        host, port = self._address()
+        return f"serving {c.publish.output_dir} at http://{host}:{port}/ ({what}); SIGHUP reloads, Ctrl-C stops"
+
+    def _listen(self) -> socket.socket:
+        host, port = self._address()
+        try:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            return socket.create_server((host, port), family=family, backlog=2048)
+        except OSError as e:
+            reason = os.strerror(e.errno) if e.errno else str(e)
+            raise ListenError(f"cannot listen on {host}:{port}: {reason} ([serve] port, or --port)") from e
+
+    def _start_server(self, listening: socket.socket) -> None:
         config = self.config
         app = feed_app(config, self._reader, self.metrics)
-        host = self.options.host or config.serve.host
-        port = self.options.port or config.serve.port
+        host, port = self._address()
         self.server = web.serve(app, host, port, max_connections=config.serve.max_connections)
-        self._server_thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        self._server_thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [listening]}, name="http", daemon=True
+        )
         self._server_thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and self._server_thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
         log.info("serve.started", extra={"url": f"http://{host}:{port}/"})
 
     def _reader(self) -> pipeline.Context:
@@ -291,21 +355,31 @@ class Daemon:
         slack = timedelta(seconds=self.options.tick)
         due = self._job("due", lambda ctx: gather.due(ctx, now, slack), quiet=True)
         if due:
+            start = time.perf_counter()
             reports = self._job("fetch", lambda ctx: pipeline.fetch(ctx, due, kept=self.kept))
             if reports is not None:
                 self._count_fetch(reports)
+                self._say(fetch_line(reports, time.perf_counter() - start))
             self.timers.fetched(self.clock(), any(r.new or r.updated for r in reports or ()))
         full = self.timers.publish_due(self.clock())
         if full is not None:
+            start = time.perf_counter()
             report = self._job("publish", lambda ctx: pipeline.publish(ctx, full=full, kept=self.kept))
             if report is not None:
                 self.metrics.feeds.inc(len(report.written))
+                self._say(publish_line(len(report.written), full, time.perf_counter() - start))
             self.timers.published(self.clock(), full)
         if self.timers.digest_due(self.clock()):
             digests = self._job("digest", delivery.digest)
             if digests is not None:
                 self._count_digests(digests)
+                for line in digest_lines(digests):
+                    self._say(line)
             self.timers.digested(self.clock())
+
+    def _say(self, line: str | None) -> None:
+        if line:
+            self.say(line)
 
     def _renew(self) -> None:
         if self.ctx is None:
@@ -376,6 +450,7 @@ class Daemon:
                 raise ConfigError(f"{self.config_path}: invalid config", tuple(problems))
         except ConfigError as e:
             log.error("config.reload_refused", extra={"error": str(e), "problems": list(e.problems)})
+            self.say(f"reload refused, the old config stays: {e}" + "".join(f"\n  {p}" for p in e.problems))
             return
         if config.database.url != self.config.database.url:
             log.error("config.reload_refused", extra={"error": "database.url changed: restart to switch databases"})

@@ -168,7 +168,9 @@ def test_a_second_daemon_on_the_same_database_refuses_to_start(
     daemons.append(second)
     assert second.proc.wait(timeout=30) == 1
     second.stop()
-    assert any("another syndicate daemon runs on this database" in line for line in second.lines)
+    holder = str(first.events("daemon.started")[0]["holder"])
+    assert any("another syndicate daemon runs on this database: " + holder in line for line in second.lines)
+    assert not second.events("serve.started") and not second.events("daemon.started")
     assert first.proc.poll() is None
     assert first.stop()[0] == 0
     # Released on exit: a new daemon starts at once.
