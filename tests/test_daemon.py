@@ -120,7 +120,8 @@ zones = ["xishan"]
 
 def test_run_once_on_the_example_config_writes_feeds_and_outbox_digests(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    text = (ROOT / "config.example.toml").read_text(encoding="utf-8").replace('send_at = "08:00"', 'send_at = "00:00"')
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    assert 'send_at = "00:00"' in text  # the example's digests are due at its first round, whatever the hour
     config = tmp_path / "config.toml"
     config.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(cli, ["--config", str(config), "run", "--once"])
