@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .config import FeedSourceConfig
 from .context import Context, feed_selections, other_sources, user_agent
@@ -176,13 +177,30 @@ class _ItemMaker:
         states = self.ctx.store.source_states()
         platform = Credit(config.site.title, f"{config.site.base_url}all/atom.xml", config.site.base_url)
         self.sources: dict[str, Credit] = {}
+        # Partner feeds read from files (a mirror, or the example's): credited by their name, at the site
+        # their articles link to (the file's path means nothing to a subscriber).
+        self.file_feeds: dict[str, str] = {}
         for src in config.sources:
             if isinstance(src, FeedSourceConfig) and src.is_http:
                 state = states.get(src.id)
                 url = (state.url if state and state.url and state.config_url == src.url else None) or src.url
                 self.sources[src.id] = Credit(self.ctx.source_titles[src.id], url, url)
+            elif isinstance(src, FeedSourceConfig):
+                self.file_feeds[src.id] = self.ctx.source_titles[src.id]
             else:
                 self.sources[src.id] = platform
+        self.platform = platform
+
+    def credit(self, source_id: str, link: str) -> Credit | None:
+        """Who an article of ``source_id`` is credited to in feeds."""
+        title = self.file_feeds.get(source_id)
+        if title is None:
+            return self.sources.get(source_id)
+        parts = urlsplit(link)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return self.platform
+        site = f"{parts.scheme}://{parts.netloc}/"
+        return Credit(title, site, site)
 
     def by_ids(self, ids: Sequence[int]) -> list[FeedItem]:
         """The items of these articles, newest published first. An article appears in several feeds
@@ -225,7 +243,7 @@ class _ItemMaker:
                     categories=tuple(dict.fromkeys(categories)),
                     image=image,
                     image_type=(mimetypes.guess_type(image)[0] if image else None) or ("image/jpeg" if image else None),
-                    source=self.sources.get(a.source_id),
+                    source=self.credit(a.source_id, a.link),
                     also=other_sources(self.ctx, stories, s),
                     enclosures=a.enclosures,
                 )

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from lxml import etree
 
 from syndicate.cli import cli
 from syndicate.files import TEMP_PREFIX
@@ -129,6 +130,13 @@ def test_run_once_on_the_example_config_writes_feeds_and_outbox_digests(tmp_path
     rss = tmp_path / "var/public/zones/xishan/rss.xml"
     assert rss.exists() and "锡山" in rss.read_text(encoding="utf-8")
     assert (tmp_path / "var/public/index.html").exists()
+    # Partner feeds read from files are credited as partners: by their title (configured, else the feed's
+    # own), at the site their articles link to; the platform's own articles by the platform.
+    doc = etree.parse(str(tmp_path / "var/public/all/rss.xml"))
+    credits = {(el.text, el.get("url")) for el in doc.iter("source")}
+    assert ("新吴区新闻", "https://xinwu.example.org/") in credits
+    assert ("园区动态(示例合作平台)", "https://sip-partner.example.org/") in credits
+    assert not any(url and "examples/" in url for _, url in credits)
     outbox = sorted(p.name for p in (tmp_path / "var/outbox").glob("*.eml"))
     assert len(outbox) == 2 and any("zhang@example.org" in n for n in outbox)
     # Once more: nothing new is due, nothing is sent twice.
