@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -65,8 +66,37 @@ def _add_row(table: Table, *cells: str) -> None:
 
 
 def _local(value: datetime | None, tz: tzinfo) -> str:
-    """A stored time for people: in the site's zone, or "-"."""
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+    """A stored time for people: in the site's zone, named, or "-"."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z") if value else "-"
+
+
+def _short(value: datetime | None, tz: tzinfo, now: datetime) -> str:
+    """A stored time in a narrow column, in the site's zone (named once, below the table): the time of day
+    when it is today there, else the date and time, else (another year) the date."""
+    if value is None:
+        return "-"
+    local, today = value.astimezone(tz), now.astimezone(tz)
+    if local.date() == today.date():
+        return local.strftime("%H:%M")
+    return local.strftime("%m-%d %H:%M") if local.year == today.year else local.strftime("%Y-%m-%d")
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    """A table that fits 80 columns when its cells are short: a rule under the header, no side borders."""
+    return Table(*columns, title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+
+
+def _print_table(table: Table, wide: bool = False) -> None:
+    """``wide``: every cell whole, however wide the terminal (for a pager or a file)."""
+    if wide:
+        Console(highlight=False, soft_wrap=True, width=10_000).print(table)
+    else:
+        _out.print(table)
+
+
+def _times_note(tz: tzinfo, wide: bool) -> None:
+    if not wide:
+        _out.print(f"times in {tz} ({datetime.now(tz):%Z}); --wide for full dates and every column", markup=False)
 
 
 def _with_context(state: _State, fn: Callable[[pipeline.Context], T]) -> T:
@@ -169,7 +199,7 @@ _FETCH_WORDS = {"ok": "read", "not_modified": "not modified", "unchanged": "same
 
 
 def _print_fetch(reports: list[FetchReport]) -> None:
-    table = Table("source", "result", "new", "updated", "unchanged", "errors")
+    table = _table("source", "result", "new", "updated", "unchanged", "errors")
     for r in reports:
         result = _FETCH_WORDS.get(r.status, r.status)
         _add_row(table, r.source_id, result, str(r.new), str(r.updated), str(r.unchanged), str(len(r.errors)))
@@ -182,30 +212,39 @@ def _print_fetch(reports: list[FetchReport]) -> None:
 
 
 @cli.command()
+@click.option("--wide", is_flag=True, help="Every column and full dates, however wide the terminal.")
 @pass_state
-def sources(state: _State) -> None:
-    """Each source's health: last attempt and success, HTTP status, errors, next due time, entries."""
+def sources(state: _State, wide: bool) -> None:
+    """Each source's health: status, errors, last success, next due time, entries (--wide: also the last
+    attempt and last error, full dates); the errors in full below the table."""
     with _errors():
         rows = _with_context(state, health.source_health)
         tz = state.config.site.tz
-    table = Table(
-        "source", "kind", "last attempt", "last success", "status", "errors", "last error", "next due", "entries"
-    )
+    now = datetime.now(tz)
+    if wide:
+        table = _table(
+            "source", "kind", "last attempt", "last success", "status", "errors", "last error", "next due", "entries"
+        )
+    else:
+        table = _table("source", "kind", "status", "errors", "last success", "next due", "entries")
     notes: list[str] = []
 
     def when(value: datetime | None) -> str:
-        return _local(value, tz)
+        return _local(value, tz) if wide else _short(value, tz, now)
+
+    def add(*cells: str) -> None:
+        # (source, kind, last attempt, last success, status, errors, last error, next due, entries)
+        _add_row(table, *(cells if wide else (cells[0], cells[1], cells[4], cells[5], cells[3], cells[7], cells[8])))
 
     for row in rows:
         st = row.state
         if st is None:
-            _add_row(table, row.id, row.kind, "never", "-", "-", "0", "-", "now", str(row.entries))
+            add(row.id, row.kind, "never", "-", "never read", "0", "-", "now", str(row.entries))
             continue
         status = "disabled" if st.disabled else (str(st.http_status) if st.http_status else "ok")
         if st.consecutive_errors and not st.disabled:
             status = f"{status} (failing)" if st.http_status else "failing"
-        _add_row(
-            table,
+        add(
             row.id,
             row.kind,
             when(st.last_attempt),
@@ -225,7 +264,8 @@ def sources(state: _State) -> None:
             notes.append(f"{row.id}: disabled: {st.disabled}")
         if st.warning:
             notes.append(f"{row.id}: warning: {st.warning}")
-    _out.print(table)
+    _print_table(table, wide)
+    _times_note(tz, wide)
     for note in notes:
         _out.print(note, markup=False)
 
@@ -334,7 +374,7 @@ def digest(click_ctx: click.Context, recipient: str | None, force: bool, dry_run
             state,
             lambda ctx: (delivery.digest(ctx, recipient, force=force, dry_run=dry_run), delivery.next_digests(ctx)),
         )
-    table = Table("recipient", "outcome", "articles", "to", "error")
+    table = _table("recipient", "outcome", "articles", "to", "error")
     for o in report.outcomes:
         _add_row(
             table, o.recipient, _DIGEST_WORDS.get(o.status, o.status), str(o.items), o.where or "-", o.error or "-"
@@ -452,51 +492,53 @@ def run(state: _State, once: bool, no_serve: bool, host: str | None, port: int |
 
 
 @cli.command()
+@click.option("--wide", is_flag=True, help="Every column and full dates, however wide the terminal.")
 @pass_state
-def status(state: _State) -> None:
+def status(state: _State, wide: bool) -> None:
     """Health at a glance: sources, last publish, next digests, counts, the last errors."""
     with _errors():
         st = _with_context(state, health.overview)
         tz = state.config.site.tz
 
     def when(value: datetime | None) -> str:
-        return _local(value, tz)
+        return _local(value, tz) if wide else _short(value, tz, st.now)
 
     c = st.counts
     _out.print(
         f"articles {c['articles']}, stories {c['stories']}, duplicates {c['duplicates']}; "
-        f"last publish {when(st.last_publish)}",
+        f"last publish {_local(st.last_publish, tz)}",
         markup=False,
     )
-    table = Table("source", "kind", "last success", "status", "errors", "next due", "entries")
+    table = _table("source", "kind", "status", "errors", "last success", "next due", "entries")
     for row in st.sources:
         s = row.state
         if s is None:
-            _add_row(table, row.id, row.kind, "-", row.health, "0", "now", str(row.entries))
+            _add_row(table, row.id, row.kind, row.health, "0", "-", "now", str(row.entries))
             continue
         _add_row(
             table,
             row.id,
             row.kind,
-            when(s.last_success),
             row.health,
             str(s.consecutive_errors),
+            when(s.last_success),
             when(s.next_due),
             str(row.entries),
         )
-    _out.print(table)
+    _print_table(table, wide)
     if st.next_digests:
-        digests = Table("recipient", "next digest")
+        digests = _table("recipient", "next digest")
         for email, at in st.next_digests.items():
             _add_row(digests, email, when(at) if at else f"stopped: {st.stopped.get(email, 'no digest due')}")
-        _out.print(digests)
+        _print_table(digests, wide)
     if st.changes:
-        changes = Table("recipient", "changed themselves", "when", "follows now")
+        changes = _table("recipient", "changed themselves", "when", "follows now")
         for change in st.changes:
             what = ", ".join(change.changed) or "-"
             shown = f"{what} (signed up)" if change.origin == "signup" else what
             _add_row(changes, change.email, shown, when(change.at), change.follows)
-        _out.print(changes)
+        _print_table(changes, wide)
+    _times_note(tz, wide)
     for message in st.errors:
         _out.print(f"error: {message}", markup=False)
     for message in st.warnings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,16 @@ from .helpers import page, rss
 def run(config: Path, *args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, ["--config", str(config), *args])
     return result.exit_code, result.stdout, result.stderr
+
+
+def cells(out: str, first: str) -> list[str]:
+    """The cells of the table row of ``out`` whose first cell is ``first`` (columns are set apart by at
+    least two spaces; no cell holds two in a row)."""
+    for line in out.splitlines():
+        found = re.split(r"\s{2,}", line.strip())
+        if found[0] == first:
+            return found
+    raise AssertionError(f"no row {first!r} in:\n{out}")
 
 
 def test_check_ok_and_bad(write_config: Callable[..., Path]) -> None:
@@ -44,8 +55,7 @@ def test_init_fetch_publish(write_config: Callable[..., Path], tmp_path: Path) -
     assert run(path, "init")[1].strip() == "database is current"
     code, out, _ = run(path, "fetch")
     assert code == 0
-    row = next(line for line in out.splitlines() if "local" in line)
-    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["local", "read", "1", "0", "0", "0"]
+    assert cells(out, "local") == ["local", "read", "1", "0", "0", "0"]
     code, out, _ = run(path, "publish")
     assert code == 0
     assert "31 files written" in out  # 3 zones, 2 cities, 1 category, all: RSS, Atom, JSON, page; index, OPML, XSL
@@ -67,8 +77,7 @@ def test_broken_file_fails_the_fetch_but_the_rest_is_stored(write_config: Callab
     assert code == 1
     assert "bad.txt" in err
     assert "发布时间" in err
-    row = next(line for line in out.splitlines() if "local" in line)
-    assert [cell.strip() for cell in row.strip("│ ").split("│")] == ["local", "read", "1", "0", "0", "1"]
+    assert cells(out, "local") == ["local", "read", "1", "0", "0", "1"]
 
 
 def test_unknown_source_id(write_config: Callable[..., Path]) -> None:
@@ -114,8 +123,7 @@ def test_fetch_says_not_modified_for_a_304(write_config: Callable[..., Path], ht
     def row() -> list[str]:
         code, out, _ = run(path, "fetch", "p")
         assert code == 0
-        line = next(line for line in out.splitlines() if line.startswith("│ p "))
-        return [cell.strip() for cell in line.strip("│ ").split("│")]
+        return cells(out, "p")
 
     assert row() == ["p", "read", "1", "0", "0", "0"]
     assert row() == ["p", "not modified", "0", "0", "0", "0"]
@@ -134,20 +142,25 @@ def test_sources_shows_health(write_config: Callable[..., Path], tmp_path: Path,
     code, _, err = run(path, "fetch", "moved", "broken")
     assert code == 1
     assert "broken: http: HTTP 500" in err
-    result = CliRunner().invoke(cli, ["--config", str(path), "sources"], env={"COLUMNS": "250"})
+    result = CliRunner().invoke(cli, ["--config", str(path), "sources", "--wide"])
     assert result.exit_code == 0
-    lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("│")}
-    assert set(lines) == {"local", "moved", "broken"}
-    assert "never" in lines["local"]
-    moved = [c.strip() for c in lines["moved"].split("│")[1:-1]]
-    assert moved[1] == "feed"
-    assert moved[4] == "200"
-    assert moved[5] == "0"
-    assert moved[8] == "1"
-    broken = [c.strip() for c in lines["broken"].split("│")[1:-1]]
-    assert broken[4] == "500 (failing)"
-    assert broken[5] == "1"
-    assert "HTTP 500" in broken[6]
+    # source, kind, last attempt, last success, status, errors, last error, next due, entries
+    assert cells(result.stdout, "local")[2] == "never"
+    moved = cells(result.stdout, "moved")
+    assert moved[1] == "feed" and moved[4] == "200" and moved[5] == "0" and moved[8] == "1"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CST", moved[2])  # full, with its zone
+    broken = cells(result.stdout, "broken")
+    assert broken[4] == "500 (failing)" and broken[5] == "1" and "HTTP 500" in broken[6]
+    # At 80 columns: nothing cut, every line fits; the zone named once; the error in full below.
+    narrow = CliRunner().invoke(cli, ["--config", str(path), "sources"], env={"COLUMNS": "80"}).stdout
+    table = narrow.split("times in")[0]
+    assert all(len(line) <= 80 for line in table.splitlines()), narrow
+    assert "…" not in narrow
+    assert cells(narrow, "broken")[:4] == ["broken", "feed", "500 (failing)", "1"]
+    assert cells(narrow, "local")[2] == "never read"
+    assert re.fullmatch(r"\d\d:\d\d", cells(narrow, "moved")[4])  # today: the time of day
+    assert "times in Asia/Shanghai (CST)" in narrow
+    assert any(line.startswith("broken: http: HTTP 500") for line in narrow.splitlines())
     assert f"moved permanently from {httpserver.url_for('/old')} to {httpserver.url_for('/new')}" in result.stdout
 
 
