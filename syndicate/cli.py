@@ -4,6 +4,7 @@ and prints the result. Exit codes: 0 success, 1 a source or step failed, 2 the c
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import sys
@@ -11,37 +12,95 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from . import __version__, delivery, pipeline, subscriptions, web
-from . import status as health
-from .config import Config, default_config_path, load_config
 from .exceptions import ConfigError, SyndicateError
 from .logs import configure_logging
-from .types import FetchReport
+
+# Each command imports what it uses when it runs: `syndicate --help` or an idle `publish` must not pay for
+# the digest stack, the web server, Alembic, the pinyin dictionary or rich's tables (bench/cli.py;
+# tests/test_architecture.py keeps them out of this module's import).
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import delivery, pipeline, subscriptions, web
+    from . import status as health
+    from .config import Config
+    from .types import FetchReport
+else:
+
+    class _Lazy:
+        """A module imported on first use of one of its names."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(importlib.import_module(self._name), attr)
+
+    delivery = _Lazy("syndicate.delivery")
+    pipeline = _Lazy("syndicate.pipeline")
+    subscriptions = _Lazy("syndicate.subscriptions")
+    web = _Lazy("syndicate.web")
+    health = _Lazy("syndicate.status")
 
 __all__ = ["main"]
 
 T = TypeVar("T")
-_out = Console(highlight=False, soft_wrap=True)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Output:
+    """A rich console made on first use (rich is imported then)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self.stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self.stderr, highlight=False, soft_wrap=True)
+        return self._console
+
+    def print(self, *objects: Any, **kw: Any) -> None:
+        self.console.print(*objects, **kw)
+
+
+_out = _Output()
+_err = _Output(stderr=True)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 class _State:
-    def __init__(self, config_path: Path, log_json: bool = False) -> None:
-        self.config_path = config_path
+    def __init__(self, config_path: Path | None, log_json: bool = False) -> None:
+        self._path = config_path
         self.log_json = log_json
         self._config: Config | None = None
 
     @property
+    def config_path(self) -> Path:
+        """``--config``, else ``$SYNDICATE_CONFIG``, else ``./syndicate.toml``."""
+        if self._path is None:
+            from .config import default_config_path
+
+            self._path = default_config_path()
+        return self._path
+
+    @property
     def config(self) -> Config:
         if self._config is None:
+            from .config import load_config
+
             self._config = load_config(self.config_path)
         return self._config
 
@@ -52,16 +111,24 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as e:
-        _err.print(Text.assemble(("error:", "red"), f" {e}"))
+        _err.print(_error_text(e))
         sys.exit(2)
     except SyndicateError as e:
-        _err.print(Text.assemble(("error:", "red"), f" {e}"))
+        _err.print(_error_text(e))
         sys.exit(1)
+
+
+def _error_text(e: Exception) -> Any:
+    from rich.text import Text
+
+    return Text.assemble(("error:", "red"), f" {e}")
 
 
 def _add_row(table: Table, *cells: str) -> None:
     """A row whose cells are plain text: titles, errors and reason phrases come from partners, and rich
     would read ``[bold]`` or ``[/x]`` in them as markup (or fail on it)."""
+    from rich.text import Text
+
     table.add_row(*(Text(c) for c in cells))
 
 
@@ -83,12 +150,17 @@ def _short(value: datetime | None, tz: tzinfo, now: datetime) -> str:
 
 def _table(*columns: str, title: str | None = None) -> Table:
     """A table that fits 80 columns when its cells are short: a rule under the header, no side borders."""
+    from rich import box
+    from rich.table import Table
+
     return Table(*columns, title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
 
 
 def _print_table(table: Table, wide: bool = False) -> None:
     """``wide``: every cell whole, however wide the terminal (for a pager or a file)."""
     if wide:
+        from rich.console import Console
+
         Console(highlight=False, soft_wrap=True, width=10_000).print(table)
     else:
         _out.print(table)
@@ -108,7 +180,7 @@ def _with_context(state: _State, fn: Callable[[pipeline.Context], T]) -> T:
 @contextmanager
 def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
     """A progress bar per long step on a terminal; on anything else, nothing (the log says what happened)."""
-    if not _err.is_terminal:
+    if not _err.console.is_terminal:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -119,7 +191,7 @@ def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=_err,
+        console=_err.console,
         transient=True,
     ) as bar:
 
@@ -134,7 +206,7 @@ def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="syndicate")
+@click.version_option(package_name="syndicate", prog_name="syndicate")
 @click.option(
     "--config",
     "config_path",
@@ -148,7 +220,7 @@ def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
 def cli(ctx: click.Context, config_path: Path | None, log_level: str, log_json: bool) -> None:
     """Gather partner news, publish per-zone feeds, send daily digests."""
     configure_logging(log_level, log_json)
-    ctx.obj = _State(config_path or default_config_path(), log_json)
+    ctx.obj = _State(config_path, log_json)
 
 
 pass_state = click.make_pass_decorator(_State)
@@ -291,6 +363,8 @@ def dupes(state: _State, args: tuple[str, ...]) -> None:
     if not found:
         _out.print("no story has more than one version", markup=False)
     for story in found:
+        from rich.table import Table
+
         table = Table("", "article", "source", "published", "title", "joined by", title=f"story {story.id}")
         for v in story.versions:
             if v.rule == "split":

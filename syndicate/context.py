@@ -8,6 +8,7 @@ imports only the steps.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 Clock = Callable[[], datetime]
+_SLUGS = "pinyin.slugs"  # the setting that keeps every slug made (``Context.slug``)
 
 
 def system_clock() -> datetime:
@@ -79,7 +81,33 @@ class Context:
 
     @functools.cached_property
     def zone_set(self) -> ZoneSet:
-        return zone_set(self.config)
+        zones = zone_set(self.config, self.slug)
+        self.keep_slugs()
+        return zones
+
+    def slug(self, name: str) -> str:
+        """The pinyin slug of a place or category name (``registry.pinyin_slug``) as it was first made for
+        this database: feed URLs never move because a newer pinyin dictionary reads a name otherwise, and
+        a run that meets no new name loads no dictionary (a fifth of a second). New ones are kept by
+        ``keep_slugs``."""
+        slugs = self._slugs()
+        found = slugs.get(name)
+        if found is None:
+            found = slugs[name] = pinyin_slug(name)
+            self.__dict__["_slugs_new"] = True
+        return found
+
+    def _slugs(self) -> dict[str, str]:
+        if "_slug_map" not in self.__dict__:
+            kept = self.store.setting(_SLUGS) if self.store.schema_state() == "current" else None
+            self.__dict__["_slug_map"] = json.loads(kept) if kept else {}
+        slugs: dict[str, str] = self.__dict__["_slug_map"]
+        return slugs
+
+    def keep_slugs(self) -> None:
+        """Store the slugs made since the last call (one write)."""
+        if self.__dict__.pop("_slugs_new", False) and self.store.schema_state() == "current":
+            self.store.set_setting(_SLUGS, json.dumps(self._slugs(), ensure_ascii=False, sort_keys=True))
 
     @property
     def zones(self) -> tuple[Zone, ...]:
@@ -109,12 +137,12 @@ class Context:
         return SiteInfo(title=s.title, base_url=s.base_url, language=s.language, tz=s.tz, version=__version__)
 
 
-def zone_set(config: Config) -> ZoneSet:
+def zone_set(config: Config, slug: Callable[[str], str] = pinyin_slug) -> ZoneSet:
     """The configured zones merged over the built-in registry, if one is switched on."""
     configured = [
         Zone(slug=z.slug, name=z.name, city=z.city, province=z.province, aliases=z.aliases) for z in config.zones
     ]
-    builtin = load_builtin(config.zones_registry.builtin) if config.zones_registry.builtin else []
+    builtin = load_builtin(config.zones_registry.builtin, slug) if config.zones_registry.builtin else []
     return merge_zones(builtin, configured)
 
 
@@ -131,11 +159,13 @@ def config_url(src: SourceConfig) -> str:
 def feed_selections(ctx: Context) -> list[FeedSelection]:
     """Every feed to publish: per zone, per city, per category, and all."""
     title = ctx.config.site.title
-    return [
-        *zone_and_city_selections(ctx.config, ctx.zones),
-        *catalog.category_selections(title, ctx.store.categories(), pinyin_slug),
+    selections = [
+        *catalog.zone_and_city_selections(title, ctx.zones, ctx.slug),
+        *catalog.category_selections(title, ctx.store.categories(), ctx.slug),
         catalog.all_selection(title),
     ]
+    ctx.keep_slugs()
+    return selections
 
 
 def zone_and_city_selections(config: Config, zones: Sequence[Zone]) -> list[FeedSelection]:

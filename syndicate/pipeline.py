@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from . import dedupe, gather
 from .config import Config
 from .context import Context as Context
 from .context import feed_selections as feed_selections
@@ -19,15 +19,31 @@ from .context import other_sources as other_sources
 from .context import system_clock as system_clock
 from .context import zone_and_city_selections as zone_and_city_selections
 from .context import zone_set as zone_set
-from .joining import DedupeReport as DedupeReport
-from .joining import deduplicate as deduplicate
-from .joining import priorities as priorities
-from .joining import split as split
-from .joining import stories as stories
 from .publish import check_templates
 from .publisher import Publisher
 from .publisher import PublishReport as PublishReport
 from .types import FetchReport
+
+# Reading sources (feedparser, httpx) and dedupe (numpy) are imported when a run needs them: a publish
+# with nothing new, `status` or a digest never does.
+if TYPE_CHECKING:
+    from . import dedupe, gather
+    from .joining import DedupeReport as DedupeReport
+    from .joining import deduplicate as deduplicate
+    from .joining import priorities as priorities
+    from .joining import split as split
+    from .joining import stories as stories
+
+_FROM_JOINING = ("DedupeReport", "deduplicate", "priorities", "split", "stories")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_JOINING:
+        from . import joining
+
+        return getattr(joining, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Context",
@@ -52,8 +68,16 @@ class Kept:
     publisher with its lists. A one-shot command makes a fresh one; it stays valid across config reloads
     as long as the database is the same."""
 
-    lsh: dedupe.LshIndex = field(default_factory=dedupe.LshIndex)
+    _lsh: dedupe.LshIndex | None = None
     publisher: Publisher = field(default_factory=Publisher)
+
+    @property
+    def lsh(self) -> dedupe.LshIndex:
+        if self._lsh is None:
+            from .dedupe import LshIndex
+
+            self._lsh = LshIndex()
+        return self._lsh
 
 
 def check(config: Config) -> tuple[list[str], list[str]]:
@@ -96,6 +120,9 @@ def fetch(
     stops another), then join the new articles to their stories. ``only_due`` skips sources whose next due
     time has not come (the daemon's mode); ``open_source`` hands in sources other than the configured
     kind (tests)."""
+    from . import gather
+    from .joining import deduplicate
+
     reports = gather.fetch(ctx, source_ids, only_due=only_due, open_source=open_source)
     deduplicate(ctx, lsh=kept.lsh if kept else None)
     return reports
@@ -107,5 +134,8 @@ def publish(ctx: Context, full: bool = False, *, kept: Kept | None = None) -> Pu
     by a run that stopped before dedupe are decided first."""
     kept = kept or Kept()
     ctx.store.ensure_ready()
-    deduplicate(ctx, lsh=kept.lsh)
+    if ctx.store.dedupe_pending():
+        from .joining import deduplicate
+
+        deduplicate(ctx, lsh=kept.lsh)
     return kept.publisher.publish(ctx, full)

@@ -13,11 +13,9 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
-
-from pypinyin import lazy_pinyin
 
 from .types import Zone
 
@@ -29,6 +27,8 @@ _SUFFIXES = (("经济技术开发区", "etdz"), ("高新技术产业开发区", 
 
 def pinyin_slug(text: str) -> str:
     """锡山 → xishan; anything not a-z0-9 dropped."""
+    from pypinyin import lazy_pinyin  # its dictionaries take a fifth of a second to load: only when needed
+
     return re.sub(r"[^a-z0-9]+", "", "".join(lazy_pinyin(text)).lower())
 
 
@@ -62,8 +62,9 @@ def _rows(name: str) -> list[_Row]:
     ]
 
 
-def load_builtin(name: str) -> list[Zone]:
-    """The zones of a built-in registry, with derived slugs and candidate aliases (not yet checked)."""
+def load_builtin(name: str, slug: Callable[[str], str] = pinyin_slug) -> list[Zone]:
+    """The zones of a built-in registry, with derived slugs (``slug``: a place name's pinyin) and
+    candidate aliases (not yet checked)."""
     rows = _rows(name)
     bases = []
     for r in rows:
@@ -72,11 +73,11 @@ def load_builtin(name: str) -> list[Zone]:
             if prefix.endswith(suffix) and len(prefix) > len(suffix):
                 prefix = prefix[: -len(suffix)]
                 break
-        bases.append(f"{pinyin_slug(prefix)}-{r.type_key}")
+        bases.append(f"{slug(prefix)}-{r.type_key}")
     counts = Counter(bases)
     slugs = []
     for r, base in zip(rows, bases, strict=True):
-        slugs.append(base if counts[base] == 1 else f"{base}-{pinyin_slug(r.city)}")
+        slugs.append(base if counts[base] == 1 else f"{base}-{slug(r.city)}")
     counts = Counter(slugs)
     slugs = [s if counts[s] == 1 else f"{s}-{r.code.lower()}" for s, r in zip(slugs, rows, strict=True)]
     return [

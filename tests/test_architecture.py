@@ -107,3 +107,44 @@ def test_public_surface() -> None:
         "__version__",
         "load_config",
     }
+
+
+# What most commands never need; `syndicate --help` and an idle `publish` must not import them.
+HEAVY = ("sqlalchemy", "pydantic", "alembic", "pypinyin", "jinja2", "httpx", "feedparser", "numpy", "rich", "uvicorn")
+
+
+def _loaded_after(code: str) -> set[str]:
+    import subprocess
+    import sys
+
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_the_command_line_imports_nothing_heavy_until_a_command_runs() -> None:
+    loaded = _loaded_after("import syndicate.cli")
+    assert "click" in loaded  # the probe sees imports at all
+    assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_an_idle_publish_loads_no_source_reader_dedupe_migrations_or_pinyin(tmp_path: Path) -> None:
+    from .conftest import ZONES_TOML
+
+    (tmp_path / "articles").mkdir()
+    config = tmp_path / "syndicate.toml"
+    config.write_text(
+        '[site]\nbase_url = "http://feeds.example.org/"\n[database]\nurl = "sqlite:///var/s.db"\n'
+        f'[publish]\noutput_dir = "public"\n{ZONES_TOML}\n[[sources]]\nid = "local"\nkind = "directory"\n'
+        'path = "articles"\nlink_template = "https://www.example.org/{stem}.html"\n',
+        encoding="utf-8",
+    )
+    run = (
+        "from syndicate.cli import cli\n"
+        f"try:\n    cli(['--config', {str(config)!r}, 'publish'])\nexcept SystemExit:\n    pass"
+    )
+    first = _loaded_after(run)
+    assert "pypinyin" in first  # the first publish makes the city slugs
+    idle = _loaded_after(run)
+    for heavy in ("pypinyin", "alembic", "numpy", "feedparser", "httpx", "uvicorn"):
+        assert heavy not in idle, heavy

@@ -136,3 +136,14 @@ def test_a_setting_made_once_is_kept(store: Store, db_url: str) -> None:
         other.close()
     assert made == ["first"]
     assert store.setting("digest.secret") == "first"
+
+
+def test_the_schema_revisions_read_from_the_scripts_agree_with_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    from syndicate.store.schema import alembic_config, migrations
+
+    script = ScriptDirectory.from_config(alembic_config())
+    head, known = migrations()
+    assert head == script.get_current_head()
+    assert known == {rev.revision for rev in script.walk_revisions()}

@@ -13,8 +13,6 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from pypinyin import lazy_pinyin
-
 from ..templating import environment, template_problems
 from .feeds import SiteInfo
 
@@ -52,6 +50,8 @@ class FeedListing:
 def search_text(*names: str) -> str:
     """What the index's filter matches for a feed: each name as written and in pinyin (joined, no tones),
     lower case, without spaces: 锡山 matches "锡山", "xishan" and "xish"."""
+    from pypinyin import lazy_pinyin  # only when a list of feeds is written
+
     parts = []
     for name in names:
         if name:

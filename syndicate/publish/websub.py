@@ -11,8 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
-
 __all__ = ["NotifyResult", "next_attempt", "notify"]
 
 
@@ -30,6 +28,8 @@ def next_attempt(attempts: int, now: datetime) -> datetime:
 
 
 def notify(pending: Iterable[tuple[str, str]], user_agent: str, timeout: float = 10.0) -> list[NotifyResult]:
+    import httpx  # only when there is something to notify
+
     results = []
     with httpx.Client(timeout=timeout, headers={"User-Agent": user_agent}, trust_env=False) as client:
         for hub, url in pending:

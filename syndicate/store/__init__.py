@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from alembic import command
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, Row, create_engine, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -178,7 +177,9 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
         try:
             head, known = migrations()
             with self.engine.connect() as conn:
-                current = MigrationContext.configure(conn).get_current_revision()
+                current = None
+                if sa_inspect(conn).has_table("alembic_version"):
+                    current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except SQLAlchemyError as e:
             if out_of_files(e) or no_file_descriptor_left():  # SQLite says only "unable to open"
                 raise StoreError(f"database {_redact(self.url)}: {TOO_MANY_FILES}") from e
@@ -195,6 +196,8 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
 
     def migrate(self) -> None:
         """Create the schema, or bring it up to this version's newest migration."""
+        from alembic import command
+
         cfg = alembic_config()
         try:
             with self.engine.begin() as conn:
@@ -466,6 +469,11 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
     def count_articles(self) -> int:
         with self._session() as s:
             return s.scalar(select(func.count()).select_from(ArticleRow)) or 0
+
+    def dedupe_pending(self) -> bool:
+        """Whether any article waits to be fingerprinted and joined to its story (one indexed lookup)."""
+        with self._session() as s:
+            return s.scalar(select(ArticleRow.id).where(ArticleRow.fingerprinted.is_(False)).limit(1)) is not None
 
     @staticmethod
     def _stored(s: Session, rows: Sequence[ArticleRow | Row[Any]]) -> list[StoredArticle]:

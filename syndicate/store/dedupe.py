@@ -9,12 +9,12 @@ not per article. Decisions themselves are made by ``syndicate.dedupe``; this mod
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import numpy as np
 from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -223,7 +223,7 @@ class DedupeSession:
                     "body_hash": d.keys.body_hash,
                     "title_hash": _h(d.keys.title_key),
                     "length": d.keys.length,
-                    "buckets": np.array(d.keys.buckets, dtype="<i8").tobytes(),
+                    "buckets": _packed(d.keys.buckets),
                 }
                 for d in decisions
             ],
@@ -283,3 +283,9 @@ def forget_signatures(session: Session, article_ids: Sequence[int]) -> None:
     """Make articles pending again (after an edit): their fingerprints are computed anew."""
     session.execute(delete(SignatureRow).where(SignatureRow.article_id.in_(list(article_ids))))
     session.execute(update(ArticleRow).where(ArticleRow.id.in_(list(article_ids))).values(fingerprinted=False))
+
+
+def _packed(buckets: Sequence[int]) -> bytes:
+    """Bucket keys as stored: little-endian signed 64-bit integers (what ``numpy.frombuffer(..., "<i8")``
+    reads back), packed without numpy so that a process that only reads need not import it."""
+    return struct.pack(f"<{len(buckets)}q", *buckets)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic.config import Config as AlembicConfig
-from alembic.script import ScriptDirectory
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 __all__ = ["TOO_MANY_FILES", "alembic_config", "migrations", "no_file_descriptor_left", "out_of_files"]
 
@@ -43,14 +45,29 @@ def no_file_descriptor_left() -> bool:
     return False
 
 
+_REVISION = re.compile(r'^(down_revision|revision)\s*=\s*"([^"]*)"', re.M)
+
+
 @functools.lru_cache(maxsize=1)
 def migrations() -> tuple[str | None, frozenset[str]]:
-    """The newest migration and every known one, read from the scripts once per process."""
-    script = ScriptDirectory.from_config(alembic_config())
-    return script.get_current_head(), frozenset(rev.revision for rev in script.walk_revisions())
+    """The newest migration and every known one, read from the scripts' ``revision`` and
+    ``down_revision`` lines once per process (Alembic itself is imported only to migrate: a command that
+    finds the schema current must not pay for it; a test checks both agree)."""
+    known: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((_MIGRATIONS / "versions").glob("*.py")):
+        fields = dict((k, v) for k, v in _REVISION.findall(path.read_text(encoding="utf-8")))
+        if "revision" in fields:
+            known.add(fields["revision"])
+            if fields.get("down_revision"):
+                parents.add(fields["down_revision"])
+    heads = known - parents
+    return (min(heads) if len(heads) == 1 else None), frozenset(known)
 
 
 def alembic_config() -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     return cfg
