@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	for b in ingest dedupe publish serve digest; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in cli ingest dedupe publish serve digest; do $(BIN)/python bench/$$b.py || exit 1; done
 
 # The long crash test: kill -9 at 100 random points of fetch, publish and digest (about 20 minutes).
 faults: $(STAMP)

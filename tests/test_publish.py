@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -316,3 +317,21 @@ def test_the_feed_lists_kept_between_publishes_match_the_store(
     pipeline.publish(other)  # another process publishes: this one must not trust its lists
     add("c0", "锡山经济技术开发区")
     step()
+
+
+def test_city_and_category_slugs_are_kept_so_feed_urls_never_move(
+    make_context: Callable[..., Context], tmp_path: Path
+) -> None:
+    """A slug is made once per name and kept in the database: a newer pinyin dictionary reading a name
+    otherwise cannot move a published feed (here the kept slug stands for an older reading)."""
+    ctx = make_context()
+    pipeline.publish(ctx, full=True)
+    kept = json.loads(ctx.store.setting("pinyin.slugs") or "{}")
+    assert kept["无锡"] == "wuxi" and kept["苏州"] == "suzhou"
+    ctx.store.set_setting("pinyin.slugs", json.dumps({**kept, "无锡": "wuxi-kept"}, ensure_ascii=False))
+    again = Context.open(ctx.config, ctx.clock)
+    try:
+        paths = {s.spec.path for s in pipeline.feed_selections(again)}
+    finally:
+        again.close()
+    assert "cities/wuxi-kept" in paths and "cities/wuxi" not in paths
