@@ -512,24 +512,75 @@ def load_config(path: Path | str) -> Config:
     """Read, validate and resolve a config file. Raises ``ConfigError`` naming the file and each key."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except FileNotFoundError as e:
         raise ConfigError(f"{path}: config file not found") from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read config file: {e}") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from e
-    return config_from_dict(raw, path)
+    return config_from_dict(raw, path, text)
 
 
-def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
-    """Validate an already-parsed config table as if it had been read from ``path``."""
+def config_from_dict(raw: dict[str, Any], path: Path, text: str = "") -> Config:
+    """Validate an already-parsed config table as if it had been read from ``path`` (``text``: the file,
+    to name the line of each problem)."""
     try:
         config = Config.model_validate(raw)
     except ValidationError as e:
-        problems = tuple(f"{_loc(err['loc'])}: {_plain(err)}" for err in e.errors())
-        raise ConfigError(f"{path}: invalid config", problems) from e
+        problems = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            if err.get("type") == "union_tag_invalid":  # the line of `kind = ...`, not the table's
+                loc += (str((err.get("ctx") or {}).get("discriminator", "kind")).strip("'"),)
+            line = _line_of(text, loc) if text else None
+            where = f" (line {line})" if line else ""
+            problems.append(f"{_loc(err['loc'])}{where}: {_plain(err)}")
+        raise ConfigError(f"{path}: invalid config", tuple(problems)) from e
     return _resolve(config, path)
+
+
+_HEADER = re.compile(r"^\s*\[(\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+
+
+def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
+    """The line (1-based) where the key ``loc`` names is written: its table header (``[publish]``, the
+    n-th ``[[sources]]``), then the key in it; the table's header line when the key is not written (a
+    missing one); None when the file does not say (a key given in an inline table)."""
+    parts = [p for p in loc if not (isinstance(p, str) and p in _SOURCE_KINDS)]
+    table = parts[0] if parts and isinstance(parts[0], str) else None
+    index = parts[1] if len(parts) > 1 and isinstance(parts[1], int) else None
+    key = next((p for p in parts[1:] if isinstance(p, str)), None)
+    if table is None:
+        return None
+    lines = text.splitlines()
+    start = None
+    seen = -1
+    for n, line in enumerate(lines):
+        m = _HEADER.match(line)
+        if m and m.group(2) == table:
+            if m.group(1):  # [[table]]
+                seen += 1
+                if seen != (index or 0):
+                    continue
+            start = n
+            break
+    if start is None:
+        if key is None:
+            return None
+        # A top-level key (no table): look from the top.
+        key, start = table, -1
+    elif key is None:
+        return start + 1
+    for n in range(start + 1, len(lines)):
+        if _HEADER.match(lines[n]):
+            break
+        m = _KEY.match(lines[n])
+        if m and m.group(1) == key:
+            return n + 1
+    return start + 1 if start >= 0 else None
 
 
 def _known_keys() -> set[str]:
@@ -556,6 +607,10 @@ def _plain(err: Any) -> str:
         return f"unknown key {loc[-1]!r}{hint}"
     if kind in ("string_pattern_mismatch", "literal_error", "enum") and "input" in err:
         return f"{err['msg']}; got {err['input']!r}"
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx") or {}
+        key = str(ctx.get("discriminator", "kind")).strip("'")
+        return f"{key} = {ctx.get('tag')!r} is none of {ctx.get('expected_tags')}"
     return str(err["msg"])
 
 

@@ -204,6 +204,20 @@ def test_check_prints_patterns_intact_and_suggests_keys(write_config: Callable[.
     assert "unknown key 'items_per_fed'; did you mean 'items_per_feed'?" in err
 
 
+def test_config_problems_name_their_line_and_the_allowed_kinds(write_config: Callable[..., Path]) -> None:
+    path = write_config('[[sources]]\nid = "p"\nkind = "feeed"\nurl = "p.xml"\n')
+    text = path.read_text(encoding="utf-8").replace("items_per_feed = 3", "items_per_fed = 3")
+    path.write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+    code, _, err = run(path, "check")
+    assert code == 2
+    fed = lines.index("items_per_fed = 3") + 1
+    kind = lines.index('kind = "feeed"') + 1
+    assert f"publish.items_per_fed (line {fed}): unknown key 'items_per_fed'" in err
+    # The second [[sources]] table: the line of its kind, and what kind may be.
+    assert f"sources[1] (line {kind}): kind = 'feeed' is none of 'directory', 'feed', 'sql'" in err
+
+
 def test_check_unknown_source_zone(write_config: Callable[..., Path]) -> None:
     path = write_config('[[sources]]\nid = "p"\nkind = "feed"\nurl = "p.xml"\nzone = "nowhere"\n')
     code, _, err = run(path, "check")
