@@ -296,6 +296,7 @@ class Daemon:
                     self._reload()
         finally:
             self._shutdown()
+            self.say("stopped; the next start goes on from the database")
         return 0
 
     def _address(self) -> tuple[str, int]:
@@ -454,6 +455,7 @@ class Daemon:
             return
         if config.database.url != self.config.database.url:
             log.error("config.reload_refused", extra={"error": "database.url changed: restart to switch databases"})
+            self.say("reload refused, the old config stays: database.url changed: restart to switch databases")
             return
         with self.busy:  # between jobs: the next tick sees the new config whole
             old, self.ctx = self.ctx, self._open(config)
@@ -470,6 +472,12 @@ class Daemon:
                 "removed": sorted(old_ids - new_ids),
                 "recipients": len(config.recipients),
             },
+        )
+        added, removed = sorted(new_ids - old_ids), sorted(old_ids - new_ids)
+        self.say(
+            f"config reloaded: {_n(len(config.sources), 'source')}"
+            + (f", added {', '.join(added)}" if added else "")
+            + (f", removed {', '.join(removed)}" if removed else "")
         )
 
     def _shutdown(self) -> None:
