@@ -95,8 +95,9 @@ def test_atom_source_and_enclosure(make_context: Callable[..., Context], tmp_pat
     [entry] = root.findall(f"{ATOM}entry")
     source = entry.find(f"{ATOM}source")
     assert source is not None
-    assert source.findtext(f"{ATOM}title") == "测试平台"  # a local file feed is credited to the platform
-    assert source.findtext(f"{ATOM}id")
+    # A partner feed read from a file is credited by its title, at the site its articles link to.
+    assert source.findtext(f"{ATOM}title") == "合作伙伴网站"
+    assert source.findtext(f"{ATOM}id") == "https://partner.example.org/"
     assert source.findtext(f"{ATOM}updated")
     enclosure = entry.find(f"{ATOM}link[@rel='enclosure']")
     assert enclosure is not None
