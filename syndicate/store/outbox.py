@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Integer, String, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..types import StoredArticle
-from .models import ArticleRow, ArticleZoneRow, DeliveryRow, DigestArticleRow, DigestRow, RecipientRow, chunks
+from .models import ArticleRow, ArticleZoneRow, DeliveryRow, DigestArticleRow, DigestRow, RecipientRow
 
 __all__ = ["OutboxMixin", "PendingDigest", "RecipientState"]
 
@@ -190,42 +190,41 @@ class OutboxMixin:
 
     def digest_sent(self, digest_id: int, now: datetime) -> bool:
         """Mark a digest sent and its articles delivered, and move the recipient's watermark, in one
-        transaction. Returns False when it was no longer pending (nothing changed)."""
+        transaction. Returns False when it was no longer pending (nothing changed). Four set-based
+        statements, whatever the digest holds (each delivery with its article's story at this moment)."""
         with self._session() as s:
-            row = s.get(DigestRow, digest_id, with_for_update=True)
-            if row is None or row.status != "pending":
+            row = s.execute(
+                select(DigestRow.recipient, DigestRow.window_end).where(
+                    DigestRow.id == digest_id, DigestRow.status == "pending"
+                )
+            ).one_or_none()
+            if row is None:
                 return False
-            row.status = "sent"
-            row.sent_at = now
-            row.last_error = None
-            ids = list(s.scalars(select(DigestArticleRow.article_id).where(DigestArticleRow.digest_id == digest_id)))
-            stories: dict[int, int] = {}
-            for chunk in chunks(ids):
-                stories.update(
-                    (aid, story if story is not None else aid)
-                    for aid, story in s.execute(
-                        select(ArticleRow.id, ArticleRow.story_id).where(ArticleRow.id.in_(chunk))
+            recipient, window_end = row
+            s.execute(
+                update(DigestRow).where(DigestRow.id == digest_id).values(status="sent", sent_at=now, last_error=None)
+            )
+            delivered = exists().where(
+                DeliveryRow.recipient == recipient, DeliveryRow.article_id == DigestArticleRow.article_id
+            )
+            s.execute(
+                insert(DeliveryRow).from_select(
+                    ["recipient", "article_id", "story_id", "digest_id"],
+                    select(
+                        literal(recipient, String),
+                        DigestArticleRow.article_id,
+                        func.coalesce(ArticleRow.story_id, ArticleRow.id),
+                        literal(digest_id, Integer),
                     )
+                    .join(ArticleRow, ArticleRow.id == DigestArticleRow.article_id)
+                    .where(DigestArticleRow.digest_id == digest_id, ~delivered),
                 )
-            known: set[int] = set()
-            for chunk in chunks(ids):
-                known.update(
-                    s.scalars(
-                        select(DeliveryRow.article_id).where(
-                            DeliveryRow.recipient == row.recipient, DeliveryRow.article_id.in_(chunk)
-                        )
-                    )
-                )
-            rows = [
-                {"recipient": row.recipient, "article_id": a, "story_id": st, "digest_id": digest_id}
-                for a, st in stories.items()
-                if a not in known
-            ]
-            if rows:
-                s.execute(insert(DeliveryRow), rows)
-            recipient = s.get(RecipientRow, row.recipient)
-            if recipient is not None and recipient.watermark < row.window_end:
-                recipient.watermark = row.window_end
+            )
+            s.execute(
+                update(RecipientRow)
+                .where(RecipientRow.email == recipient, RecipientRow.watermark < window_end)
+                .values(watermark=window_end)
+            )
             return True
 
     def digest_retry(self, digest_id: int, error: str, next_attempt: datetime) -> int:
