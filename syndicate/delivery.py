@@ -280,15 +280,23 @@ def _view(
     now: datetime,
     secret: bytes | None = None,
     message_id: str | None = None,
+    made: dict[tuple[int, str], DigestItem] | None = None,
 ) -> DigestView:
+    """What ``recipient``'s digest shows. ``made``: the items made earlier in this run, by (article, time
+    zone): many recipients share an article, whose summary and "also reported by" are made once."""
     config = ctx.config
     tz = _tz(ctx, recipient)
     zones = ctx.zones_by_slug
-    stories = ctx.store.story_sources([a.story_id for a in articles if a.story_id is not None])
+    made = {} if made is None else made
     listed = {a.id for a in articles[: config.digest.max_items]}
+    missing = [a for a in articles if a.id in listed and (a.id, str(tz)) not in made]
+    if missing:
+        stories = ctx.store.story_sources([a.story_id for a in missing if a.story_id is not None])
+        for a in missing:
+            made[(a.id, str(tz))] = _item(ctx, stories, a, tz)
     groups = []
     for key, members in _grouped(articles, follows):
-        items = [_item(ctx, stories, m, tz) for m in members if m.id in listed]
+        items = [made[(m.id, str(tz))] for m in members if m.id in listed]
         groups.append(
             DigestGroup(
                 name=zones[key].name if key in zones else (key or "其他"),
@@ -438,6 +446,7 @@ class _Sender:
         self.secret = _secret(ctx)
         self.dkim = _dkim_key(ctx.config)
         self.waiting: set[str] = set()  # recipients with a recorded digest not yet accepted
+        self.made: dict[tuple[int, str], DigestItem] = {}  # digest items of this run, shared by recipients
 
     def send(self, d: PendingDigest) -> DigestOutcome:
         if self.down is not None:
@@ -557,7 +566,7 @@ def _one(
             ctx.store.fill_slot(email, slot)
         return DigestOutcome(email, "empty")
     message_id = make_message_id(config.digest.sender)
-    view = _view(ctx, r, follows, articles, now, sender.secret, message_id)
+    view = _view(ctx, r, follows, articles, now, sender.secret, message_id, sender.made)
     data = _message(ctx, r, view, now, message_id, sender.dkim)
     if dry_run:
         name = f"{now.strftime('%Y%m%dT%H%M%S')}-{email}"
