@@ -519,10 +519,27 @@ def digest(
                     progress(sent)
         states = ctx.store.recipients()
         sender.waiting = ctx.store.pending_recipients()
-        for n, r in enumerate(chosen):
-            ctx.advance("digest", n, len(chosen))
-            outcome = _one(ctx, r, states[r.key], selections, sender, force, dry_run)
-            if outcome is not None:
+        due: list[tuple[Recipient, RecipientState, str | None]] = []
+        for r in chosen:
+            stopped, slot = _stopped(ctx, r, states[r.key], sender, force, dry_run)
+            if stopped is not None:
+                report.outcomes.append(stopped)
+                if progress:
+                    progress(stopped)
+            elif slot is not None or force:
+                due.append((r, states[r.key], slot))
+        done = len(chosen) - len(due)
+        # The articles of a batch of recipients are chosen in two queries (``digest_candidates_many``).
+        for start in range(0, len(due), _BATCH):
+            batch = due[start : start + _BATCH]
+            follows = {r.key: _follows(ctx.site, r, selections)[0] for r, _, _ in batch}
+            found = ctx.store.digest_candidates_many(
+                [(r.key, st.watermark - GRACE, follows[r.key].zones, follows[r.key].categories) for r, st, _ in batch]
+            )
+            for r, st, slot in batch:
+                ctx.advance("digest", done, len(chosen))
+                done += 1
+                outcome = _one(ctx, r, st, slot, follows[r.key], found[r.key], sender, dry_run)
                 report.outcomes.append(outcome)
                 if progress:
                     progress(outcome)
@@ -537,30 +554,40 @@ def digest(
     return report
 
 
+def _stopped(
+    ctx: Context, r: Recipient, state: RecipientState, sender: _Sender, force: bool, dry_run: bool
+) -> tuple[DigestOutcome | None, str | None]:
+    """Why ``r`` gets no digest in this run (an outcome), else the local date whose digest is due (None:
+    not due yet, which ``force`` overrides)."""
+    email = r.key
+    if state.unsubscribed_at is not None:
+        return DigestOutcome(email, "unsubscribed"), None
+    if state.failed_at is not None:
+        return DigestOutcome(email, "blocked", error=state.failure), None
+    if r.paused_at is not None:
+        return DigestOutcome(email, "paused"), None
+    if not dry_run and email in sender.waiting:
+        return DigestOutcome(email, "waiting"), None  # its recorded digest goes first, on a later run
+    return None, due_slot(ctx.clock(), _tz(ctx, r), _send_time(ctx, r), state.slot_date)
+
+
+_BATCH = 500  # recipients whose articles are chosen together
+
+
 def _one(
     ctx: Context,
     r: Recipient,
     state: RecipientState,
-    selections: list[FeedSelection],
+    slot: str | None,
+    follows: _Follows,
+    articles: list[StoredArticle],
     sender: _Sender,
-    force: bool,
     dry_run: bool,
-) -> DigestOutcome | None:
+) -> DigestOutcome:
+    """Compose, record and send ``r``'s digest of ``articles`` (or note that there is nothing new)."""
     config = ctx.config
     now = ctx.clock()
-    email = r.email.lower()
-    if state.unsubscribed_at is not None:
-        return DigestOutcome(email, "unsubscribed")
-    if state.failed_at is not None:
-        return DigestOutcome(email, "blocked", error=state.failure)
-    if r.paused_at is not None:
-        return DigestOutcome(email, "paused")
-    if not dry_run and email in sender.waiting:
-        return DigestOutcome(email, "waiting")  # its recorded digest goes first, on a later run
-    slot = due_slot(now, _tz(ctx, r), _send_time(ctx, r), state.slot_date)
-    if slot is None and not force:
-        return None
-    follows, articles = _candidates(ctx, r, state, selections)
+    email = r.key
     if not articles:
         if slot is not None and not dry_run:
             ctx.store.fill_slot(email, slot)

@@ -690,3 +690,29 @@ def test_unsubscribe_pages_come_from_the_template_and_work_on_a_phone(
     (own / "unsubscribe.html.j2").write_text("<p>{{ page }}:{{ email }}</p>\n", encoding="utf-8")
     base = start_server(web.FeedApp(tmp_path, selfservice=Fake(), templates=own))
     assert httpx.post(f"{base}/unsubscribe", params={"token": "t"}).text == "<p>done:zhang@example.org</p>\n"
+
+
+def test_choosing_for_many_recipients_at_once_gives_each_what_choosing_alone_gives(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock
+) -> None:
+    _, port = sink
+    ctx = fetched(make_context, port, articles, ("x1", "xishan"), ("s1", "sip"), ("w1", "wuxi-hitech"))
+    delivery.digest(ctx)  # deliveries now exist for both
+    clock.now += timedelta(hours=2)
+    write(articles, "x2", "xishan")
+    write(articles, "s2", "sip")
+    pipeline.fetch(ctx)
+    since = clock.now - timedelta(days=2)
+    wanted = [
+        ("zhang@example.org", since, ("xishan",), ()),
+        ("li@example.org", since, ("sip",), ()),
+        ("wang@example.org", clock.now - timedelta(hours=1), ("xishan", "wuxi-hitech"), ()),  # no deliveries
+        ("zhao@example.org", since, (), ()),  # follows nothing
+    ]
+    many = ctx.store.digest_candidates_many(wanted)
+    for email, start, zones, categories in wanted:
+        alone = ctx.store.digest_candidates(email, start, zones, categories)
+        assert [a.id for a in many[email]] == [a.id for a in alone], email
+    assert [a.article.title for a in many["zhang@example.org"]] == ["锡山经济技术开发区新闻x2"]  # x1 was delivered
+    assert {a.article.title for a in many["wang@example.org"]} == {"锡山经济技术开发区新闻x2"}
+    assert many["zhao@example.org"] == []

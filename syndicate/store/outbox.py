@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..types import StoredArticle
-from .models import ArticleRow, ArticleZoneRow, DeliveryRow, DigestArticleRow, DigestRow, RecipientRow
+from .models import ArticleRow, ArticleZoneRow, DeliveryRow, DigestArticleRow, DigestRow, RecipientRow, chunks
 
 __all__ = ["OutboxMixin", "PendingDigest", "RecipientState"]
 
@@ -85,30 +85,60 @@ class OutboxMixin:
     ) -> list[StoredArticle]:
         """Canonical, deduplicated articles first stored after ``since`` in any of ``zones`` or
         ``categories``, whose story has never been delivered to ``email``; newest published first."""
-        email = email.lower()
+        return self.digest_candidates_many([(email, since, zones, categories)])[email.lower()]
+
+    def digest_candidates_many(
+        self, wanted: Sequence[tuple[str, datetime, Collection[str], Collection[str]]]
+    ) -> dict[str, list[StoredArticle]]:
+        """``digest_candidates`` of many recipients (address, since, zones, categories) at once: one query
+        for the articles any of them may get and one for the stories already delivered to them, then
+        each recipient's share (a digest run costs two queries per batch, not two per recipient)."""
+        out: dict[str, list[StoredArticle]] = {w[0].lower(): [] for w in wanted}
+        active = [(e.lower(), since, set(zs), set(cs)) for e, since, zs, cs in wanted if zs or cs]
+        if not active:
+            return out
+        zones = sorted(set().union(*(w[2] for w in active)))
+        categories = sorted(set().union(*(w[3] for w in active)))
         followed = []
         if zones:
             followed.append(
-                ArticleRow.id.in_(select(ArticleZoneRow.article_id).where(ArticleZoneRow.zone_slug.in_(list(zones))))
+                ArticleRow.id.in_(select(ArticleZoneRow.article_id).where(ArticleZoneRow.zone_slug.in_(zones)))
             )
         if categories:
-            followed.append(ArticleRow.category.in_(list(categories)))
-        if not followed:
-            return []
-        delivered = select(DeliveryRow.story_id).where(DeliveryRow.recipient == email)
+            followed.append(ArticleRow.category.in_(categories))
         query = (
             select(ArticleRow)
             .where(
                 ArticleRow.canonical.is_(True),
                 ArticleRow.story_id.is_not(None),
-                ArticleRow.first_seen > since,
+                ArticleRow.first_seen > min(w[1] for w in active),
                 or_(*followed),
-                ArticleRow.story_id.not_in(delivered),
             )
             .order_by(ArticleRow.published.desc(), ArticleRow.id.desc())
         )
+        delivered: dict[str, set[int]] = {w[0]: set() for w in active}
         with self._session() as s:
-            return self._stored(s, s.scalars(query).all())
+            stored = self._stored(s, s.scalars(query).all())
+            stories = sorted({a.story_id for a in stored if a.story_id is not None})
+            for emails in chunks(sorted(delivered)):
+                for some in chunks(stories):
+                    found = s.execute(
+                        select(DeliveryRow.recipient, DeliveryRow.story_id).where(
+                            DeliveryRow.recipient.in_(emails), DeliveryRow.story_id.in_(some)
+                        )
+                    )
+                    for recipient, story in found:
+                        delivered[recipient].add(story)
+        for email, since, zs, cs in active:
+            seen = delivered[email]
+            out[email] = [
+                a
+                for a in stored
+                if a.first_seen > since
+                and a.story_id not in seen
+                and (not zs.isdisjoint(a.zones) or a.article.category in cs)
+            ]
+        return out
 
     def digest_message(self, email: str, message_id: str) -> bytes | None:
         """The message recorded for ``email`` under ``message_id`` (its web copy), or None."""
