@@ -710,8 +710,8 @@ def test_choosing_for_many_recipients_at_once_gives_each_what_choosing_alone_giv
         ("zhao@example.org", since, (), ()),  # follows nothing
     ]
     many = ctx.store.digest_candidates_many(wanted)
-    for email, start, zones, categories in wanted:
-        alone = ctx.store.digest_candidates(email, start, zones, categories)
+    for email, after, zones, categories in wanted:
+        alone = ctx.store.digest_candidates(email, after, zones, categories)
         assert [a.id for a in many[email]] == [a.id for a in alone], email
     assert [a.article.title for a in many["zhang@example.org"]] == ["锡山经济技术开发区新闻x2"]  # x1 was delivered
     assert {a.article.title for a in many["wang@example.org"]} == {"锡山经济技术开发区新闻x2"}
