@@ -58,7 +58,7 @@ from .mail import (
     sender_address,
 )
 from .publish import FeedSelection, SiteInfo
-from .store import PendingDigest, RecipientState
+from .store import ComposedDigest, PendingDigest, RecipientState
 from .text import first_image, summarize
 from .types import Enclosure, Preferences, StoredArticle
 from .urls import as_uri
@@ -536,13 +536,31 @@ def digest(
             found = ctx.store.digest_candidates_many(
                 [(r.key, st.watermark - GRACE, follows[r.key].zones, follows[r.key].categories) for r, st, _ in batch]
             )
-            for r, st, slot in batch:
-                ctx.advance("digest", done, len(chosen))
-                done += 1
-                outcome = _one(ctx, r, st, slot, follows[r.key], found[r.key], sender, dry_run)
-                report.outcomes.append(outcome)
-                if progress:
-                    progress(outcome)
+            for start_record in range(0, len(batch), _RECORD_BATCH):
+                composed: list[tuple[Recipient, ComposedDigest, int]] = []
+                for r, st, slot in batch[start_record : start_record + _RECORD_BATCH]:
+                    ctx.advance("digest", done, len(chosen))
+                    done += 1
+                    made = _compose(ctx, r, st, slot, follows[r.key], found[r.key], sender, dry_run)
+                    if isinstance(made, DigestOutcome):
+                        report.outcomes.append(made)
+                        if progress:
+                            progress(made)
+                    else:
+                        composed.append((r, made, len(found[r.key])))
+                # Recorded together before any is sent; each marked sent as the server accepts it.
+                ids = ctx.store.record_digests([c for _, c, _ in composed], ctx.clock()) if composed else []
+                for (_, c, items), digest_id in zip(composed, ids, strict=True):
+                    if digest_id is None:
+                        outcome = DigestOutcome(c.email, "taken")  # another run recorded this window meanwhile
+                    else:
+                        pending = PendingDigest(
+                            digest_id, c.email, c.message_id, c.message, items, 0, c.slot_date, c.window[1]
+                        )
+                        outcome = sender.send(pending)
+                    report.outcomes.append(outcome)
+                    if progress:
+                        progress(outcome)
     finally:
         if own or dry_run:
             out.close()
@@ -572,9 +590,10 @@ def _stopped(
 
 
 _BATCH = 500  # recipients whose articles are chosen together
+_RECORD_BATCH = 50  # digests recorded in one transaction before they are sent
 
 
-def _one(
+def _compose(
     ctx: Context,
     r: Recipient,
     state: RecipientState,
@@ -583,8 +602,9 @@ def _one(
     articles: list[StoredArticle],
     sender: _Sender,
     dry_run: bool,
-) -> DigestOutcome:
-    """Compose, record and send ``r``'s digest of ``articles`` (or note that there is nothing new)."""
+) -> DigestOutcome | ComposedDigest:
+    """``r``'s digest of ``articles``, ready to record; or what happened instead (nothing new; rendered
+    to the outbox folder in a dry run)."""
     config = ctx.config
     now = ctx.clock()
     email = r.key
@@ -599,12 +619,7 @@ def _one(
         name = f"{now.strftime('%Y%m%dT%H%M%S')}-{email}"
         where = sender.transport.send(Envelope(sender.sender, email, data, name))
         return DigestOutcome(email, "dry-run", len(articles), where=where)
-    window = (state.watermark, now)
-    digest_id = ctx.store.record_digest(email, window, slot, message_id, data, [a.id for a in articles], now)
-    if digest_id is None:
-        return DigestOutcome(email, "taken")  # another run recorded this window at the same moment
-    pending = PendingDigest(digest_id, email, message_id, data, len(articles), 0, slot, now)
-    return sender.send(pending)
+    return ComposedDigest(email, (state.watermark, now), slot, message_id, data, [a.id for a in articles])
 
 
 # -- preview, schedule -----------------------------------------------------------------------

@@ -716,3 +716,26 @@ def test_choosing_for_many_recipients_at_once_gives_each_what_choosing_alone_giv
     assert [a.article.title for a in many["zhang@example.org"]] == ["锡山经济技术开发区新闻x2"]  # x1 was delivered
     assert {a.article.title for a in many["wang@example.org"]} == {"锡山经济技术开发区新闻x2"}
     assert many["zhao@example.org"] == []
+
+
+def test_digests_recorded_together_survive_one_taken_by_another_run(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path, clock: FixedClock
+) -> None:
+    from syndicate.store import ComposedDigest
+
+    _, port = sink
+    ctx = fetched(make_context, port, articles, ("x1", "xishan"))
+    now = clock.now
+    window = (now - timedelta(days=1), now)
+
+    def composed(email: str) -> ComposedDigest:
+        return ComposedDigest(email, window, None, f"<{email}>", b"message", [])
+
+    (first,) = ctx.store.record_digests([composed("zhang@example.org")], now)
+    assert first is not None
+    # Another run recorded zhang's digest of this window first: li's is recorded all the same.
+    taken, li = ctx.store.record_digests([composed("zhang@example.org"), composed("li@example.org")], now)
+    assert taken is None and li is not None
+    pending = {d.recipient for d in ctx.store.pending_digests(now)}
+    assert pending == {"zhang@example.org", "li@example.org"}
+    assert len([d for d in ctx.store.digest_log() if d["recipient"] == "zhang@example.org"]) == 1

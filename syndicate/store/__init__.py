@@ -44,7 +44,7 @@ from .models import (
     SignatureRow,
     chunks,
 )
-from .outbox import OutboxMixin, PendingDigest, RecipientState
+from .outbox import ComposedDigest, OutboxMixin, PendingDigest, RecipientState
 from .publishing import Changes, FeedState, PublishStateMixin
 from .schema import TOO_MANY_FILES, alembic_config, migrations, no_file_descriptor_left, out_of_files
 from .sourcestate import SourceStateMixin, state_row
@@ -53,6 +53,7 @@ from .subscribers import SubscriberMixin
 __all__ = [
     "Changes",
     "ChooseCanonical",
+    "ComposedDigest",
     "Decision",
     "DedupeSession",
     "FeedState",

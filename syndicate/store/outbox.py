@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ..types import StoredArticle
 from .models import ArticleRow, ArticleZoneRow, DeliveryRow, DigestArticleRow, DigestRow, RecipientRow, chunks
 
-__all__ = ["OutboxMixin", "PendingDigest", "RecipientState"]
+__all__ = ["ComposedDigest", "OutboxMixin", "PendingDigest", "RecipientState"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,18 @@ class RecipientState:
     failed_at: datetime | None
     failure: str | None
     resubscribed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedDigest:
+    """A digest composed and not yet recorded."""
+
+    email: str
+    window: tuple[datetime, datetime]
+    slot_date: str | None
+    message_id: str
+    message: bytes
+    article_ids: Sequence[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,42 +170,52 @@ class OutboxMixin:
     ) -> int | None:
         """Record a composed digest (and the slot it fills) before sending it. Returns its id, or None when
         another run already recorded this recipient's digest of this window."""
-        email = email.lower()
+        return self.record_digests([ComposedDigest(email, window, slot_date, message_id, message, article_ids)], now)[0]
+
+    def record_digests(self, digests: Sequence[ComposedDigest], now: datetime) -> list[int | None]:
+        """Record composed digests before sending them, in one transaction; each one's id, or None for one
+        whose recipient already has a digest of that window recorded by another run (then the others are
+        recorded one by one, so that one collision does not cost the batch)."""
         try:
             with self._session() as s:
-                # A digest that failed for good and was never delivered is superseded by this one.
-                s.execute(
-                    delete(DigestRow).where(
-                        DigestRow.recipient == email, DigestRow.window_start == window[0], DigestRow.status == "failed"
-                    )
-                )
-                digest_id: int | None = s.scalar(
-                    insert(DigestRow)
-                    .values(
-                        recipient=email,
-                        window_start=window[0],
-                        window_end=window[1],
-                        slot_date=slot_date,
-                        message_id=message_id,
-                        message=message,
-                        items=len(article_ids),
-                        status="pending",
-                        created=now,
-                        attempts=0,
-                        next_attempt=now,
-                    )
-                    .returning(DigestRow.id)
-                )
-                assert digest_id is not None
-                if article_ids:
-                    s.execute(
-                        insert(DigestArticleRow), [{"digest_id": digest_id, "article_id": a} for a in article_ids]
-                    )
-                if slot_date is not None:
-                    s.execute(update(RecipientRow).where(RecipientRow.email == email).values(slot_date=slot_date))
-                return digest_id
+                return [self._record(s, d, now) for d in digests]
         except IntegrityError:
-            return None
+            if len(digests) == 1:
+                return [None]
+        return [self.record_digests([d], now)[0] for d in digests]
+
+    @staticmethod
+    def _record(s: Session, d: ComposedDigest, now: datetime) -> int:
+        email = d.email.lower()
+        # A digest that failed for good and was never delivered is superseded by this one.
+        s.execute(
+            delete(DigestRow).where(
+                DigestRow.recipient == email, DigestRow.window_start == d.window[0], DigestRow.status == "failed"
+            )
+        )
+        digest_id: int | None = s.scalar(
+            insert(DigestRow)
+            .values(
+                recipient=email,
+                window_start=d.window[0],
+                window_end=d.window[1],
+                slot_date=d.slot_date,
+                message_id=d.message_id,
+                message=d.message,
+                items=len(d.article_ids),
+                status="pending",
+                created=now,
+                attempts=0,
+                next_attempt=now,
+            )
+            .returning(DigestRow.id)
+        )
+        assert digest_id is not None
+        if d.article_ids:
+            s.execute(insert(DigestArticleRow), [{"digest_id": digest_id, "article_id": a} for a in d.article_ids])
+        if d.slot_date is not None:
+            s.execute(update(RecipientRow).where(RecipientRow.email == email).values(slot_date=d.slot_date))
+        return digest_id
 
     def fill_slot(self, email: str, slot_date: str) -> None:
         """Note that the scheduled digest of ``slot_date`` was looked at and had nothing to send."""
