@@ -10,12 +10,21 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, tzinfo
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .console import add_row as _add_row
+from .console import err as _err
+from .console import error_text as _error_text
+from .console import local as _local
+from .console import out as _out
+from .console import print_table as _print_table
+from .console import short as _short
+from .console import table as _table
+from .console import times_note as _times_note
 from .exceptions import ConfigError, SyndicateError
 from .logs import configure_logging
 
@@ -23,9 +32,6 @@ from .logs import configure_logging
 # the digest stack, the web server, Alembic, the pinyin dictionary or rich's tables (bench/cli.py;
 # tests/test_architecture.py keeps them out of this module's import).
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
-
     from . import delivery, pipeline, subscriptions, web
     from . import status as health
     from .config import Config
@@ -50,35 +56,6 @@ else:
 __all__ = ["main"]
 
 T = TypeVar("T")
-
-
-class _Output:
-    """A rich console made on first use (rich is imported then)."""
-
-    def __init__(self, stderr: bool = False) -> None:
-        self.stderr = stderr
-        self._console: Console | None = None
-
-    @property
-    def console(self) -> Console:
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(stderr=self.stderr, highlight=False, soft_wrap=True)
-        return self._console
-
-    def print(self, *objects: Any, **kw: Any) -> None:
-        self.console.print(*objects, **kw)
-
-
-_out = _Output()
-_err = _Output(stderr=True)
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 class _State:
@@ -116,59 +93,6 @@ def _errors() -> Iterator[None]:
     except SyndicateError as e:
         _err.print(_error_text(e))
         sys.exit(1)
-
-
-def _error_text(e: Exception) -> Any:
-    from rich.text import Text
-
-    return Text.assemble(("error:", "red"), f" {e}")
-
-
-def _add_row(table: Table, *cells: str) -> None:
-    """A row whose cells are plain text: titles, errors and reason phrases come from partners, and rich
-    would read ``[bold]`` or ``[/x]`` in them as markup (or fail on it)."""
-    from rich.text import Text
-
-    table.add_row(*(Text(c) for c in cells))
-
-
-def _local(value: datetime | None, tz: tzinfo) -> str:
-    """A stored time for people: in the site's zone, named, or "-"."""
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z") if value else "-"
-
-
-def _short(value: datetime | None, tz: tzinfo, now: datetime) -> str:
-    """A stored time in a narrow column, in the site's zone (named once, below the table): the time of day
-    when it is today there, else the date and time, else (another year) the date."""
-    if value is None:
-        return "-"
-    local, today = value.astimezone(tz), now.astimezone(tz)
-    if local.date() == today.date():
-        return local.strftime("%H:%M")
-    return local.strftime("%m-%d %H:%M") if local.year == today.year else local.strftime("%Y-%m-%d")
-
-
-def _table(*columns: str, title: str | None = None) -> Table:
-    """A table that fits 80 columns when its cells are short: a rule under the header, no side borders."""
-    from rich import box
-    from rich.table import Table
-
-    return Table(*columns, title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-
-
-def _print_table(table: Table, wide: bool = False) -> None:
-    """``wide``: every cell whole, however wide the terminal (for a pager or a file)."""
-    if wide:
-        from rich.console import Console
-
-        Console(highlight=False, soft_wrap=True, width=10_000).print(table)
-    else:
-        _out.print(table)
-
-
-def _times_note(tz: tzinfo, wide: bool) -> None:
-    if not wide:
-        _out.print(f"times in {tz} ({datetime.now(tz):%Z}); --wide for full dates and every column", markup=False)
 
 
 def _with_context(state: _State, fn: Callable[[pipeline.Context], T]) -> T:

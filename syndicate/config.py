@@ -8,7 +8,6 @@ Unknown keys are errors, so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -27,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from .configerrors import describe, known_keys
 from .exceptions import ConfigError
 
 __all__ = [
@@ -529,101 +529,10 @@ def config_from_dict(raw: dict[str, Any], path: Path, text: str = "") -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            loc = tuple(err["loc"])
-            if err.get("type") == "union_tag_invalid":  # the line of `kind = ...`, not the table's
-                loc += (str((err.get("ctx") or {}).get("discriminator", "kind")).strip("'"),)
-            line = _line_of(text, loc) if text else None
-            where = f" (line {line})" if line else ""
-            problems.append(f"{_loc(err['loc'])}{where}: {_plain(err)}")
-        raise ConfigError(f"{path}: invalid config", tuple(problems)) from e
+        known = known_keys(Config, _Model)
+        problems = tuple(describe(err, text, known, _SOURCE_KINDS) for err in e.errors())
+        raise ConfigError(f"{path}: invalid config", problems) from e
     return _resolve(config, path)
-
-
-_HEADER = re.compile(r"^\s*\[(\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
-
-
-def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
-    """The line (1-based) where the key ``loc`` names is written: its table header (``[publish]``, the
-    n-th ``[[sources]]``), then the key in it; the table's header line when the key is not written (a
-    missing one); None when the file does not say (a key given in an inline table)."""
-    parts = [p for p in loc if not (isinstance(p, str) and p in _SOURCE_KINDS)]
-    table = parts[0] if parts and isinstance(parts[0], str) else None
-    index = parts[1] if len(parts) > 1 and isinstance(parts[1], int) else None
-    key = next((p for p in parts[1:] if isinstance(p, str)), None)
-    if table is None:
-        return None
-    lines = text.splitlines()
-    start = None
-    seen = -1
-    for n, line in enumerate(lines):
-        m = _HEADER.match(line)
-        if m and m.group(2) == table:
-            if m.group(1):  # [[table]]
-                seen += 1
-                if seen != (index or 0):
-                    continue
-            start = n
-            break
-    if start is None:
-        if key is None:
-            return None
-        # A top-level key (no table): look from the top.
-        key, start = table, -1
-    elif key is None:
-        return start + 1
-    for n in range(start + 1, len(lines)):
-        if _HEADER.match(lines[n]):
-            break
-        m = _KEY.match(lines[n])
-        if m and m.group(1) == key:
-            return n + 1
-    return start + 1 if start >= 0 else None
-
-
-def _known_keys() -> set[str]:
-    """Every key some table of the config file may hold (field names and their aliases)."""
-    keys: set[str] = set()
-    todo: list[type[BaseModel]] = [Config, _Model]
-    seen: set[type[BaseModel]] = set()
-    while todo:
-        model = todo.pop()
-        if model not in seen:
-            seen.add(model)
-            todo += model.__subclasses__()
-            keys.update(field.alias or name for name, field in model.model_fields.items())
-    return keys
-
-
-def _plain(err: Any) -> str:
-    """A validation error as an operator reads it: an unknown key with its likely meaning, a pattern or a
-    choice with the value given."""
-    kind, loc = err.get("type"), err.get("loc") or ()
-    if kind == "extra_forbidden" and loc and isinstance(loc[-1], str):
-        close = difflib.get_close_matches(loc[-1], sorted(_known_keys()), n=1, cutoff=0.75)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown key {loc[-1]!r}{hint}"
-    if kind in ("string_pattern_mismatch", "literal_error", "enum") and "input" in err:
-        return f"{err['msg']}; got {err['input']!r}"
-    if kind == "union_tag_invalid":
-        ctx = err.get("ctx") or {}
-        key = str(ctx.get("discriminator", "kind")).strip("'")
-        return f"{key} = {ctx.get('tag')!r} is none of {ctx.get('expected_tags')}"
-    return str(err["msg"])
-
-
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for i, part in enumerate(loc):
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif i >= 2 and loc[0] == "sources" and isinstance(loc[i - 1], int) and part in _SOURCE_KINDS:
-            continue  # pydantic puts the union's tag in the path; the user never wrote it
-        else:
-            out += ("." if out else "") + part
-    return out or "(top level)"
 
 
 def _resolve(config: Config, path: Path) -> Config:

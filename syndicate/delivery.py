@@ -25,7 +25,6 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 from .config import Config, RecipientConfig
 from .context import Context, feed_selections, other_sources, zone_and_city_selections, zone_set
@@ -58,24 +57,21 @@ from .mail import (
     sender_address,
 )
 from .publish import FeedSelection, SiteInfo
+from .recipients import Recipient, find_recipient, recipient_tz, recipients, send_time
 from .store import ComposedDigest, PendingDigest, RecipientState
 from .text import first_image, summarize
-from .types import Enclosure, Preferences, StoredArticle
+from .types import Enclosure, StoredArticle
 from .urls import as_uri
 
 __all__ = [
     "DigestOutcome",
     "DigestReport",
-    "Recipient",
     "check_recipients",
     "digest",
     "digest_secret",
-    "find_recipient",
-    "merge_recipients",
     "next_digests",
     "preferences_url",
     "preview",
-    "recipients",
     "send_notice",
     "unsubscribe_url",
     "web_copy_url",
@@ -121,62 +117,6 @@ class DigestReport:
     @property
     def failed(self) -> bool:
         return any(o.status in ("retry", "failed") for o in self.outcomes)
-
-
-# -- who gets digests ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """A recipient as digests are made for them: their ``[[recipients]]`` entry with what they saved on
-    their preferences page over it, or a recipient who signed up (no entry)."""
-
-    email: str
-    name: str = ""
-    zones: tuple[str, ...] = ()
-    cities: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    timezone: str | None = None
-    send_at: str | None = None  # None: [digest] send_at
-    paused_at: datetime | None = None
-    configured: bool = True  # has a [[recipients]] entry
-    saved: Preferences | None = None  # what they chose themselves, when they did
-
-    @property
-    def key(self) -> str:
-        return self.email.lower()
-
-
-def merge_recipients(configured: Sequence[RecipientConfig], saved: dict[str, Preferences]) -> list[Recipient]:
-    """Everyone who gets digests: the configured recipients in their order, each with their saved
-    preferences winning over the entry, then those who signed up, by address."""
-    out = []
-    for r in configured:
-        p = saved.get(r.email.lower())
-        if p is None:
-            out.append(Recipient(r.email, r.name, r.zones, r.cities, r.categories, r.timezone, r.send_at))
-        else:
-            out.append(_from_saved(p, r.email, configured=True))
-    known = {r.email.lower() for r in configured}
-    out += [_from_saved(p, p.email, configured=False) for key, p in sorted(saved.items()) if key not in known]
-    return out
-
-
-def _from_saved(p: Preferences, email: str, configured: bool) -> Recipient:
-    return Recipient(email, p.name, p.zones, p.cities, p.categories, p.timezone, p.send_at, p.paused_at, configured, p)
-
-
-def recipients(ctx: Context) -> list[Recipient]:
-    """Everyone who gets digests, as ``merge_recipients`` makes them from the config and the database."""
-    return merge_recipients(ctx.config.recipients, ctx.store.preferences())
-
-
-def find_recipient(ctx: Context, email: str) -> Recipient:
-    """The recipient ``email`` (configured or signed up). Raises ``ConfigError`` naming the config file."""
-    for r in recipients(ctx):
-        if r.key == email.lower():
-            return r
-    raise ConfigError(f"no recipient {email!r} in {ctx.config.path} or among those who signed up")
 
 
 # -- what a recipient follows -------------------------------------------------------------------------
@@ -239,18 +179,6 @@ def check_recipients(config: Config) -> list[str]:
 # -- composing -------------------------------------------------------------------------------------------
 
 
-def _tz(ctx: Context, recipient: Recipient) -> ZoneInfo:
-    return ZoneInfo(recipient.timezone) if recipient.timezone else ctx.config.site.tz
-
-
-def _send_time(ctx: Context, recipient: Recipient) -> tuple[int, int]:
-    """The local time of day ``recipient``'s digest is due."""
-    if recipient.send_at:
-        hour, minute = recipient.send_at.split(":")
-        return int(hour), int(minute)
-    return ctx.config.digest.send_time
-
-
 def _secret(ctx: Context) -> bytes:
     """The key links and forms are signed with: made once per database, kept in its settings."""
     return digest_secret(ctx)
@@ -285,7 +213,7 @@ def _view(
     """What ``recipient``'s digest shows. ``made``: the items made earlier in this run, by (article, time
     zone): many recipients share an article, whose summary and "also reported by" are made once."""
     config = ctx.config
-    tz = _tz(ctx, recipient)
+    tz = recipient_tz(ctx, recipient)
     zones = ctx.zones_by_slug
     made = {} if made is None else made
     listed = {a.id for a in articles[: config.digest.max_items]}
@@ -586,7 +514,7 @@ def _stopped(
         return DigestOutcome(email, "paused"), None
     if not dry_run and email in sender.waiting:
         return DigestOutcome(email, "waiting"), None  # its recorded digest goes first, on a later run
-    return None, due_slot(ctx.clock(), _tz(ctx, r), _send_time(ctx, r), state.slot_date)
+    return None, due_slot(ctx.clock(), recipient_tz(ctx, r), send_time(ctx, r), state.slot_date)
 
 
 _BATCH = 500  # recipients whose articles are chosen together
@@ -656,5 +584,5 @@ def next_digests(
         if r.paused_at is not None or (st is not None and (st.unsubscribed_at or st.failed_at)):
             out[r.email] = None
             continue
-        out[r.email] = next_send(now, _tz(ctx, r), _send_time(ctx, r), st.slot_date if st else None)
+        out[r.email] = next_send(now, recipient_tz(ctx, r), send_time(ctx, r), st.slot_date if st else None)
     return out

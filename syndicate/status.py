@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from .context import Context, config_url
-from .delivery import Recipient, next_digests, recipients
+from .delivery import next_digests
+from .recipients import Recipient, recipients
 from .types import SourceState
 
 __all__ = ["PreferenceChange", "SourceHealth", "Status", "overview", "source_health", "store_health"]

@@ -28,16 +28,14 @@ from email import message_from_bytes
 from email import policy as email_policy
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 from .context import Context, feed_selections
 from .delivery import (
     FIRST_WINDOW,
-    Recipient,
     digest_secret,
     next_digests,
     preferences_url,
-    recipients,
     send_notice,
 )
 from .exceptions import ConfigError
@@ -52,6 +50,7 @@ from .mail import (
     read_token,
 )
 from .publish import search_text
+from .recipients import Recipient, recipient_tz, recipients
 from .types import Preferences
 
 __all__ = [
@@ -216,7 +215,7 @@ def _preferences_page(
     site = ctx.config.site
     zones, cities, categories = _choices(ctx)
     nxt = next_digests(ctx, chosen=[r]).get(r.email)
-    tz = ZoneInfo(r.timezone) if r.timezone else site.tz
+    tz = recipient_tz(ctx, r)
     values = {
         "email": r.email,
         "name": r.name,

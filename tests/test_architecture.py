@@ -14,9 +14,19 @@ from pathlib import Path
 import syndicate
 
 PACKAGE = Path(syndicate.__file__).parent
-LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls", "files", "templating"}
+LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls", "files", "templating", "configerrors", "console"}
 STEPS = {"config", "sources", "store", "zones", "publish", "dedupe", "registry", "data", "mail"}
-ORCHESTRATOR = {"context", "gather", "joining", "publisher", "pipeline", "delivery", "subscriptions", "status"}
+ORCHESTRATOR = {
+    "context",
+    "gather",
+    "joining",
+    "publisher",
+    "pipeline",
+    "recipients",
+    "delivery",
+    "subscriptions",
+    "status",
+}
 EDGES = {"cli", "web", "app", "scheduler"}
 
 
@@ -70,9 +80,11 @@ def test_layers() -> None:
         "gather": LEAVES | STEPS | {"__init__", "context"},
         "joining": LEAVES | STEPS | {"__init__", "context"},
         "publisher": LEAVES | STEPS | {"__init__", "context"},
-        "delivery": LEAVES | STEPS | {"__init__", "context"},
-        "status": LEAVES | STEPS | {"__init__", "context", "delivery"},
-        "subscriptions": LEAVES | STEPS | {"__init__", "context", "delivery"},
+        # who gets digests (the config merged with saved preferences): read by the three below.
+        "recipients": LEAVES | STEPS | {"__init__", "context"},
+        "delivery": LEAVES | STEPS | {"__init__", "context", "recipients"},
+        "status": LEAVES | STEPS | {"__init__", "context", "recipients", "delivery"},
+        "subscriptions": LEAVES | STEPS | {"__init__", "context", "recipients", "delivery"},
         **dict.fromkeys(EDGES, LEAVES | STEPS | ORCHESTRATOR | {"__init__"}),
         "__init__": LEAVES | {"config"},
         "__main__": {"cli"},

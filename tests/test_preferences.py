@@ -412,7 +412,9 @@ def test_saved_preferences_win_over_the_config_and_sign_ups_follow_it() -> None:
         "zhang@example.org": Preferences("zhang@example.org", "张伟", zones=("sip",), send_at="18:00"),
         "an@investchn.com": Preferences("an@investchn.com", origin="signup"),
     }
-    got = delivery.merge_recipients(configured, saved)
+    from syndicate.recipients import merge_recipients
+
+    got = merge_recipients(configured, saved)
     assert [(r.email, r.zones, r.cities, r.send_at, r.configured) for r in got] == [
         ("Zhang@example.org", ("sip",), (), "18:00", True),
         ("li@example.org", (), ("苏州",), "07:00", True),
