@@ -7,6 +7,7 @@ imports only the steps.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from typing import Any
 
 from . import __version__
 from .config import Config, DirectorySourceConfig, SourceConfig
-from .exceptions import Cancelled
+from .exceptions import Cancelled, StoreError
 from .publish import FeedSelection, SiteInfo, catalog
 from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
 from .store import Store
@@ -99,15 +100,19 @@ class Context:
 
     def _slugs(self) -> dict[str, str]:
         if "_slug_map" not in self.__dict__:
-            kept = self.store.setting(_SLUGS) if self.store.schema_state() == "current" else None
+            try:
+                kept = self.store.setting(_SLUGS)
+            except StoreError:  # no schema yet (check, a first run): nothing kept
+                kept = None
             self.__dict__["_slug_map"] = json.loads(kept) if kept else {}
         slugs: dict[str, str] = self.__dict__["_slug_map"]
         return slugs
 
     def keep_slugs(self) -> None:
         """Store the slugs made since the last call (one write)."""
-        if self.__dict__.pop("_slugs_new", False) and self.store.schema_state() == "current":
-            self.store.set_setting(_SLUGS, json.dumps(self._slugs(), ensure_ascii=False, sort_keys=True))
+        if self.__dict__.pop("_slugs_new", False):
+            with contextlib.suppress(StoreError):  # no schema yet: they are made again next time, the same
+                self.store.set_setting(_SLUGS, json.dumps(self._slugs(), ensure_ascii=False, sort_keys=True))
 
     @property
     def zones(self) -> tuple[Zone, ...]:

@@ -26,19 +26,7 @@ from syndicate.mail import TokenError, make_signed
 
 from .helpers import FixedClock, free_port
 from .smtp_sink import Sink, start
-from .test_digest import mail_config, titles, write
-
-RECIPIENTS = """
-[[recipients]]
-email = "zhang@example.org"
-name = "张伟"
-zones = ["xishan"]
-
-[[recipients]]
-email = "li@example.org"
-name = "李娜"
-cities = ["苏州"]
-"""
+from .test_digest import TWO, mail_config, titles, write
 
 
 @dataclass
@@ -92,7 +80,7 @@ def desk(
     smtp_port, port = free_port(), free_port()
     controller = start(sink, smtp_port)
     digest = 'signup_domains = ["investchn.com"]'
-    ctx = served(write_config, db_url, clock, mail_config(smtp_port, RECIPIENTS, digest=digest), port)
+    ctx = served(write_config, db_url, clock, mail_config(smtp_port, TWO, digest=digest), port)
     d = Desk(f"http://127.0.0.1:{port}/", ctx, sink, tmp_path / "articles", clock)
     d.fetch(("x1", "xishan"), ("s1", "sip"))
     clock.now += timedelta(hours=1)
