@@ -1,17 +1,20 @@
-"""Benchmark: fetching partner feeds.
+"""Benchmark: fetching partner feeds through the command line, as an operator runs it.
 
-    python bench/ingest.py [--feeds 200] [--warm-feeds 1000] [--repeat 3]
+    python bench/ingest.py [--feeds 200] [--warm-feeds 1000] [--repeat 3] [--old PATH]
 
-Serves N generated feeds (50 entries each, Chinese text) from a second process on loopback, spread over
-eight loopback addresses (127.0.0.1-8) so that the one-request-per-host rule does not serialize them, and
-measures, in this process:
+A second process serves N generated feeds (50 entries each, Chinese text, ~25 MB for 200) on loopback,
+on as many addresses as there are feeds (127.0.0.1, 127.0.0.2, …: each a host of its own) or all on
+127.0.0.1. Measured, as the median of --repeat runs:
 
-- bare:  feedparser.parse of the same bytes, one after another (the baseline, measured in the same run);
-- cold:  `syndicate fetch` of all sources into a fresh SQLite database (HTTP, decode, parse, sanitize,
-         store), as a ratio to bare;
-- warm:  the next fetch, where every source answers 304 (goals: under 2 s for 1,000 sources).
+- bare:  feedparser.parse of the same bytes, one after another in this process (the baseline, measured
+         in the same run);
+- cold:  `syndicate fetch` in a fresh process into a fresh SQLite database (start-up, HTTP, decode,
+         parse, sanitize, zones, store, dedupe), every feed on a host of its own and then every feed on
+         one host (one request at a time per host), each as a ratio to bare (goal ≤ 1.5×);
+- warm:  the next `syndicate fetch` of --warm-feeds sources, where every source answers 304 (goal < 2 s).
 
-Medians of --repeat runs. The machine is noisy: read the ratios, not the absolute times.
+``--old PATH``: a checkout of an earlier version, measured the same way in the same run. The machine is
+noisy: read the ratios, not the absolute times.
 """
 
 from __future__ import annotations
@@ -19,31 +22,31 @@ from __future__ import annotations
 import argparse
 import hashlib
 import multiprocessing
+import os
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
-from typing import TypeVar
 
 import feedparser
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _feeds import rss_feed
 
-from syndicate import pipeline
-from syndicate.config import Config, config_from_dict
-
-HOSTS = [f"127.0.0.{i}" for i in range(1, 9)]
-T = TypeVar("T")
+ROOT = Path(__file__).parent.parent
 
 
-def serve(count: int, port_queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def host(i: int) -> str:
+    return f"127.0.{1 + i // 250}.{1 + i % 250}"
+
+
+def serve(count: int, hosts: int, port_queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     bodies = {f"/feeds/{i}.xml": rss_feed(i) for i in range(count)}
     etags = {path: '"' + hashlib.sha1(body).hexdigest() + '"' for path, body in bodies.items()}
 
@@ -73,55 +76,74 @@ def serve(count: int, port_queue: multiprocessing.Queue) -> None:  # type: ignor
         def log_message(self, *args: object) -> None:
             pass
 
-    servers = [ThreadingHTTPServer((host, 0), Handler) for host in HOSTS]
+    first = ThreadingHTTPServer((host(0), 0), Handler)
+    port = first.server_address[1]
+    servers = [first] + [ThreadingHTTPServer((host(i), port), Handler) for i in range(1, hosts)]
     for server in servers:
         Thread(target=server.serve_forever, daemon=True).start()
-    port_queue.put([s.server_address[1] for s in servers])
+    port_queue.put(port)
     time.sleep(3600)
 
 
-def config(folder: Path, ports: list[int], count: int) -> Config:
-    sources = [
-        {"id": f"p{i}", "kind": "feed", "url": f"http://{HOSTS[i % 8]}:{ports[i % 8]}/feeds/{i}.xml"}
+def config_text(folder: Path, port: int, count: int, hosts: int) -> str:
+    sources = "".join(
+        f'[[sources]]\nid = "p{i}"\nkind = "feed"\nurl = "http://{host(i % hosts)}:{port}/feeds/{i}.xml"\n\n'
         for i in range(count)
-    ]
-    raw = {
-        "database": {"url": f"sqlite:///{folder / 'bench.db'}"},
-        "publish": {"output_dir": str(folder / "public")},
-        "fetch": {"concurrency": 8},
-        "zones": [
-            {"slug": "xishan", "name": "锡山经济技术开发区", "city": "无锡"},
-            {"slug": "sip", "name": "苏州工业园区", "city": "苏州"},
-        ],
-        "sources": sources,
-    }
-    return config_from_dict(raw, folder / "bench.toml")
+    )
+    return f"""[database]
+url = "sqlite:///{folder / "bench.db"}"
+
+[publish]
+output_dir = "{folder / "public"}"
+
+[[zones]]
+slug = "xishan"
+name = "锡山经济技术开发区"
+city = "无锡"
+
+[[zones]]
+slug = "sip"
+name = "苏州工业园区"
+city = "苏州"
+
+{sources}"""
 
 
-def timed(fn: Callable[[], T]) -> tuple[float, T]:
+def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
+    fn()
+    return time.perf_counter() - started
 
 
-def run(count: int, ports: list[int], repeat: int) -> dict[str, float]:
-    bodies = [rss_feed(i) for i in range(count)]
-    bare = statistics.median(timed(lambda: [feedparser.parse(b) for b in bodies])[0] for _ in range(repeat))
-    colds, warms = [], []
-    for _ in range(repeat):
+class Checkout:
+    """One version of syndicate, run as `python -m syndicate` with its package first on the path."""
+
+    def __init__(self, path: Path) -> None:
+        self.env = {**os.environ, "PYTHONPATH": str(path)}
+
+    def run(self, folder: Path, *args: str) -> None:
+        command = [sys.executable, "-m", "syndicate", "--config", str(folder / "bench.toml"), *args]
+        done = subprocess.run(command, env=self.env, cwd=folder, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+
+    def fetch(self, port: int, count: int, hosts: int, warm: bool = False) -> float:
         with tempfile.TemporaryDirectory() as tmp:
-            cfg = config(Path(tmp), ports, count)
-            with pipeline.Context.open(cfg, lambda: datetime(2020, 12, 1, tzinfo=UTC)) as ctx:
-                ctx.store.migrate()
-                kept = pipeline.Kept()  # a daemon's second poll reuses its dedupe index
-                seconds, reports = timed(partial(pipeline.fetch, ctx, kept=kept))
-                colds.append(seconds)
-                assert sum(r.new for r in reports) == count * 50, "cold pass lost entries"
-                assert not any(r.failed for r in reports), [r.errors for r in reports if r.failed][:3]
-                seconds, warm_reports = timed(partial(pipeline.fetch, ctx, kept=kept))
-                warms.append(seconds)
-                assert all(r.status == "not_modified" for r in warm_reports)
-    return {"bare": bare, "cold": statistics.median(colds), "warm": statistics.median(warms)}
+            folder = Path(tmp)
+            (folder / "bench.toml").write_text(config_text(folder, port, count, hosts), encoding="utf-8")
+            self.run(folder, "init")
+            seconds = timed(lambda: self.run(folder, "fetch"))
+            stored = _articles(folder)
+            assert stored == count * 50, f"cold pass stored {stored} of {count * 50} entries"
+            if warm:
+                seconds = timed(lambda: self.run(folder, "fetch"))
+                assert _articles(folder) == stored
+            return seconds
+
+
+def _articles(folder: Path) -> int:
+    with sqlite3.connect(folder / "bench.db") as db:
+        return int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
 
 
 def main() -> None:
@@ -129,25 +151,30 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=200, help="sources in the cold pass")
     parser.add_argument("--warm-feeds", type=int, default=1000, help="sources in the warm (all-304) pass")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--old", type=Path, default=None, help="a checkout of an earlier version")
     args = parser.parse_args()
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    server = multiprocessing.Process(target=serve, args=(max(args.feeds, args.warm_feeds), queue), daemon=True)
+    count = max(args.feeds, args.warm_feeds)
+    server = multiprocessing.Process(target=serve, args=(count, args.feeds, queue), daemon=True)
     server.start()
+    versions = {"this": Checkout(ROOT)}
+    if args.old is not None:
+        versions["old"] = Checkout(args.old.resolve())
     try:
-        ports = queue.get(timeout=120)
-        small = run(args.feeds, ports, args.repeat)
-        print(f"feeds: {args.feeds} x 50 entries, median of {args.repeat}")
-        print(f"  bare feedparser.parse   {small['bare']:8.3f} s   (baseline)")
-        ratio = small["cold"] / small["bare"]
-        print(f"  cold fetch (store all)  {small['cold']:8.3f} s   {ratio:.2f}x bare   goal <= 1.5x")
-        print(f"  warm fetch (all 304)    {small['warm']:8.3f} s   {small['warm'] / small['bare']:.3f}x bare")
+        port = queue.get(timeout=300)
+        bodies = [rss_feed(i) for i in range(args.feeds)]
+        size = sum(map(len, bodies)) / 1e6
+        bare = statistics.median(timed(lambda: [feedparser.parse(b) for b in bodies]) for _ in range(args.repeat))
+        print(f"{args.feeds} feeds x 50 entries ({size:.1f} MB), median of {args.repeat}, {os.cpu_count()} cores")
+        print(f"  {'':<5} bare feedparser.parse              {bare:7.2f} s   (baseline)")
+        for name, version in versions.items():
+            for hosts, label in ((args.feeds, f"{args.feeds} hosts"), (1, "one host")):
+                cold = statistics.median(version.fetch(port, args.feeds, hosts) for _ in range(args.repeat))
+                print(f"  {name:<5} cold syndicate fetch, {label:<10}  {cold:7.2f} s   {cold / bare:.2f}x bare")
         if args.warm_feeds:
-            big = run(args.warm_feeds, ports, 1)
-            print(f"feeds: {args.warm_feeds}")
-            print(f"  bare feedparser.parse   {big['bare']:8.3f} s   (baseline)")
-            print(f"  cold fetch (store all)  {big['cold']:8.3f} s   {big['cold'] / big['bare']:.2f}x bare")
-            ratio = big["warm"] / big["bare"]
-            print(f"  warm fetch (all 304)    {big['warm']:8.3f} s   {ratio:.3f}x bare   goal < 2 s")
+            for name, version in versions.items():
+                warm = version.fetch(port, args.warm_feeds, args.feeds, warm=True)
+                print(f"  {name:<5} warm fetch of {args.warm_feeds} sources (all 304) {warm:7.2f} s   goal < 2 s")
     finally:
         server.terminate()
 

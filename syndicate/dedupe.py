@@ -339,6 +339,16 @@ def fingerprint(
     )
 
 
+def with_boilerplate(made: Fingerprint, boilerplate: frozenset[int]) -> Fingerprint | None:
+    """``made`` (a fingerprint without boilerplate) as its source's ``boilerplate`` leaves it, when that
+    trims none of its sentences; None when it does (make it again from ``made.parts``)."""
+    if made.boilerplate or made.span != (0, len(made.parts)):
+        return None
+    if _edges(made.parts, boilerplate) != made.span:
+        return None
+    return replace(made, boilerplate=boilerplate) if boilerplate else made
+
+
 def similarity(a: Fingerprint, b: Fingerprint) -> tuple[float, float]:
     """(Jaccard, containment) of the two bodies' shingle sets."""
     common = len(np.intersect1d(a.shingles, b.shingles, assume_unique=True))

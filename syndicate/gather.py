@@ -23,8 +23,11 @@ from datetime import datetime, timedelta
 from .config import Config, DirectorySourceConfig, FeedSourceConfig, SourceConfig, SqlSourceConfig
 from .context import Context, config_url, user_agent
 from .exceptions import ConfigError
+from .parsing import Prepared, parse_in_pool
 from .sources import DirectorySource, FeedSource, HttpFetcher, Source, SqlSource, health
-from .sources.partner import Fetcher
+from .sources.feed import FeedDefaults, ParsedFeed
+from .sources.partner import Fetcher, Parse, parse_in_thread
+from .store import SourceBatch
 from .text import sanitized_text
 from .types import Article, FetchReport, SourceResult, SourceState
 from .zones import ZoneIndex
@@ -34,10 +37,15 @@ __all__ = ["OpenSource", "due", "fetch", "open_source"]
 log = logging.getLogger("syndicate")
 
 OpenSource = Callable[[SourceConfig], Source]
+STORE_BATCH = 5_000  # articles stored in one transaction at most (the sources read meanwhile)
+# Fingerprints made by the parsing workers and kept for the joining step of the same run: about 20 KiB
+# an article, so a first fetch of a very large backlog keeps the first ones only.
+PREPARED_LIMIT = 20_000
 
 
-def open_source(config: Config, fetcher: Fetcher, src: SourceConfig) -> Source:
-    """The source a config entry describes, with the site's and ``[fetch]``'s defaults applied."""
+def open_source(config: Config, fetcher: Fetcher, src: SourceConfig, parse: Parse = parse_in_thread) -> Source:
+    """The source a config entry describes, with the site's and ``[fetch]``'s defaults applied; partner
+    feeds are parsed with ``parse``."""
     tz, max_backoff = config.site.tz, config.fetch.max_backoff
     if isinstance(src, DirectorySourceConfig):
         return DirectorySource(src.id, src.path, src.link_template, tz, src.interval, max_backoff)
@@ -66,6 +74,7 @@ def open_source(config: Config, fetcher: Fetcher, src: SourceConfig) -> Source:
         max_backoff,
         src.tz or tz,
         src.category,
+        parse,
     )
 
 
@@ -75,10 +84,13 @@ def fetch(
     *,
     only_due: bool = False,
     open_source: OpenSource | None = None,
+    prepared: dict[tuple[str, str], Prepared] | None = None,
 ) -> list[FetchReport]:
     """Read the sources (all, or those named) once and store what they gave. ``only_due`` skips sources
     whose next due time has not come (the daemon's mode). ``open_source`` builds the source of a config
-    entry; by default the real ones (``open_source`` above)."""
+    entry; by default the real ones (``open_source`` above), partner feeds parsed in worker processes.
+    ``prepared`` receives the dedupe fingerprints the workers made, by (source id, key), for the joining
+    step (at most ``PREPARED_LIMIT``: past it, joining makes its own)."""
     config = ctx.config
     wanted = list(dict.fromkeys(source_ids))
     unknown = [i for i in wanted if i not in {s.id for s in config.sources}]
@@ -90,7 +102,7 @@ def fetch(
     selected = [s for s in config.sources if not wanted or s.id in wanted]
     if only_due:
         selected = [s for s in selected if s.id in _due(selected, states, now, None)]
-    run = _Run(ctx, ctx.zone_index(), states, now, len(selected))
+    run = _Run(ctx, ctx.zone_index(), states, now, len(selected), prepared if prepared is not None else {})
     try:
         asyncio.run(run.read_all(selected, open_source))
     finally:
@@ -128,6 +140,7 @@ class _Run:
     states: dict[str, SourceState]
     now: datetime
     total: int
+    prepared: dict[tuple[str, str], Prepared]
     reports: dict[str, FetchReport] = dataclasses.field(default_factory=dict)
     deferred: list[SourceState] = dataclasses.field(default_factory=list)  # states without articles, saved at the end
 
@@ -139,7 +152,7 @@ class _Run:
             user_agent(config), config.fetch.concurrency, self.ctx.is_private, config.fetch.private_hosts
         )
         async with fetcher:
-            opener = opener or functools.partial(open_source, config, fetcher)
+            opener = opener or functools.partial(open_source, config, fetcher, parse=self.parse)
             waiting: dict[asyncio.Future[tuple[SourceResult, float]], SourceConfig] = {}
             for src in selected:
                 self.ctx.advance("fetch", len(self.reports), self.total)
@@ -154,14 +167,78 @@ class _Run:
                     waiting[asyncio.ensure_future(_timed(guarded))] = src
                 else:
                     self._store(src, outcome, time.perf_counter() - started)
-            for task in asyncio.as_completed(list(waiting)):
-                result, seconds = await task
-                self._store(config.source(result.source_id), result, seconds)
+            running = set(waiting)
+            while running:
+                # What finished while the last ones were being stored is stored together.
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                finished = [task.result() for task in done]
+                self._store_many([(config.source(r.source_id), r, seconds) for r, seconds in finished])
                 self.ctx.advance("fetch", len(self.reports), self.total)  # Cancelled: the rest are abandoned
 
+    async def parse(self, body: bytes, content_type: str | None, defaults: FeedDefaults) -> ParsedFeed:
+        """A partner document parsed on another core, its fingerprints kept for joining."""
+        parsed, prepared = await parse_in_pool(body, content_type, defaults, self.ctx.config.site.tz)
+        if len(self.prepared) < PREPARED_LIMIT:
+            self.prepared.update(((a.source_id, a.key), p) for a, p in zip(parsed.articles, prepared, strict=True))
+        return parsed
+
     def _store(self, src: SourceConfig, result: SourceResult, seconds: float) -> None:
-        report = _store(self.ctx, self.index, src, result, self.deferred)
-        self.reports[src.id] = dataclasses.replace(report, seconds=seconds)
+        self._store_many([(src, result, seconds)])
+
+    def _store_many(self, finished: list[tuple[SourceConfig, SourceResult, float]]) -> None:
+        """Store reads in transactions of up to ``STORE_BATCH`` articles. A transaction of several
+        sources that fails is tried again one source at a time: one source's bad data never costs the
+        others theirs."""
+        batch: list[tuple[SourceConfig, SourceResult, float, _Ready]] = []
+        size = 0
+        for src, result, seconds in finished:
+            ready = _prepare(self.index, src, result)
+            if isinstance(ready, FetchReport):  # nothing to store but its state, saved at the end
+                if result.state is not None:
+                    self.deferred.append(result.state)
+                self.reports[src.id] = dataclasses.replace(ready, seconds=seconds)
+                continue
+            batch.append((src, result, seconds, ready))
+            size += len(ready.items)
+            if size >= STORE_BATCH:
+                self._save(batch)
+                batch, size = [], 0
+        if batch:
+            self._save(batch)
+
+    def _save(self, batch: list[tuple[SourceConfig, SourceResult, float, _Ready]]) -> None:
+        store, now = self.ctx.store, self.ctx.clock()
+        groups = [SourceBatch(src.id, ready.items, result.state) for src, result, _, ready in batch]
+        if len(groups) == 1:
+            counts = store.save_sources(groups, now)
+        else:
+            try:
+                counts = store.save_sources(groups, now)
+            except Exception:  # whichever source it was fails alone below, as it would have by itself
+                counts = [store.save_sources([g], now)[0] for g in groups]
+        for (src, result, seconds, ready), c in zip(batch, counts, strict=True):
+            report = FetchReport(
+                src.id,
+                new=c.new,
+                updated=c.updated,
+                unchanged=c.unchanged,
+                errors=result.problems,
+                warnings=ready.warnings,
+                status=result.status,
+                seconds=seconds,
+            )
+            log.info(
+                "fetch.done",
+                extra={
+                    "source": src.id,
+                    "status": result.status,
+                    "new": report.new,
+                    "updated": report.updated,
+                    "unchanged": report.unchanged,
+                    "errors": len(report.errors),
+                },
+            )
+            self.reports[src.id] = report
 
 
 def _crashed(
@@ -191,13 +268,18 @@ async def _timed(read: Awaitable[SourceResult]) -> tuple[SourceResult, float]:
     return result, time.perf_counter() - started
 
 
-def _store(
-    ctx: Context, index: ZoneIndex, src: SourceConfig, result: SourceResult, deferred: list[SourceState]
-) -> FetchReport:
-    """Save one source's articles with its state; a failed or unchanged read only updates the state."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Ready:
+    """A read's articles with the zones each belongs to, ready to store."""
+
+    items: list[tuple[Article, tuple[str, ...]]]
+    warnings: tuple[str, ...]
+
+
+def _prepare(index: ZoneIndex, src: SourceConfig, result: SourceResult) -> _Ready | FetchReport:
+    """A read's articles with their zones; or, for a failed or unchanged read (only its state to
+    save), its report."""
     if result.error is not None or not result.articles:
-        if result.state is not None:
-            deferred.append(result.state)
         if result.status == "disabled":
             return FetchReport(src.id, warnings=(result.error or "disabled",), status="disabled")
         if result.error is not None:
@@ -214,25 +296,4 @@ def _store(
             f"{article.key}: zone {name!r} is no configured zone name or alias" for name in assignment.unmatched
         )
         items.append((article, assignment.slugs))
-    counts = ctx.store.save_articles(src.id, items, ctx.clock(), state=result.state)
-    report = FetchReport(
-        src.id,
-        new=counts.new,
-        updated=counts.updated,
-        unchanged=counts.unchanged,
-        errors=result.problems,
-        warnings=tuple(warnings),
-        status=result.status,
-    )
-    log.info(
-        "fetch.done",
-        extra={
-            "source": src.id,
-            "status": result.status,
-            "new": report.new,
-            "updated": report.updated,
-            "unchanged": report.unchanged,
-            "errors": len(report.errors),
-        },
-    )
-    return report
+    return _Ready(items, tuple(warnings))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
@@ -18,6 +18,7 @@ from . import dedupe
 from .config import Config
 from .context import Context
 from .exceptions import ConfigError
+from .parsing import Prepared
 from .store import Decision, Keys, Story
 from .store.dedupe import DedupeSession, Known, Pending
 from .types import Article
@@ -51,14 +52,21 @@ def _keys(f: dedupe.Fingerprint) -> Keys:
     return Keys(f.link, f.body_hash, f.title_key, f.length, f.keys)
 
 
-def deduplicate(ctx: Context, batch: int = 2000, *, lsh: dedupe.LshIndex | None = None) -> DedupeReport:
+def deduplicate(
+    ctx: Context,
+    batch: int = 2000,
+    *,
+    lsh: dedupe.LshIndex | None = None,
+    prepared: Mapping[tuple[str, str], Prepared] | None = None,
+) -> DedupeReport:
     """Fingerprint every article not yet fingerprinted and join it to its story. ``lsh``: the in-memory
     index of stored signatures a long-lived process keeps (``pipeline.Kept``); first use loads every
-    stored signature, later uses what other processes stored since."""
+    stored signature, later uses what other processes stored since. ``prepared``: fingerprints made
+    while parsing (``parsing``), by (source id, key), used for articles whose stored text they match."""
     index = lsh if lsh is not None else dedupe.LshIndex()
     loaded = list(ctx.store.signature_buckets(after=index.high_water))
     index.load([aid for aid, _ in loaded], [blob for _, blob in loaded])
-    joiner = _Joiner(ctx.config.site.tz)
+    joiner = _Joiner(ctx.config.site.tz, prepared or {})
     after = 0  # the pending scan resumes where the last batch ended instead of starting over
     while True:
         with ctx.store.dedupe_session(priorities(ctx.config), _choose, ctx.clock()) as session:
@@ -85,11 +93,27 @@ class _Joiner:
     ``boilerplate``: each source's, learned once per run."""
 
     tz: tzinfo
+    prepared: Mapping[tuple[str, str], Prepared] = field(default_factory=dict)
     cache: dict[int, dedupe.Fingerprint] = field(default_factory=dict)
     boilerplate: dict[str, frozenset[int]] = field(default_factory=dict)
     report: DedupeReport = field(default_factory=DedupeReport)
 
-    def fingerprint(self, article: Article, parts: Sequence[dedupe.Sentence] | None = None) -> dedupe.Fingerprint:
+    def made(self, article: Article) -> dedupe.Fingerprint | None:
+        """The fingerprint made while parsing this article, if it was made of the text stored."""
+        p = self.prepared.get((article.source_id, article.key))
+        return p.fingerprint if p is not None and p.matches(article) else None
+
+    def fingerprint(
+        self, article: Article, parts: Sequence[dedupe.Sentence] | None = None, made: dedupe.Fingerprint | None = None
+    ) -> dedupe.Fingerprint:
+        """``article``'s fingerprint without its source's boilerplate; ``made`` (``self.made``) when the
+        boilerplate trims none of it."""
+        boilerplate = self.boilerplate.get(article.source_id, frozenset())
+        if made is not None:
+            kept = dedupe.with_boilerplate(made, boilerplate)
+            if kept is not None:
+                return kept
+            parts = made.parts
         return dedupe.fingerprint(
             article.title,
             article.body_html,
@@ -97,7 +121,7 @@ class _Joiner:
             article.published,
             self.tz,
             source=article.source_id,
-            boilerplate=self.boilerplate.get(article.source_id, frozenset()),
+            boilerplate=boilerplate,
             parts=parts,
         )
 
@@ -118,9 +142,10 @@ class _Joiner:
     def decide(self, session: DedupeSession, index: dedupe.LshIndex, pending: Sequence[Pending]) -> list[Decision]:
         """One decision per pending article: kept in its story (pinned by a split), a story of its own,
         or joined to the story of the best match among stored articles and the batch's earlier ones."""
-        parts = [dedupe.sentences(p.article.body_html) for p in pending]
+        made = [self.made(p.article) for p in pending]
+        parts = [m.parts if m else dedupe.sentences(p.article.body_html) for p, m in zip(pending, made, strict=True)]
         self.learn(session, [p.article for p in pending], parts)
-        mine = {p.id: self.fingerprint(p.article, parts[n]) for n, p in enumerate(pending)}
+        mine = {p.id: self.fingerprint(p.article, parts[n], made[n]) for n, p in enumerate(pending)}
         exact = session.exact_hits({i: _keys(f) for i, f in mine.items()})
         ranked: dict[int, list[int]] = {}
         for i, f in mine.items():
@@ -162,6 +187,7 @@ class _Joiner:
             for key in _exact_keys(f):
                 local_exact.setdefault(key, []).append(p.id)
         self.report.checked += len(pending)
+        self.cache.update(mine)  # the next batches' candidates include these
         return decisions
 
     def _candidates(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .joining import priorities as priorities
     from .joining import split as split
     from .joining import stories as stories
+    from .parsing import Prepared
 
 _FROM_JOINING = ("DedupeReport", "deduplicate", "priorities", "split", "stories")
 
@@ -123,8 +124,9 @@ def fetch(
     from . import gather
     from .joining import deduplicate
 
-    reports = gather.fetch(ctx, source_ids, only_due=only_due, open_source=open_source)
-    deduplicate(ctx, lsh=kept.lsh if kept else None)
+    prepared: dict[tuple[str, str], Prepared] = {}  # fingerprints made while parsing, for joining
+    reports = gather.fetch(ctx, source_ids, only_due=only_due, open_source=open_source, prepared=prepared)
+    deduplicate(ctx, lsh=kept.lsh if kept else None, prepared=prepared)
     return reports
 
 

@@ -18,6 +18,7 @@ LEAVES = {"types", "exceptions", "text", "dates", "logs", "urls", "files", "temp
 STEPS = {"config", "sources", "store", "zones", "publish", "dedupe", "registry", "data", "mail"}
 ORCHESTRATOR = {
     "context",
+    "parsing",
     "gather",
     "joining",
     "publisher",
@@ -76,9 +77,11 @@ def test_layers() -> None:
         # self-service pages, which read who gets digests and sign links the way delivery does.
         "context": LEAVES | STEPS | {"__init__"},
         # pipeline puts the three steps of a run in order: gather, joining (dedupe), publisher.
-        "pipeline": LEAVES | STEPS | {"__init__", "context", "gather", "joining", "publisher"},
-        "gather": LEAVES | STEPS | {"__init__", "context"},
-        "joining": LEAVES | STEPS | {"__init__", "context"},
+        "pipeline": LEAVES | STEPS | {"__init__", "context", "parsing", "gather", "joining", "publisher"},
+        # parsing runs in worker processes: the steps it calls, nothing of the run's context.
+        "parsing": LEAVES | STEPS,
+        "gather": LEAVES | STEPS | {"__init__", "context", "parsing"},
+        "joining": LEAVES | STEPS | {"__init__", "context", "parsing"},
         "publisher": LEAVES | STEPS | {"__init__", "context"},
         # who gets digests (the config merged with saved preferences): read by the three below.
         "recipients": LEAVES | STEPS | {"__init__", "context"},

@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import functools
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -14,17 +15,26 @@ from typing import Protocol
 
 from ..types import SourceResult, SourceState
 from . import health
-from .feed import FeedDefaults, parse_feed
+from .feed import FeedDefaults, ParsedFeed, parse_feed
 from .http import HttpRequest, HttpResult
 
-__all__ = ["FeedSource"]
+__all__ = ["FeedSource", "Parse", "parse_in_thread"]
 
 
 @functools.cache
 def _parser() -> concurrent.futures.ThreadPoolExecutor:
-    """One thread parses for all partners: off the event loop, and one parse at a time (several threads
-    parsing at once only contend for the interpreter lock)."""
+    """One thread parses for all partners when no ``parse`` is given: off the event loop, and one parse
+    at a time (several threads parsing at once only contend for the interpreter lock)."""
     return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="syndicate-parse")
+
+
+Parse = Callable[[bytes, str | None, FeedDefaults], Awaitable[ParsedFeed]]
+
+
+async def parse_in_thread(body: bytes, content_type: str | None, defaults: FeedDefaults) -> ParsedFeed:
+    """``parse_feed`` off the event loop, in this process."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_parser(), parse_feed, body, content_type, defaults)
 
 
 class Fetcher(Protocol):
@@ -57,6 +67,7 @@ class FeedSource:
     max_backoff: timedelta
     tz: tzinfo
     category: str | None = None
+    parse: Parse = parse_in_thread  # CPU work, off the event loop (the pipeline uses every core)
 
     @property
     def is_http(self) -> bool:
@@ -77,8 +88,7 @@ class FeedSource:
         # Parsing and sanitizing are CPU work: off the event loop, so that other partners' requests (and
         # their deadlines) go on meanwhile.
         defaults = FeedDefaults(self.id, got.url, self.tz, now, self.category)
-        loop = asyncio.get_running_loop()
-        parsed = await loop.run_in_executor(_parser(), parse_feed, got.body, got.content_type, defaults)
+        parsed = await self.parse(got.body, got.content_type, defaults)
         if parsed.error is not None:
             new = health.failed(
                 state, now, self.interval, self.max_backoff, "parse", parsed.error, http_status=got.status

@@ -65,6 +65,7 @@ __all__ = [
     "RecipientState",
     "SaveCounts",
     "SchemaState",
+    "SourceBatch",
     "Store",
     "Story",
     "Version",
@@ -103,6 +104,15 @@ class SaveCounts(NamedTuple):
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+
+
+class SourceBatch(NamedTuple):
+    """One source's read, as ``Store.save_sources`` stores it: its articles with their zone slugs, and
+    its state after the read."""
+
+    source_id: str
+    items: Sequence[tuple[Article, tuple[str, ...]]]
+    state: SourceState | None = None
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -233,18 +243,26 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
         ``state``, when given, is saved in the same transaction: the source's ETag or cursor never moves
         past articles that were not stored.
         """
-        items = list(items)
+        return self.save_sources([SourceBatch(source_id, list(items), state)], now)[0]
+
+    def save_sources(self, batches: Sequence[SourceBatch], now: datetime) -> list[SaveCounts]:
+        """``save_articles`` for several sources in one transaction (a fetch stores the sources read
+        meanwhile together): all of them are stored, with their states, or none."""
+        counts = []
         with self._session() as s:
-            if state is not None:
-                s.merge(state_row(state))
+            for b in batches:
+                if b.state is not None:
+                    s.merge(state_row(b.state))
             # Stamps follow every change already stored, by any process (transactions run one at a
             # time), and this store's own earlier ones.
             self._last_stamp = max(self._last_stamp, latest_change(s))
-            held = self._held(s, source_id, [a.key for a, _ in items])
-            decision = decisions.decide_save(items, held, now, self._last_stamp)
-            self._last_stamp = decision.last_stamp or self._last_stamp
-            self._apply(s, source_id, decision)
-        return SaveCounts(len(decision.new), len(decision.changed), decision.unchanged)
+            for b in batches:
+                held = self._held(s, b.source_id, [a.key for a, _ in b.items])
+                decision = decisions.decide_save(b.items, held, now, self._last_stamp)
+                self._last_stamp = decision.last_stamp or self._last_stamp
+                self._apply(s, b.source_id, decision)
+                counts.append(SaveCounts(len(decision.new), len(decision.changed), decision.unchanged))
+        return counts
 
     @staticmethod
     def _held(s: Session, source_id: str, keys: list[str]) -> dict[str, decisions.Held]:
@@ -287,10 +305,19 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
                 }
                 for n in decision.new
             ]
-            inserted = s.execute(
-                insert(ArticleRow).returning(ArticleRow.id, ArticleRow.source_key, sort_by_parameter_order=True), rows
-            )
+            # One executemany, then the ids by key: an INSERT … RETURNING in parameter order is one
+            # statement per row on SQLite (10,000 articles: ~2 s against ~0.1 s).
+            s.execute(insert(ArticleRow), rows)
             zones_by_key = {n.article.key: n.zones for n in decision.new}
+            inserted = [
+                (aid, key)
+                for chunk in chunks(list(zones_by_key))
+                for aid, key in s.execute(
+                    select(ArticleRow.id, ArticleRow.source_key).where(
+                        ArticleRow.source_id == source_id, ArticleRow.source_key.in_(chunk)
+                    )
+                )
+            ]
             zone_rows = [{"article_id": aid, "zone_slug": z} for aid, key in inserted for z in zones_by_key[key]]
             if zone_rows:
                 s.execute(insert(ArticleZoneRow), zone_rows)

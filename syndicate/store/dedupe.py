@@ -107,6 +107,9 @@ class Story:
 ChooseCanonical = Callable[[Sequence[tuple[int, int, datetime]]], int]
 
 
+_COLUMNS = tuple(ArticleRow.__table__.c)
+
+
 def article_of(r: ArticleRow | Row[Any]) -> Article:
     """The article of a row: an ORM object, or a row of (at least) the same columns."""
     return Article(
@@ -152,8 +155,8 @@ class DedupeSession:
     def pending(self, limit: int, after: int = 0) -> list[Pending]:
         """Articles not yet fingerprinted (new, or edited since) with an id above ``after``, oldest first.
         An index on (fingerprinted, id) makes this cost what is pending, not what is stored."""
-        rows = self._s.scalars(
-            select(ArticleRow)
+        rows = self._s.execute(  # rows, not ORM objects: a third of the time for a batch of 2,000
+            select(*_COLUMNS)
             .where(ArticleRow.fingerprinted.is_(False), ArticleRow.id > after)
             .order_by(ArticleRow.id)
             .limit(limit)
@@ -191,7 +194,7 @@ class DedupeSession:
         """The decided articles among ``ids``."""
         result: dict[int, Known] = {}
         for id_chunk in chunks(sorted(set(ids))):
-            for r in self._s.scalars(select(ArticleRow).where(ArticleRow.id.in_(id_chunk))):
+            for r in self._s.execute(select(*_COLUMNS).where(ArticleRow.id.in_(id_chunk))):
                 if r.story_id is not None:
                     result[r.id] = Known(r.id, article_of(r), r.story_id, r.pinned)
         return result

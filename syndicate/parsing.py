@@ -1,0 +1,129 @@
+"""Parsing partner feeds on every core: a pool of worker processes parses each document and fingerprints
+its entries for dedupe in the same place, while the event loop goes on fetching and storing.
+
+Parsing is most of a cold fetch's work and is pure Python (feedparser): in threads it would run one at a
+time. The workers are forked from a clean server process that has imported the parsers once (not from
+the daemon, whose threads may hold locks), the body is handed over once, and what comes back is the
+parsed feed with one dedupe fingerprint per article (``dedupe.fingerprint`` without boilerplate: the
+joining step applies each source's boilerplate, learned from the store, and only recomputes an article
+whose text it trims). A worker that dies (killed, out of memory) costs one retry on a fresh pool, then
+that document's failure, never the other sources'.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import multiprocessing
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from .dedupe import Fingerprint, fingerprint
+from .sources.feed import FeedDefaults, ParsedFeed, parse_feed
+from .types import Article
+
+__all__ = ["Prepared", "parse_and_fingerprint", "parse_in_pool"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An article's fingerprint, made where it was parsed, and what it was made of: the joining step
+    uses it only for the same text (``matches``), so an article changed on the way in is fingerprinted
+    again."""
+
+    title: str
+    body_html: str
+    link: str
+    published: datetime
+    fingerprint: Fingerprint
+
+    def matches(self, article: Article) -> bool:
+        return (
+            self.body_html == article.body_html
+            and self.title == article.title
+            and self.link == _dedupe_link(article)
+            and self.published == article.published
+        )
+
+
+def _dedupe_link(article: Article) -> str:
+    return "" if article.link_fallback else article.link
+
+
+def parse_and_fingerprint(
+    body: bytes, content_type: str | None, defaults: FeedDefaults, site_tz: tzinfo
+) -> tuple[ParsedFeed, tuple[Prepared, ...]]:
+    """``parse_feed``, and each article's fingerprint in the site's zone (what runs in a worker)."""
+    parsed = parse_feed(body, content_type, defaults)
+    prepared = tuple(
+        Prepared(
+            a.title,
+            a.body_html,
+            _dedupe_link(a),
+            a.published,
+            fingerprint(a.title, a.body_html, _dedupe_link(a), a.published, site_tz, source=a.source_id),
+        )
+        for a in parsed.articles
+    )
+    return parsed, prepared
+
+
+class _Pool:
+    """The process pool, made on first use and sized to the cores this process may run on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    def get(self) -> concurrent.futures.ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                context: Any = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload([__name__])
+                self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=_cores(), mp_context=context)
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the workers (at exit: before the interpreter tears down what the pool's threads use)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def discard(self, broken: concurrent.futures.ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is broken:
+                self._pool = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_POOL = _Pool()
+atexit.register(_POOL.close)
+
+
+async def parse_in_pool(
+    body: bytes, content_type: str | None, defaults: FeedDefaults, site_tz: tzinfo
+) -> tuple[ParsedFeed, tuple[Prepared, ...]]:
+    """``parse_and_fingerprint`` in a worker process. A pool broken by a dying worker is replaced and
+    the document tried once more; a second death is this document's error."""
+    loop = asyncio.get_running_loop()
+    for attempt in (1, 2):
+        pool = _POOL.get()
+        try:
+            return await loop.run_in_executor(pool, parse_and_fingerprint, body, content_type, defaults, site_tz)
+        except concurrent.futures.process.BrokenProcessPool:
+            _POOL.discard(pool)
+            if attempt == 2:
+                raise RuntimeError("the parser process died reading this document (twice)") from None
+    raise AssertionError("unreachable")
