@@ -495,6 +495,23 @@ class LshIndex:
         self._keys, self._ids = keys[order], ids[order]
         self.high_water = max(self.high_water, max(article_ids))
 
+    def add_many(self, articles: Sequence[tuple[int, Sequence[int]]]) -> None:
+        """``add`` for each (id, keys). Many keys at once (a quarter or more of what the arrays hold: a
+        first fetch) are merged into the sorted arrays, one sort for the lot; fewer go to the dictionary
+        (a daemon's batch against a large store, where a merge would re-sort everything each time)."""
+        count = sum(len(keys) for _, keys in articles)
+        if count < 1024 or count < len(self._keys) // 4:
+            for article_id, keys in articles:
+                self.add(article_id, keys)
+            return
+        ids = np.repeat(np.asarray([a for a, _ in articles], dtype=np.int64), [len(k) for _, k in articles])
+        keys = np.fromiter((k for _, ks in articles for k in ks), dtype=np.int64, count=count)
+        merged_keys = np.concatenate([self._keys, keys])
+        merged_ids = np.concatenate([self._ids, ids])
+        order = np.argsort(merged_keys, kind="stable")
+        self._keys, self._ids = merged_keys[order], merged_ids[order]
+        self.high_water = max(self.high_water, max(a for a, _ in articles))
+
     def add(self, article_id: int, keys: Sequence[int]) -> None:
         for k in keys:
             self._added.setdefault(k, []).append(article_id)

@@ -75,8 +75,8 @@ def deduplicate(
                 after = pending[-1].id
             decisions = joiner.decide(session, index, pending)
             session.record(decisions)
-        for d in decisions:  # after the commit: the index holds only what the store holds
-            index.add(d.article_id, d.keys.buckets)
+        # After the commit: the index holds only what the store holds.
+        index.add_many([(d.article_id, d.keys.buckets) for d in decisions])
         if len(pending) < batch:
             break
         if len(joiner.cache) > _CACHE_LIMIT:

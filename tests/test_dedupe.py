@@ -243,6 +243,25 @@ def test_lsh_index_bulk_load_and_additions() -> None:
     assert index.query([2]) == {10: 1, 14: 1}
 
 
+def test_adding_many_at_once_answers_as_adding_one_by_one() -> None:
+    """A first fetch's keys are merged into the sorted arrays in one go; a few go to the dictionary.
+    Either way a lookup finds the same articles (no key crowded here: that is the next test)."""
+    import random
+
+    rng = random.Random(7)
+    articles = [(i, [rng.randrange(300) for _ in range(12)]) for i in range(1, 400)]
+    one_by_one, at_once, small = (dedupe.LshIndex(per_key=1000) for _ in range(3))
+    for article_id, keys in articles:
+        one_by_one.add(article_id, keys)
+    at_once.add_many(articles)  # 4,788 keys into empty arrays: merged
+    small.add_many(articles[:50])  # 600 keys: the dictionary
+    small.add_many(articles[50:])
+    for key in range(300):
+        assert at_once.query([key]) == one_by_one.query([key]), key
+        assert small.query([key]) == one_by_one.query([key]), key
+    assert at_once.high_water == small.high_water == 399
+
+
 def test_a_key_many_articles_share_answers_with_its_oldest_and_newest() -> None:
     """A story arriving 2,000 times: a lookup returns a bounded set, its first versions among them."""
     import numpy as np
