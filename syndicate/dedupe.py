@@ -505,8 +505,8 @@ class LshIndex:
                 self.add(article_id, keys)
             return
         ids = np.repeat(np.asarray([a for a, _ in articles], dtype=np.int64), [len(k) for _, k in articles])
-        keys = np.fromiter((k for _, ks in articles for k in ks), dtype=np.int64, count=count)
-        merged_keys = np.concatenate([self._keys, keys])
+        added = np.fromiter((k for _, ks in articles for k in ks), dtype=np.int64, count=count)
+        merged_keys = np.concatenate([self._keys, added])
         merged_ids = np.concatenate([self._ids, ids])
         order = np.argsort(merged_keys, kind="stable")
         self._keys, self._ids = merged_keys[order], merged_ids[order]
