@@ -260,10 +260,25 @@ def sources(state: _State, wide: bool) -> None:
             notes.append(f"{row.id}: disabled: {st.disabled}")
         if st.warning:
             notes.append(f"{row.id}: warning: {st.warning}")
+        if row.kind == "sql" and st.cursor:
+            notes.append(f"{row.id}: {_rows_read(st.cursor)}")
     _print_table(table, wide)
     _times_note(tz, wide)
     for note in notes:
         _out.print(note, markup=False)
+
+
+def _rows_read(cursor: str) -> str:
+    from .sources.sql import rows_read
+
+    words = {
+        "updated": "by their updated time",
+        "null": "with it empty (by id)",
+        "id": "by id",
+        "retried": "read again while waiting to be fixed",
+    }
+    n = rows_read(cursor)
+    return "rows read: " + (", ".join(f"{n[way]} {said}" for way, said in words.items() if way in n) or "none")
 
 
 @cli.command()

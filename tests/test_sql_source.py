@@ -8,12 +8,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, insert, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 
-from syndicate import pipeline
+from syndicate import pipeline, status
 from syndicate.config import load_config
 from syndicate.pipeline import Context
+from syndicate.sources.sql import rows_read
+from syndicate.types import SourceState
 
 from .helpers import SHANGHAI, FixedClock
 from .storeviews import zone_articles
@@ -133,6 +148,70 @@ def test_bad_rows_are_reported_the_rest_stored(cms: tuple[str, Engine], ctx: Con
     assert report.new == 1
     assert len(report.errors) == 2
     assert any("id=2" in e and "title" in e for e in report.errors)
+
+
+def test_rows_whose_updated_is_empty_are_read_once_and_later_edits_apply(cms: tuple[str, Engine], ctx: Context) -> None:
+    """A CMS that leaves modified_at NULL until a row is first edited: its new rows are read by id (three,
+    over two pages), once; when an edit sets modified_at the row comes through the updated order and is
+    updated in place."""
+    _, engine = cms
+    with engine.begin() as conn:
+        conn.execute(insert(NEWS), [row(1, 1), *(row(i, 0, modified_at=None) for i in (2, 3, 4))])
+    [first] = pipeline.fetch(ctx, ["cms"])
+    assert (first.new, first.errors) == (4, ())
+    [idle] = pipeline.fetch(ctx, ["cms"])
+    assert (idle.new, idle.updated, idle.unchanged) == (0, 0, 0)
+
+    with engine.begin() as conn:
+        conn.execute(insert(NEWS), [row(5, 0, modified_at=None)])
+        conn.execute(
+            update(NEWS).where(NEWS.c.id == 3).values(title="第3条（更正）", modified_at=datetime(2020, 11, 2, 9, 0))
+        )
+    [later] = pipeline.fetch(ctx, ["cms"])
+    assert (later.new, later.updated) == (1, 1)
+    stored = {s.article.key: s.article for s in zone_articles(ctx.store, "xishan", 10)}
+    assert sorted(stored, key=int) == ["1", "2", "3", "4", "5"]
+    assert stored["3"].title == "第3条（更正）"
+    assert rows_read(ctx.store.source_states()["cms"].cursor) == {"updated": 2, "null": 4}
+
+
+def test_a_bad_row_stays_listed_until_fixed_then_loads(cms: tuple[str, Engine], ctx: Context) -> None:
+    """A row without a title is reported once, then kept in the source's warning at every run (also for
+    `status`), until it is fixed (and loads) or deleted."""
+    _, engine = cms
+    with engine.begin() as conn:
+        conn.execute(insert(NEWS), [row(1, 1), row(2, 2, title=None), row(3, 0, modified_at=None, pub_date=None)])
+    [first] = pipeline.fetch(ctx, ["cms"])
+    assert first.new == 1
+    assert len(first.errors) == 2 and any("id=2" in e and "title" in e for e in first.errors)
+    [again] = pipeline.fetch(ctx, ["cms"])
+    assert again.errors == ()  # reported once ...
+    warning = ctx.store.source_states()["cms"].warning or ""
+    assert warning.startswith("2 rows not loaded until fixed") and "id=2" in warning and "id=3" in warning
+    assert any("id=2" in w for w in status.overview(ctx).warnings)  # ... and listed until fixed
+
+    with engine.begin() as conn:  # fixed without touching modified_at; the other deleted
+        conn.execute(update(NEWS).where(NEWS.c.id == 2).values(title="补上的标题"))
+        conn.execute(delete(NEWS).where(NEWS.c.id == 3))
+    [fixed] = pipeline.fetch(ctx, ["cms"])
+    assert (fixed.new, fixed.errors) == (1, ())
+    assert ctx.store.source_states()["cms"].warning is None
+    assert {s.article.title for s in zone_articles(ctx.store, "xishan", 10)} == {"第1条新闻", "补上的标题"}
+
+
+def test_a_cursor_of_the_earlier_form_goes_on_and_reads_the_undated_rows(cms: tuple[str, Engine], ctx: Context) -> None:
+    """A cursor stored by an earlier version ({"id", "updated"}) is read as the last row read; the rows it
+    skipped because their updated was empty are read now."""
+    _, engine = cms
+    with engine.begin() as conn:
+        conn.execute(insert(NEWS), [row(1, 1), row(2, 0, modified_at=None)])
+    ctx.store.migrate()
+    cursor = '{"id": 1, "updated": {"datetime": "2020-11-01T00:01:00"}}'
+    earlier = SourceState("cms", config_url=cms[0], url=cms[0], cursor=cursor)
+    ctx.store.save_source_states([earlier])
+    [report] = pipeline.fetch(ctx, ["cms"])
+    assert report.new == 1
+    assert [s.article.key for s in zone_articles(ctx.store, "xishan", 10)] == ["2"]
 
 
 def test_never_writes(cms: tuple[str, Engine], ctx: Context) -> None:

@@ -1,9 +1,15 @@
 """The platform's own CMS database as a source: one table or view, read incrementally, never written.
 
 Rows are read in pages ordered by (updated, id), starting after the cursor the last read stopped at, so
-each run reads only rows added or changed since. Without an ``updated`` column, rows are read by id and
-only new ids are picked up. The connection is read-only where the database allows it (SQLite opened with
-``mode=ro``; PostgreSQL sessions set read-only).
+each run reads only rows added or changed since. Rows whose ``updated`` is NULL (many CMSs leave it empty
+until a row is first edited) are read beside them, by id after the last such id seen; once edited they
+come through the first order and are updated in place. Without an ``updated`` column, rows are read by id
+and only new ids are picked up.
+
+A row that cannot be used (no title, an unreadable date) is reported when first met and then kept in the
+cursor and in the source's warning, read again at each run until it loads or is gone. The cursor also
+counts the rows read each way (``rows_read``). The connection is read-only where the database allows it
+(SQLite opened with ``mode=ro``; PostgreSQL sessions set read-only).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -25,7 +32,7 @@ from ..types import Article, SourceResult, SourceState
 from ..urls import absolute
 from . import health
 
-__all__ = ["SqlSource"]
+__all__ = ["SqlSource", "rows_read"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +64,8 @@ class SqlSource:
         if result.error is not None:
             new = health.failed(state, now, self.interval, self.max_backoff, "database", result.error)
             return dataclasses.replace(result, state=new)
-        return dataclasses.replace(result, state=health.succeeded(state, now, self.interval, cursor=cursor))
+        new = health.succeeded(state, now, self.interval, cursor=cursor, warning=self.warning(cursor))
+        return dataclasses.replace(result, state=new)
 
     def rows_after(self, cursor: str | None, password: str | None = None) -> tuple[SourceResult, str | None]:
         """Rows after ``cursor``; returns the result and the cursor to store once they are saved."""
@@ -92,38 +100,69 @@ class SqlSource:
         t = table(name, *(column(c) for c in dict.fromkeys(cols.values())), schema=schema or None)
         id_col = t.c[cols["id"]]
         upd_col = t.c[cols["updated"]] if "updated" in cols else None
-        order = [upd_col, id_col] if upd_col is not None else [id_col]
-        position = json.loads(cursor) if cursor else None
-        articles: list[Article] = []
-        problems: list[str] = []
+        everything = select(*(t.c[c] for c in dict.fromkeys(cols.values())))
+        at = _Cursor.parse(cursor)
+        read = _Read(self, dict(at.bad))
         with engine.connect() as conn:
-            while True:
-                query = select(*(t.c[c] for c in dict.fromkeys(cols.values()))).order_by(*order).limit(self.page_size)
-                if upd_col is not None:
-                    query = query.where(upd_col.is_not(None))
-                if position is not None:
-                    last_id = _decode(position["id"])
-                    if upd_col is not None:
-                        last_upd = _decode(position["updated"])
-                        query = query.where(or_(upd_col > last_upd, and_(upd_col == last_upd, id_col > last_id)))
-                    else:
-                        query = query.where(id_col > last_id)
-                rows = conn.execute(query).mappings().all()
-                for row in rows:
-                    try:
-                        articles.append(self._article(row))
-                    except (ValueError, TypeError) as e:
-                        problems.append(f"row {cols['id']}={row[cols['id']]!r}: {e}")
-                if rows:
-                    last = rows[-1]
-                    position = {"id": _encode(last[cols["id"]])}
-                    if upd_col is not None:
-                        position["updated"] = _encode(last[cols["updated"]])
-                if len(rows) < self.page_size:
-                    break
+            if upd_col is None:
+                by_id = self._pages(conn, everything, [id_col], at.last)
+                for rows in by_id:
+                    read.add(rows, "id")
+                    at.last = {"id": _encode(rows[-1][cols["id"]])}
+            else:
+                changed = self._pages(conn, everything.where(upd_col.is_not(None)), [upd_col, id_col], at.last)
+                for rows in changed:
+                    read.add(rows, "updated")
+                    at.last = {"id": _encode(rows[-1][cols["id"]]), "updated": _encode(rows[-1][cols["updated"]])}
+                null_after = {"id": at.null_id} if at.null_id is not None else None
+                for rows in self._pages(conn, everything.where(upd_col.is_(None)), [id_col], null_after):
+                    read.add(rows, "null")
+                    at.null_id = _encode(rows[-1][cols["id"]])
+            # Rows that could not be used, read again: gone, loading now, or still listed.
+            waiting = [_decode(v) for k, (v, _) in read.bad.items() if k not in read.seen]
+            present: set[str] = set()
+            for chunk in (waiting[i : i + 500] for i in range(0, len(waiting), 500)):
+                again = conn.execute(everything.where(id_col.in_(chunk))).mappings().all()
+                present |= {_key(r[cols["id"]]) for r in again}
+                read.add(again, "retried")
+            for k in [k for k in read.bad if k not in read.seen and k not in present]:
+                del read.bad[k]  # the row is gone
             conn.rollback()  # nothing was written; end the read transaction explicitly
-        new_cursor = json.dumps(position, ensure_ascii=False) if position is not None else cursor
-        return SourceResult(self.id, tuple(articles), tuple(problems)), new_cursor
+        for way, n in read.counts.items():
+            at.counts[way] = at.counts.get(way, 0) + n
+        at.bad = sorted(read.bad.items())[:_BAD_KEPT]
+        return SourceResult(self.id, tuple(read.articles), tuple(read.problems)), at.dump()
+
+    def _pages(self, conn: Any, query: Any, order: list[Any], position: dict[str, Any] | None) -> Iterator[Any]:
+        """Pages of ``query`` in ``order`` ((updated, id) or id), each after the last row of the one
+        before; the first after ``position`` (that order's cursor)."""
+        id_col, upd_col = order[-1], order[0] if len(order) == 2 else None
+        while True:
+            q = query.order_by(*order).limit(self.page_size)
+            if position is not None:
+                last_id = _decode(position["id"])
+                if upd_col is not None:
+                    last_upd = _decode(position["updated"])
+                    q = q.where(or_(upd_col > last_upd, and_(upd_col == last_upd, id_col > last_id)))
+                else:
+                    q = q.where(id_col > last_id)
+            rows = conn.execute(q).mappings().all()
+            if rows:
+                yield rows
+                position = {"id": _encode(rows[-1][self.columns["id"]])}
+                if upd_col is not None:
+                    position["updated"] = _encode(rows[-1][self.columns["updated"]])
+            if len(rows) < self.page_size:
+                return
+
+    def warning(self, cursor: str | None) -> str | None:
+        """The rows waiting to be fixed, as the source's warning (None: none)."""
+        bad = _Cursor.parse(cursor).bad
+        if not bad:
+            return None
+        listed = "; ".join(f"{self.columns['id']}={_decode(v)!r}: {why}" for _, (v, why) in bad[:5])
+        more = f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
+        return f"{len(bad)} row{'s' if len(bad) > 1 else ''} not loaded until fixed: {listed}{more}"
 
     def _article(self, row: Any) -> Article:
         cols = self.columns
@@ -156,6 +195,82 @@ class SqlSource:
             city=(get("city") or None),
             category=(get("category") or self.category),
         )
+
+
+_BAD_KEPT = 200  # rows kept listed as waiting to be fixed (the first, by id)
+
+
+def _key(value: Any) -> str:
+    return json.dumps(_encode(value), ensure_ascii=False, sort_keys=True)
+
+
+@dataclass
+class _Cursor:
+    """Where the reads stopped, as stored: ``last`` the (updated, id) or id of the last row read in
+    order; ``null_id`` the last id read among rows without ``updated``; ``counts`` the rows read each
+    way so far; ``bad`` the rows waiting to be fixed (key → [id, why]). A cursor of an older version is
+    ``last`` alone."""
+
+    last: dict[str, Any] | None = None
+    null_id: Any = None
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    bad: list[tuple[str, tuple[Any, str]]] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def parse(cls, cursor: str | None) -> _Cursor:
+        raw = json.loads(cursor) if cursor else None
+        if not isinstance(raw, dict):
+            return cls()
+        if "last" not in raw:  # {"id": …, "updated": …}
+            return cls(last=raw)
+        bad = [(k, (v[0], str(v[1]))) for k, v in (raw.get("bad") or {}).items()]
+        return cls(raw.get("last"), raw.get("null_id"), dict(raw.get("rows_read") or {}), bad)
+
+    def dump(self) -> str | None:
+        if self.last is None and self.null_id is None and not self.bad and not self.counts:
+            return None
+        raw = {
+            "last": self.last,
+            "null_id": self.null_id,
+            "rows_read": self.counts,
+            "bad": {k: list(v) for k, v in self.bad},
+        }
+        return json.dumps(raw, ensure_ascii=False)
+
+
+def rows_read(cursor: str | None) -> dict[str, int]:
+    """How many rows an SQL source has read each way (``updated``: by its updated column; ``null``: by id,
+    updated empty; ``id``: by id, no updated column mapped; ``retried``: rows waiting to be fixed, read
+    again), from its stored cursor."""
+    return dict(_Cursor.parse(cursor).counts)
+
+
+@dataclass
+class _Read:
+    """What one read gathers: articles, newly bad rows, and the rows seen (to tell fixed from waiting)."""
+
+    source: SqlSource
+    bad: dict[str, tuple[Any, str]]
+    articles: list[Article] = dataclasses.field(default_factory=list)
+    problems: list[str] = dataclasses.field(default_factory=list)
+    seen: set[str] = dataclasses.field(default_factory=set)
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def add(self, rows: Sequence[Any], way: str) -> None:
+        id_name = self.source.columns["id"]
+        self.counts[way] = self.counts.get(way, 0) + len(rows)
+        for row in rows:
+            row_id = row[id_name]
+            key = _key(row_id)
+            self.seen.add(key)
+            try:
+                self.articles.append(self.source._article(row))
+            except (ValueError, TypeError) as e:
+                if key not in self.bad:  # reported once; then listed in the warning until fixed
+                    self.problems.append(f"row {id_name}={row_id!r}: {e}")
+                self.bad[key] = (_encode(row_id), str(e))
+            else:
+                self.bad.pop(key, None)
 
 
 def _encode(value: Any) -> Any:
