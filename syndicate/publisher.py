@@ -381,7 +381,7 @@ class Publisher:
         items = cache.writable(items)
         _write(folder / "rss.xml", build_rss(spec, site, items, now, FeedLinks(hubs=links.hubs), cache=cache), report)
         _write(folder / "atom.xml", build_atom(spec, site, items, now, links, cache=cache), report)
-        _write(folder / "feed.json", build_json(spec, site, items, now, cache=cache), report)
+        _write(folder / "feed.json", build_json(spec, site, items, now, cache=cache, hubs=links.hubs), report)
         older = spec.url(site, page_path(full_pages)) if full_pages else None
         document = render_feed_page(run.templates, site, spec, items, Paging(None, None, older), run.fragments)
         _write(folder / "index.html", document, report)

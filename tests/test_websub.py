@@ -3,8 +3,12 @@ an unchanged one; a failing hub never fails the publish and is retried later."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -14,6 +18,7 @@ from pytest_httpserver import HTTPServer
 from syndicate import pipeline
 from syndicate.config import load_config
 from syndicate.pipeline import Context
+from syndicate.publish import websub
 
 from .helpers import FixedClock, page
 
@@ -60,6 +65,11 @@ def test_one_notification_per_changed_feed(
                 hub
             ]
 
+        # JSON Feed names it too (JSON Feed 1.1 "hubs").
+        document = json.loads((out / "zones/xishan" / "feed.json").read_text(encoding="utf-8"))
+        assert document["hubs"] == [{"type": "WebSub", "url": hub}]
+        assert document["version"] == "https://jsonfeed.org/version/1.1"
+
         httpserver.clear_log()
         pipeline.publish(ctx)  # nothing changed
         assert notifications(httpserver) == []
@@ -102,3 +112,67 @@ def test_an_unreachable_hub(write_config: Callable[..., Path], clock: FixedClock
         assert report.written
         [(_hub, _url, attempts), *_] = ctx.store.due_notifications(clock.now + timedelta(hours=1))
         assert attempts == 1
+
+
+class HangingHub:
+    """A hub on loopback that accepts connections and reads requests but answers none until released;
+    afterwards it answers 204 and records what it was told."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.told: list[str] = []
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                if not hub.released.wait(timeout=60):
+                    return
+                hub.told += parse_qs(body)["hub.url"]
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hub"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_hub_that_never_answers_holds_a_publish_up_seconds_not_minutes(
+    write_config: Callable[..., Path], clock: FixedClock, tmp_path: Path
+) -> None:
+    """21 notifications to a hub that never answers: sent together, given up at one deadline (one by one
+    with a 10 s timeout each, the publish took three and a half minutes), queued, and delivered by a later
+    publish once the hub answers."""
+    hub = HangingHub()
+    try:
+        with context(write_config, clock, hub.url) as ctx:
+            (tmp_path / "articles" / "a.txt").write_text(page(title="甲", body=("甲文。",)), encoding="utf-8")
+            pipeline.fetch(ctx)
+            started = time.monotonic()
+            report = pipeline.publish(ctx)
+            took = time.monotonic() - started
+            assert report.written and report.notified == 0
+            assert took < websub.DEADLINE + 15, took  # the deadline and the publish's own work
+            waiting = ctx.store.due_notifications(clock.now + timedelta(minutes=1))
+            assert len(waiting) == 21 and all(attempts == 1 for _, _, attempts in waiting)
+
+            hub.released.set()  # the hub answers again
+            clock.now += timedelta(minutes=2)
+            report = pipeline.publish(ctx)
+            assert report.notified == 21
+            assert len(set(hub.told)) == 21
+            assert ctx.store.due_notifications(clock.now + timedelta(days=2)) == []
+    finally:
+        hub.close()

@@ -452,10 +452,16 @@ def _json_item(item: FeedItem, tz: tzinfo) -> str:
 
 
 def build_json(
-    spec: FeedSpec, site: SiteInfo, items: Sequence[FeedItem], now: datetime, cache: EntryCache | None = None
+    spec: FeedSpec,
+    site: SiteInfo,
+    items: Sequence[FeedItem],
+    now: datetime,
+    cache: EntryCache | None = None,
+    hubs: Sequence[str] = (),
 ) -> bytes:
-    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1), one item a line."""
-    head = {
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1), one item a line; ``hubs``: the WebSub hubs told
+    of its changes (``hubs`` of type WebSub, as in the RSS and Atom documents' rel="hub" links)."""
+    head: dict[str, object] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": spec.title,
         "home_page_url": spec.html_url(site),
@@ -464,6 +470,8 @@ def build_json(
         "language": site.language,
         "authors": [{"name": site.title}],
     }
+    if hubs:
+        head["hubs"] = [{"type": "WebSub", "url": hub} for hub in hubs]
     cache = cache or EntryCache(site.tz)
     opening = json.dumps(head, ensure_ascii=False)[:-1]  # without the closing brace
     body = ",\n".join(entry for i in items if (entry := cache.json(i)) is not None)
