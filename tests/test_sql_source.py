@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import (
     Column,
     DateTime,
@@ -25,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from syndicate import pipeline, status
+from syndicate.cli import cli
 from syndicate.config import load_config
 from syndicate.pipeline import Context
 from syndicate.sources.sql import rows_read
@@ -173,6 +175,8 @@ def test_rows_whose_updated_is_empty_are_read_once_and_later_edits_apply(cms: tu
     assert sorted(stored, key=int) == ["1", "2", "3", "4", "5"]
     assert stored["3"].title == "第3条（更正）"
     assert rows_read(ctx.store.source_states()["cms"].cursor) == {"updated": 2, "null": 4}
+    shown = CliRunner().invoke(cli, ["--config", str(ctx.config.path), "sources"], env={"COLUMNS": "100"})
+    assert "cms: rows read: 2 by their updated time, 4 with it empty (by id)" in shown.stdout
 
 
 def test_a_bad_row_stays_listed_until_fixed_then_loads(cms: tuple[str, Engine], ctx: Context) -> None:
