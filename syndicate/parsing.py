@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import functools
+import logging
 import multiprocessing
 import os
 import threading
@@ -27,6 +29,8 @@ from .sources.feed import FeedDefaults, ParsedFeed, parse_feed
 from .types import Article
 
 __all__ = ["Prepared", "parse_and_fingerprint", "parse_in_pool"]
+
+log = logging.getLogger("syndicate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,7 @@ class _Pool:
     """The process pool, made on first use and sized to the cores this process may run on."""
 
     def __init__(self) -> None:
+        self.warned = False
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
@@ -108,6 +113,11 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+@functools.cache
+def _thread() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="syndicate-parse")
+
+
 _POOL = _Pool()
 atexit.register(_POOL.close)
 
@@ -118,10 +128,18 @@ async def parse_in_pool(
     """``parse_and_fingerprint`` in a worker process. A pool broken by a dying worker is replaced and
     the document tried once more; a second death is this document's error."""
     loop = asyncio.get_running_loop()
+    work = functools.partial(parse_and_fingerprint, body, content_type, defaults, site_tz)
     for attempt in (1, 2):
-        pool = _POOL.get()
         try:
-            return await loop.run_in_executor(pool, parse_and_fingerprint, body, content_type, defaults, site_tz)
+            pool = _POOL.get()
+            running = loop.run_in_executor(pool, work)  # starts the workers on first use
+        except (OSError, NotImplementedError, ValueError) as e:  # no processes here (a sandbox)
+            if not _POOL.warned:
+                _POOL.warned = True
+                log.warning("parse.no_workers", extra={"error": f"{type(e).__name__}: {e}"})
+            return await loop.run_in_executor(_thread(), work)
+        try:
+            return await running
         except concurrent.futures.process.BrokenProcessPool:
             _POOL.discard(pool)
             if attempt == 2:
