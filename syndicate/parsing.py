@@ -19,6 +19,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -89,7 +90,9 @@ class _Pool:
             if self._pool is None:
                 context: Any = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload([__name__])
-                self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=_cores(), mp_context=context)
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=_cores(), mp_context=context, initializer=_worker_start
+                )
             return self._pool
 
     def close(self) -> None:
@@ -104,6 +107,11 @@ class _Pool:
             if self._pool is broken:
                 self._pool = None
         broken.shutdown(wait=False, cancel_futures=True)
+
+
+def _worker_start() -> None:
+    """Ctrl-C reaches the whole process group: the parent stops the workers, they print nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _cores() -> int:
