@@ -53,6 +53,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .text import sanitized_text
+from .types import Article
 from .urls import normalize_link
 
 __all__ = [
@@ -336,6 +337,28 @@ def fingerprint(
         parts=tuple(parts),
         span=span,
         boilerplate=boilerplate,
+    )
+
+
+def article_fingerprint(
+    article: Article,
+    tz: tzinfo,
+    *,
+    boilerplate: frozenset[int] = frozenset(),
+    parts: Sequence[Sentence] | None = None,
+) -> Fingerprint:
+    """``fingerprint`` of an article as stored; one without a link of its own (``link_fallback``) is
+    joined by none."""
+    link = "" if article.link_fallback else article.link
+    return fingerprint(
+        article.title,
+        article.body_html,
+        link,
+        article.published,
+        tz,
+        source=article.source_id,
+        boilerplate=boilerplate,
+        parts=parts,
     )
 
 

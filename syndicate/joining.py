@@ -98,10 +98,11 @@ class _Joiner:
     boilerplate: dict[str, frozenset[int]] = field(default_factory=dict)
     report: DedupeReport = field(default_factory=DedupeReport)
 
-    def made(self, article: Article) -> dedupe.Fingerprint | None:
-        """The fingerprint made while parsing this article, if it was made of the text stored."""
+    def made(self, pending: Pending) -> dedupe.Fingerprint | None:
+        """The fingerprint made while parsing this article, if it was made of the version stored."""
+        article = pending.article
         p = self.prepared.get((article.source_id, article.key))
-        return p.fingerprint if p is not None and p.matches(article) else None
+        return p.fingerprint if p is not None and p.content_hash == pending.content_hash else None
 
     def fingerprint(
         self, article: Article, parts: Sequence[dedupe.Sentence] | None = None, made: dedupe.Fingerprint | None = None
@@ -114,16 +115,7 @@ class _Joiner:
             if kept is not None:
                 return kept
             parts = made.parts
-        return dedupe.fingerprint(
-            article.title,
-            article.body_html,
-            "" if article.link_fallback else article.link,
-            article.published,
-            self.tz,
-            source=article.source_id,
-            boilerplate=boilerplate,
-            parts=parts,
-        )
+        return dedupe.article_fingerprint(article, self.tz, boilerplate=boilerplate, parts=parts)
 
     def learn(
         self, session: DedupeSession, articles: Sequence[Article], parts: Sequence[Sequence[dedupe.Sentence]] = ()
@@ -142,7 +134,7 @@ class _Joiner:
     def decide(self, session: DedupeSession, index: dedupe.LshIndex, pending: Sequence[Pending]) -> list[Decision]:
         """One decision per pending article: kept in its story (pinned by a split), a story of its own,
         or joined to the story of the best match among stored articles and the batch's earlier ones."""
-        made = [self.made(p.article) for p in pending]
+        made = [self.made(p) for p in pending]
         parts = [m.parts if m else dedupe.sentences(p.article.body_html) for p, m in zip(pending, made, strict=True)]
         self.learn(session, [p.article for p in pending], parts)
         mine = {p.id: self.fingerprint(p.article, parts[n], made[n]) for n, p in enumerate(pending)}

@@ -22,12 +22,11 @@ import os
 import signal
 import threading
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
-from .dedupe import Fingerprint, fingerprint
+from .dedupe import Fingerprint, article_fingerprint
 from .sources.feed import FeedDefaults, ParsedFeed, parse_feed
-from .types import Article
 
 __all__ = ["Prepared", "parse_and_fingerprint", "parse_in_pool"]
 
@@ -36,27 +35,12 @@ log = logging.getLogger("syndicate")
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """An article's fingerprint, made where it was parsed, and what it was made of: the joining step
-    uses it only for the same text (``matches``), so an article changed on the way in is fingerprinted
-    again."""
+    """An article's fingerprint, made where it was parsed, with the article's ``content_hash``: the
+    joining step uses it only for the version stored with that hash, so an article that changed on the
+    way in is fingerprinted again."""
 
-    title: str
-    body_html: str
-    link: str
-    published: datetime
+    content_hash: str
     fingerprint: Fingerprint
-
-    def matches(self, article: Article) -> bool:
-        return (
-            self.body_html == article.body_html
-            and self.title == article.title
-            and self.link == _dedupe_link(article)
-            and self.published == article.published
-        )
-
-
-def _dedupe_link(article: Article) -> str:
-    return "" if article.link_fallback else article.link
 
 
 def parse_and_fingerprint(
@@ -64,16 +48,7 @@ def parse_and_fingerprint(
 ) -> tuple[ParsedFeed, tuple[Prepared, ...]]:
     """``parse_feed``, and each article's fingerprint in the site's zone (what runs in a worker)."""
     parsed = parse_feed(body, content_type, defaults)
-    prepared = tuple(
-        Prepared(
-            a.title,
-            a.body_html,
-            _dedupe_link(a),
-            a.published,
-            fingerprint(a.title, a.body_html, _dedupe_link(a), a.published, site_tz, source=a.source_id),
-        )
-        for a in parsed.articles
-    )
+    prepared = tuple(Prepared(a.content_hash(), article_fingerprint(a, site_tz)) for a in parsed.articles)
     return parsed, prepared
 
 
@@ -121,11 +96,6 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@functools.cache
-def _thread() -> concurrent.futures.ThreadPoolExecutor:
-    return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="syndicate-parse")
-
-
 _POOL = _Pool()
 atexit.register(_POOL.close)
 
@@ -145,7 +115,7 @@ async def parse_in_pool(
             if not _POOL.warned:
                 _POOL.warned = True
                 log.warning("parse.no_workers", extra={"error": f"{type(e).__name__}: {e}"})
-            return await loop.run_in_executor(_thread(), work)
+            return await loop.run_in_executor(None, work)
         try:
             return await running
         except concurrent.futures.process.BrokenProcessPool:

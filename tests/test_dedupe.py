@@ -4,16 +4,21 @@ labeled corpus's precision and recall through the real store."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from syndicate import dedupe, pipeline
+import numpy as np
+from pytest_httpserver import HTTPServer
+
+from syndicate import dedupe, gather, pipeline
+from syndicate.parsing import Prepared
 from syndicate.pipeline import Context
 from syndicate.text import paragraphs_html
 from syndicate.types import Article
 
 from .dedupe_corpus import Labeled, corpus, evaluate, evaluate_by_class
-from .helpers import SHANGHAI
+from .helpers import SHANGHAI, rss
 from .storeviews import zone_articles
 
 BASE = [
@@ -289,3 +294,55 @@ def test_a_backdated_copy_never_takes_a_story_over(make_context: Callable[..., C
     save(ctx, "origin", "a", BASE, when=T0 - timedelta(days=2))
     pipeline.deduplicate(ctx)
     assert [a.article.key for a in zone_articles(ctx.store, "wuxi-hitech", 10)] == ["a"]
+
+
+def test_fingerprints_made_while_parsing_are_those_joining_would_make(
+    make_context: Callable[..., Context], httpserver: HTTPServer
+) -> None:
+    """A partner's GBK feed as CMSs write them (a fragment link, an entry without a link, a lazy image, a
+    video, an enclosure, an editor's footer, a date without zone): each article is fingerprinted by the
+    parsing worker, and that fingerprint is the one joining would make of the stored article."""
+    footer = "<p>责任编辑：王明</p><p>（来源：园区发布）</p>"
+    items = [
+        {
+            "title": "园区集成电路项目签约",
+            "link": "http://partner.example/news/1.html#p2",
+            "guid": "n1",
+            "date": "Mon, 19 Oct 2020 09:30:00 +0800",
+            "body": "<p>园区与企业签约，总投资二十亿元。</p>" + '<img data-src="/i/1.jpg" src="grey.gif">' + footer,
+        },
+        {
+            "title": "营商环境座谈会召开",
+            "guid": "n2",
+            "date": "Tue, 20 Oct 2020 10:00:00",
+            "body": "<p>座谈会听取企业意见建议二十余条。</p>"
+            + '<iframe src="https://player.example/v/9"></iframe>'
+            + footer,
+        },
+        {
+            "title": "季度产值通报",
+            "link": "http://partner.example/news/3.html",
+            "guid": "n3",
+            "body": "<p>第三季度产值同比增长百分之八。</p>",
+        },
+    ]
+    document = rss(items, encoding="gbk").replace(
+        b"</item><item><title>",
+        b'<enclosure url="http://partner.example/f/1.pdf" length="0" type="application/pdf"/></item><item><title>',
+        1,
+    )
+    httpserver.expect_request("/feed.xml").respond_with_data(document, content_type="application/rss+xml")
+    ctx = make_context(f'[[sources]]\nid = "partner"\nkind = "feed"\nurl = "{httpserver.url_for("/feed.xml")}"\n')
+    prepared: dict[tuple[str, str], Prepared] = {}
+    [report] = gather.fetch(ctx, ["partner"], prepared=prepared)
+    assert report.new == 3 and len(prepared) == 3
+    tz = ctx.config.site.tz
+    with ctx.store.dedupe_session({}, lambda members: members[0][0], ctx.clock()) as session:
+        pending = session.pending(10)
+    assert len(pending) == 3 and any(p.article.link_fallback for p in pending)
+    for p in pending:
+        made = prepared[(p.article.source_id, p.article.key)]
+        assert made.content_hash == p.content_hash  # the version stored is the one fingerprinted
+        mine = dedupe.article_fingerprint(p.article, tz)
+        assert np.array_equal(made.fingerprint.shingles, mine.shingles)
+        assert replace(made.fingerprint, shingles=mine.shingles) == mine

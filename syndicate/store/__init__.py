@@ -38,6 +38,7 @@ from .dedupe import (
 from .feedquery import FeedQueryMixin, Membership
 from .leases import LeaseMixin
 from .models import (
+    ARTICLE_COLUMNS,
     ArticleRow,
     ArticleZoneRow,
     DepartureRow,
@@ -72,32 +73,6 @@ __all__ = [
 ]
 
 SchemaState = Literal["new", "current", "behind", "unknown"]
-# What a StoredArticle is made of (``_stored``, ``article_of``).
-_ARTICLE_COLUMNS = tuple(
-    ArticleRow.__table__.c[name]
-    for name in [
-        "id",
-        "guid",
-        "source_id",
-        "source_key",
-        "title",
-        "link",
-        "published",
-        "body_html",
-        "author",
-        "zone_names",
-        "city",
-        "category",
-        "tags",
-        "image",
-        "enclosures",
-        "link_fallback",
-        "first_seen",
-        "updated",
-        "story_id",
-        "edited",
-    ]
-)
 
 
 class SaveCounts(NamedTuple):
@@ -447,7 +422,7 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
             for chunk in chunks(ids):
                 # Table columns, not ORM objects: a full publish loads every article once, and the ORM's
                 # bookkeeping would cost more than reading them.
-                query = select(*_ARTICLE_COLUMNS).where(_ARTICLE_COLUMNS[0].in_(chunk))
+                query = select(*ARTICLE_COLUMNS).where(ARTICLE_COLUMNS[0].in_(chunk))
                 out.extend(self._stored(s, s.connection().execute(query).all()))
         return sorted(out, key=lambda a: (a.article.published, a.id), reverse=True)
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..types import Article, Enclosure
 from .decisions import stamp
-from .models import ArticleRow, SignatureRow, chunks
+from .models import ARTICLE_COLUMNS, ArticleRow, SignatureRow, chunks
 
 __all__ = [
     "ChooseCanonical",
@@ -48,6 +48,7 @@ class Pending:
     article: Article
     story_id: int | None
     pinned: bool
+    content_hash: str = ""  # of the version stored (``Article.content_hash``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,8 @@ class Story:
 ChooseCanonical = Callable[[Sequence[tuple[int, int, datetime]]], int]
 
 
-_COLUMNS = tuple(ArticleRow.__table__.c)
+# What a pending or candidate article is read with: the article, its story, and what dedupe needs besides.
+_COLUMNS = (*ARTICLE_COLUMNS, ArticleRow.pinned, ArticleRow.content_hash)
 
 
 def article_of(r: ArticleRow | Row[Any]) -> Article:
@@ -161,7 +163,7 @@ class DedupeSession:
             .order_by(ArticleRow.id)
             .limit(limit)
         ).all()
-        return [Pending(r.id, article_of(r), r.story_id, r.pinned) for r in rows]
+        return [Pending(r.id, article_of(r), r.story_id, r.pinned, r.content_hash) for r in rows]
 
     def exact_hits(self, batch: Mapping[int, Keys]) -> dict[int, dict[int, str]]:
         """Per article of ``batch``, the decided articles sharing its link, body or title-and-day, and

@@ -111,6 +111,34 @@ class ArticleRow(Base):
     fingerprinted: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+# What a StoredArticle is made of (``_stored``, ``article_of``).
+ARTICLE_COLUMNS = tuple(
+    ArticleRow.__table__.c[name]
+    for name in [
+        "id",
+        "guid",
+        "source_id",
+        "source_key",
+        "title",
+        "link",
+        "published",
+        "body_html",
+        "author",
+        "zone_names",
+        "city",
+        "category",
+        "tags",
+        "image",
+        "enclosures",
+        "link_fallback",
+        "first_seen",
+        "updated",
+        "story_id",
+        "edited",
+    ]
+)
+
+
 class ArticleZoneRow(Base):
     __tablename__ = "article_zones"
     __table_args__ = (Index("ix_article_zones_zone", "zone_slug", "article_id"),)
