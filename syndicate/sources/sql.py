@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -102,22 +102,21 @@ class SqlSource:
         upd_col = t.c[cols["updated"]] if "updated" in cols else None
         everything = select(*(t.c[c] for c in dict.fromkeys(cols.values())))
         at = _Cursor.parse(cursor)
-        read = _Read(self, dict(at.bad))
+        read = _Read(self._article, cols["id"], at.bad)
         with engine.connect() as conn:
             if upd_col is None:
-                by_id = self._pages(conn, everything, [id_col], at.last)
-                for rows in by_id:
+                for rows, position in self._pages(conn, everything, id_col, None, at.last):
                     read.add(rows, "id")
-                    at.last = {"id": _encode(rows[-1][cols["id"]])}
+                    at.last = position
             else:
-                changed = self._pages(conn, everything.where(upd_col.is_not(None)), [upd_col, id_col], at.last)
-                for rows in changed:
+                changed = everything.where(upd_col.is_not(None))
+                for rows, position in self._pages(conn, changed, id_col, upd_col, at.last):
                     read.add(rows, "updated")
-                    at.last = {"id": _encode(rows[-1][cols["id"]]), "updated": _encode(rows[-1][cols["updated"]])}
-                null_after = {"id": at.null_id} if at.null_id is not None else None
-                for rows in self._pages(conn, everything.where(upd_col.is_(None)), [id_col], null_after):
+                    at.last = position
+                undated = everything.where(upd_col.is_(None))
+                for rows, position in self._pages(conn, undated, id_col, None, at.null_last):
                     read.add(rows, "null")
-                    at.null_id = _encode(rows[-1][cols["id"]])
+                    at.null_last = position
             # Rows that could not be used, read again: gone, loading now, or still listed.
             waiting = [_decode(v) for k, (v, _) in read.bad.items() if k not in read.seen]
             present: set[str] = set()
@@ -130,15 +129,16 @@ class SqlSource:
             conn.rollback()  # nothing was written; end the read transaction explicitly
         for way, n in read.counts.items():
             at.counts[way] = at.counts.get(way, 0) + n
-        at.bad = sorted(read.bad.items())[:_BAD_KEPT]
         return SourceResult(self.id, tuple(read.articles), tuple(read.problems)), at.dump()
 
-    def _pages(self, conn: Any, query: Any, order: list[Any], position: dict[str, Any] | None) -> Iterator[Any]:
-        """Pages of ``query`` in ``order`` ((updated, id) or id), each after the last row of the one
-        before; the first after ``position`` (that order's cursor)."""
-        id_col, upd_col = order[-1], order[0] if len(order) == 2 else None
+    def _pages(
+        self, conn: Any, query: Any, id_col: Any, upd_col: Any, position: dict[str, Any] | None
+    ) -> Iterator[tuple[Any, dict[str, Any]]]:
+        """Pages of ``query`` in (updated, id) order, or id order without ``upd_col``, the first after
+        ``position``; each with the position after its last row (what the cursor stores)."""
+        cols = self.columns
         while True:
-            q = query.order_by(*order).limit(self.page_size)
+            q = query.order_by(*((upd_col, id_col) if upd_col is not None else (id_col,))).limit(self.page_size)
             if position is not None:
                 last_id = _decode(position["id"])
                 if upd_col is not None:
@@ -148,19 +148,19 @@ class SqlSource:
                     q = q.where(id_col > last_id)
             rows = conn.execute(q).mappings().all()
             if rows:
-                yield rows
-                position = {"id": _encode(rows[-1][self.columns["id"]])}
+                position = {"id": _encode(rows[-1][cols["id"]])}
                 if upd_col is not None:
-                    position["updated"] = _encode(rows[-1][self.columns["updated"]])
+                    position["updated"] = _encode(rows[-1][cols["updated"]])
+                yield rows, position
             if len(rows) < self.page_size:
                 return
 
     def warning(self, cursor: str | None) -> str | None:
         """The rows waiting to be fixed, as the source's warning (None: none)."""
-        bad = _Cursor.parse(cursor).bad
+        bad = sorted(_Cursor.parse(cursor).bad.values(), key=lambda b: str(b[0]))
         if not bad:
             return None
-        listed = "; ".join(f"{self.columns['id']}={_decode(v)!r}: {why}" for _, (v, why) in bad[:5])
+        listed = "; ".join(f"{self.columns['id']}={_decode(v)!r}: {why}" for v, why in bad[:5])
         more = f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
         return f"{len(bad)} row{'s' if len(bad) > 1 else ''} not loaded until fixed: {listed}{more}"
 
@@ -206,15 +206,15 @@ def _key(value: Any) -> str:
 
 @dataclass
 class _Cursor:
-    """Where the reads stopped, as stored: ``last`` the (updated, id) or id of the last row read in
-    order; ``null_id`` the last id read among rows without ``updated``; ``counts`` the rows read each
-    way so far; ``bad`` the rows waiting to be fixed (key → [id, why]). A cursor of an older version is
-    ``last`` alone."""
+    """Where the reads stopped, as stored: ``last`` the position ((updated and) id) of the last row read
+    in order; ``null_last`` that of the last row read among those without ``updated``; ``counts`` the rows
+    read each way so far; ``bad`` the rows waiting to be fixed (key → (id, why)). A cursor of an older
+    version is ``last`` alone."""
 
     last: dict[str, Any] | None = None
-    null_id: Any = None
+    null_last: dict[str, Any] | None = None
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
-    bad: list[tuple[str, tuple[Any, str]]] = dataclasses.field(default_factory=list)
+    bad: dict[str, tuple[Any, str]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def parse(cls, cursor: str | None) -> _Cursor:
@@ -223,18 +223,14 @@ class _Cursor:
             return cls()
         if "last" not in raw:  # {"id": …, "updated": …}
             return cls(last=raw)
-        bad = [(k, (v[0], str(v[1]))) for k, v in (raw.get("bad") or {}).items()]
-        return cls(raw.get("last"), raw.get("null_id"), dict(raw.get("rows_read") or {}), bad)
+        bad = {k: (v[0], str(v[1])) for k, v in (raw.get("bad") or {}).items()}
+        return cls(raw.get("last"), raw.get("null_last"), dict(raw.get("rows_read") or {}), bad)
 
     def dump(self) -> str | None:
-        if self.last is None and self.null_id is None and not self.bad and not self.counts:
+        if self.last is None and self.null_last is None and not self.bad and not self.counts:
             return None
-        raw = {
-            "last": self.last,
-            "null_id": self.null_id,
-            "rows_read": self.counts,
-            "bad": {k: list(v) for k, v in self.bad},
-        }
+        kept = dict(sorted(self.bad.items())[:_BAD_KEPT])
+        raw = {"last": self.last, "null_last": self.null_last, "rows_read": self.counts, "bad": kept}
         return json.dumps(raw, ensure_ascii=False)
 
 
@@ -247,9 +243,11 @@ def rows_read(cursor: str | None) -> dict[str, int]:
 
 @dataclass
 class _Read:
-    """What one read gathers: articles, newly bad rows, and the rows seen (to tell fixed from waiting)."""
+    """What one read gathers: articles, newly bad rows, and the rows seen (to tell fixed from waiting).
+    ``bad`` is the cursor's, updated in place."""
 
-    source: SqlSource
+    article: Callable[[Any], Article]
+    id_name: str
     bad: dict[str, tuple[Any, str]]
     articles: list[Article] = dataclasses.field(default_factory=list)
     problems: list[str] = dataclasses.field(default_factory=list)
@@ -257,17 +255,16 @@ class _Read:
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def add(self, rows: Sequence[Any], way: str) -> None:
-        id_name = self.source.columns["id"]
         self.counts[way] = self.counts.get(way, 0) + len(rows)
         for row in rows:
-            row_id = row[id_name]
+            row_id = row[self.id_name]
             key = _key(row_id)
             self.seen.add(key)
             try:
-                self.articles.append(self.source._article(row))
+                self.articles.append(self.article(row))
             except (ValueError, TypeError) as e:
                 if key not in self.bad:  # reported once; then listed in the warning until fixed
-                    self.problems.append(f"row {id_name}={row_id!r}: {e}")
+                    self.problems.append(f"row {self.id_name}={row_id!r}: {e}")
                 self.bad[key] = (_encode(row_id), str(e))
             else:
                 self.bad.pop(key, None)
