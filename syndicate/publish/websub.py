@@ -2,10 +2,10 @@
 
 One form-encoded POST per hub and changed feed (``hub.mode=publish``, ``hub.url`` = the feed's self URL),
 sent concurrently (``PER_HUB`` at a time to each hub, as small hubs queue few connections) within one
-overall deadline: a hub that accepts connections
-and never answers holds a publish up by ``DEADLINE`` seconds at most, not ten seconds a document. What did
-not get through (failed, or unanswered at the deadline) is retried on later publishes with a growing
-wait; it never fails the publish. What is pending lives in the store, so a restart loses no notification.
+overall deadline: a hub that accepts connections and never answers holds a publish up by ``DEADLINE``
+seconds at most, not ten seconds a document. What did not get through (failed, or unanswered at the
+deadline) is retried on later publishes with a growing wait; it never fails the publish. What is pending
+lives in the store, so a restart loses no notification.
 """
 
 from __future__ import annotations
@@ -34,9 +34,7 @@ DEADLINE = 5.0  # seconds for all of one publish's notifications
 PER_HUB = 4
 
 
-def notify(
-    pending: Iterable[tuple[str, str]], user_agent: str, timeout: float = 10.0, deadline: float = DEADLINE
-) -> list[NotifyResult]:
+def notify(pending: Iterable[tuple[str, str]], user_agent: str, deadline: float = DEADLINE) -> list[NotifyResult]:
     """Send each (hub, feed URL) notification; one result each, in order. Those without an answer when
     ``deadline`` seconds have passed are given up (for now) with an error saying so."""
     import asyncio
@@ -60,7 +58,7 @@ def notify(
     async def send_all() -> list[NotifyResult]:
         gates = {hub: asyncio.Semaphore(PER_HUB) for hub, _ in todo}
         headers = {"User-Agent": user_agent}
-        async with httpx.AsyncClient(timeout=min(timeout, deadline), headers=headers, trust_env=False) as client:
+        async with httpx.AsyncClient(timeout=deadline, headers=headers, trust_env=False) as client:
             tasks = [asyncio.ensure_future(send(client, gates, hub, url)) for hub, url in todo]
             await asyncio.wait(tasks, timeout=deadline)
             for task in tasks:
