@@ -209,13 +209,13 @@ class _Run:
     def _save(self, batch: list[tuple[SourceConfig, SourceResult, float, _Ready]]) -> None:
         store, now = self.ctx.store, self.ctx.clock()
         groups = [SourceBatch(src.id, ready.items, result.state) for src, result, _, ready in batch]
-        if len(groups) == 1:
+        try:
             counts = store.save_sources(groups, now)
-        else:
-            try:
-                counts = store.save_sources(groups, now)
-            except Exception:  # whichever source it was fails alone below, as it would have by itself
-                counts = [store.save_sources([g], now)[0] for g in groups]
+        except Exception:
+            if len(groups) == 1:
+                raise
+            # Whichever source it was fails alone, as it would have by itself; the others are stored.
+            counts = [store.save_sources([g], now)[0] for g in groups]
         for (src, result, seconds, ready), c in zip(batch, counts, strict=True):
             report = FetchReport(
                 src.id,
