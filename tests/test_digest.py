@@ -113,6 +113,20 @@ def articles(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture
+def app_client(start_server: Callable[[web.FeedApp], str]) -> Iterator[Callable[[web.FeedApp], httpx.Client]]:
+    """An HTTP client of ``app`` served on loopback (the server as serve and run start it)."""
+    clients: list[httpx.Client] = []
+
+    def open_client(app: web.FeedApp) -> httpx.Client:
+        clients.append(httpx.Client(base_url=start_server(app)))
+        return clients[-1]
+
+    yield open_client
+    for client in clients:
+        client.close()
+
+
 def unsubscribe_token(msg: EmailMessage) -> str:
     """The signed token of a digest's List-Unsubscribe URL."""
     url = str(msg["List-Unsubscribe"]).split(",")[0].strip().strip("<>")
@@ -380,8 +394,7 @@ def test_each_digest_has_a_web_copy_at_a_signed_url(
     make_context: Callable[..., Context],
     sink: tuple[Sink, int],
     articles: Path,
-    start_server: Callable[[web.FeedApp], str],
-    request: pytest.FixtureRequest,
+    app_client: Callable[[web.FeedApp], httpx.Client],
 ) -> None:
     server, port = sink
     ctx = fetched(make_context, port, articles, ("x1", "xishan"))
@@ -392,9 +405,7 @@ def test_each_digest_has_a_web_copy_at_a_signed_url(
     [link] = lxml_html.fromstring(html).xpath("//a[text()='在浏览器中查看']/@href")
     assert link.startswith("http://feeds.example.org/digest?token=c1.")
     assert f"网页版:{link}" in text  # the text part stays complete
-    base = start_server(feed_app(ctx.config, lambda: ctx))
-    client = httpx.Client(base_url=base)
-    request.addfinalizer(client.close)
+    client = app_client(feed_app(ctx.config, lambda: ctx))
     r = client.get(link.replace("http://feeds.example.org", ""))
     assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
     assert r.text == html  # the same content as the message's HTML part
@@ -446,8 +457,7 @@ def test_unsubscribe_refuses_a_forged_token_and_the_real_one_stops_the_next_dige
     articles: Path,
     clock: FixedClock,
     tmp_path: Path,
-    start_server: Callable[[web.FeedApp], str],
-    request: pytest.FixtureRequest,
+    app_client: Callable[[web.FeedApp], httpx.Client],
 ) -> None:
     server, port = sink
     ctx = fetched(make_context, port, articles, ("x1", "xishan"))
@@ -457,9 +467,7 @@ def test_unsubscribe_refuses_a_forged_token_and_the_real_one_stops_the_next_dige
     token = parse_qs(urlsplit(url).query)["token"][0]
     assert urlsplit(url).path == "/unsubscribe"
 
-    base = start_server(feed_app(ctx.config, lambda: ctx))  # what serve and run answer with
-    client = httpx.Client(base_url=base)
-    request.addfinalizer(client.close)
+    client = app_client(feed_app(ctx.config, lambda: ctx))  # what serve and run answer with
     forged = token.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
     other = token.replace(token.split(".")[1], "bGlAZXhhbXBsZS5vcmc")  # li@example.org with zhang's signature
     for bad in (forged, other, "nonsense"):
@@ -477,7 +485,7 @@ def test_unsubscribe_refuses_a_forged_token_and_the_real_one_stops_the_next_dige
     assert "zhang@example.org" in r.text and "测试平台" in r.text
     assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is None
     # RFC 8058 one-click: POST to the URL of the header.
-    r = client.post(url.replace("http://feeds.example.org", base), content=b"List-Unsubscribe=One-Click")
+    r = client.post(url.replace("http://feeds.example.org", ""), content=b"List-Unsubscribe=One-Click")
     assert r.status_code == 200 and "zhang@example.org" in r.text
     assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is not None
     # The page offers to undo it: resubscribe with the same link, then unsubscribe again from the new page.
@@ -490,7 +498,7 @@ def test_unsubscribe_refuses_a_forged_token_and_the_real_one_stops_the_next_dige
     again = lxml_html.fromstring(r.text).xpath("//form/@action")[0]
     r = client.post("/unsubscribe", params={"token": token}, content=b"List-Unsubscribe=One-Click")
     assert r.status_code == 403  # the old link predates the new subscription
-    r = client.post(again.replace("http://feeds.example.org", base), content=b"List-Unsubscribe=One-Click")
+    r = client.post(again.replace("http://feeds.example.org", ""), content=b"List-Unsubscribe=One-Click")
     assert r.status_code == 200 and "已退订" in r.text
     assert ctx.store.recipients()["zhang@example.org"].unsubscribed_at is not None
 
@@ -659,7 +667,7 @@ def test_an_expired_link_is_refused(
 
 
 def test_unsubscribe_pages_come_from_the_template_and_work_on_a_phone(
-    tmp_path: Path, request: pytest.FixtureRequest, start_server: Callable[[web.FeedApp], str]
+    tmp_path: Path, app_client: Callable[[web.FeedApp], httpx.Client]
 ) -> None:
     class Fake:
         """Answers as the app does: every token but ``x`` names zhang."""
@@ -673,9 +681,7 @@ def test_unsubscribe_pages_come_from_the_template_and_work_on_a_phone(
             page = "done" if method == "POST" else "confirm"
             return web.Answer(200, "unsubscribe", {"page": page, "email": "zhang@example.org", "action": token})
 
-    base = start_server(web.FeedApp(tmp_path, selfservice=Fake(), site_title="测试平台"))
-    client = httpx.Client(base_url=base)
-    request.addfinalizer(client.close)
+    client = app_client(web.FeedApp(tmp_path, selfservice=Fake(), site_title="测试平台"))
     r = client.get("/unsubscribe", params={"token": 'a"b<c>'})
     assert r.status_code == 200 and r.headers["x-robots-tag"] == "noindex"
     assert 'name="viewport"' in r.text and "<title>退订每日新闻摘要 · 测试平台</title>" in r.text
@@ -688,8 +694,8 @@ def test_unsubscribe_pages_come_from_the_template_and_work_on_a_phone(
     own = tmp_path / "own"
     own.mkdir()
     (own / "unsubscribe.html.j2").write_text("<p>{{ page }}:{{ email }}</p>\n", encoding="utf-8")
-    base = start_server(web.FeedApp(tmp_path, selfservice=Fake(), templates=own))
-    assert httpx.post(f"{base}/unsubscribe", params={"token": "t"}).text == "<p>done:zhang@example.org</p>\n"
+    own_client = app_client(web.FeedApp(tmp_path, selfservice=Fake(), templates=own))
+    assert own_client.post("/unsubscribe", params={"token": "t"}).text == "<p>done:zhang@example.org</p>\n"
 
 
 def test_choosing_for_many_recipients_at_once_gives_each_what_choosing_alone_gives(
