@@ -317,6 +317,17 @@ def check_json(data: bytes, self_url: str) -> list[str]:
         problems.append("json: title")
     if doc.get("feed_url") != self_url:
         problems.append("json: feed_url")
+    top = {"version", "title", "home_page_url", "feed_url", "description", "user_comment", "next_url", "icon"}
+    top |= {"favicon", "authors", "author", "language", "expired", "hubs", "items"}
+    problems += [f"json: unknown key {key}" for key in doc if key not in top and not key.startswith("_")]
+    hubs = doc.get("hubs", [])
+    if not isinstance(hubs, list):
+        problems.append("json: hubs is no list")
+    else:
+        for n, hub in enumerate(hubs):
+            ok = isinstance(hub, dict) and isinstance(hub.get("type"), str) and hub["type"]
+            if not ok or not str(hub.get("url", "")).startswith(("http://", "https://")):
+                problems.append(f"json hub {n + 1}: a type and an http(s) url")
     if not isinstance(doc.get("items"), list):
         return [*problems, "json: items"]
     ids = Counter(item.get("id") for item in doc["items"])
