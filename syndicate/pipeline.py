@@ -22,6 +22,7 @@ from .context import zone_set as zone_set
 from .publish import check_templates
 from .publisher import Publisher
 from .publisher import PublishReport as PublishReport
+from .publisher import push as push_due
 from .types import FetchReport
 
 # Reading sources (feedparser, httpx) and dedupe (numpy) are imported when a run needs them: a publish
@@ -56,6 +57,7 @@ __all__ = [
     "fetch",
     "init",
     "publish",
+    "push",
     "split",
     "stories",
     "system_clock",
@@ -130,14 +132,21 @@ def fetch(
     return reports
 
 
-def publish(ctx: Context, full: bool = False, *, kept: Kept | None = None) -> PublishReport:
+def push(ctx: Context) -> int:
+    """Send the WebSub notifications that are due (queued by publishes, or failed before); how many hubs
+    accepted (``publisher.push``)."""
+    return push_due(ctx, ctx.clock())
+
+
+def publish(ctx: Context, full: bool = False, *, kept: Kept | None = None, notify: bool = True) -> PublishReport:
     """Write the feeds whose items changed since the last publish (every feed with ``full``) as RSS, Atom
     and JSON Feed, then the discovery page, OPML and stylesheet (``Publisher.publish``). Articles stored
-    by a run that stopped before dedupe are decided first."""
+    by a run that stopped before dedupe are decided first. The changed documents' WebSub notifications
+    are queued and, with ``notify``, the due ones sent (``push``; the daemon sends them apart)."""
     kept = kept or Kept()
     ctx.store.ensure_ready()
     if ctx.store.dedupe_pending():
         from .joining import deduplicate
 
         deduplicate(ctx, lsh=kept.lsh)
-    return kept.publisher.publish(ctx, full)
+    return kept.publisher.publish(ctx, full, notify)

@@ -54,7 +54,7 @@ from .store import Changes, FeedState, Membership
 from .text import first_image, summarize
 from .types import StoredArticle
 
-__all__ = ["FEED_FILES", "PublishReport", "Publisher"]
+__all__ = ["FEED_FILES", "PublishReport", "Publisher", "push"]
 
 log = logging.getLogger("syndicate")
 
@@ -69,9 +69,9 @@ class PublishReport:
     unwritable: dict[str, str] = field(default_factory=dict)  # items left out of every document: guid → why
 
 
-def _push(ctx: Context, report: PublishReport, now: datetime) -> None:
-    """Tell the configured WebSub hubs of every feed this publish changed, and retry what failed before.
-    Failures are logged and retried later; they never fail the publish."""
+def _queue_push(ctx: Context, report: PublishReport, now: datetime) -> None:
+    """Queue a WebSub notification to every configured hub for every feed document this publish changed
+    (in the store: a restart loses none)."""
     hubs = ctx.config.publish.websub_hubs
     if not hubs:
         return
@@ -80,18 +80,28 @@ def _push(ctx: Context, report: PublishReport, now: datetime) -> None:
     changed = [base + p.relative_to(out).as_posix() for p in report.written if p.name in FEED_FILES]
     if changed:
         ctx.store.queue_notifications(hubs, changed, now)
+
+
+def push(ctx: Context, now: datetime) -> int:
+    """Send the queued WebSub notifications that are due (``websub.notify``: concurrently, within one
+    deadline); returns how many hubs accepted. What failed or got no answer is retried later with a
+    growing wait; nothing here raises for a hub."""
+    if not ctx.config.publish.websub_hubs:
+        return 0
     due = ctx.store.due_notifications(now)
     attempts = {(h, u): a for h, u, a in due}
+    accepted = 0
     for result in websub.notify([(h, u) for h, u, _ in due], user_agent(ctx.config)):
         if result.ok:
             ctx.store.notification_done(result.hub, result.url)
-            report.notified += 1
+            accepted += 1
         else:
             n = attempts[(result.hub, result.url)] + 1
             ctx.store.notification_failed(result.hub, result.url, result.error or "", websub.next_attempt(n, now))
             log.warning(
                 "websub.failed", extra={"hub": result.hub, "url": result.url, "error": result.error, "attempts": n}
             )
+    return accepted
 
 
 def _write_discovery(run: _Run, selections: Sequence[FeedSelection]) -> None:
@@ -278,9 +288,11 @@ class Publisher:
         self.feed_states = None
         self.items = None
 
-    def publish(self, ctx: Context, full: bool = False) -> PublishReport:
+    def publish(self, ctx: Context, full: bool = False, notify: bool = True) -> PublishReport:
         """Write the feeds whose items changed since the last publish (every feed with ``full``) as RSS,
-        Atom and JSON Feed, then the discovery page, OPML and stylesheet.
+        Atom and JSON Feed, then the discovery page, OPML and stylesheet; queue the WebSub notifications
+        of the changed documents and, with ``notify``, send what is due (``push``; the daemon sends them
+        from a job of their own instead).
 
         Which feeds changed follows from the articles stored or edited since the last publish (a
         watermark): their zones, cities and categories, and ``all``. A feed whose items are the same as
@@ -321,7 +333,9 @@ class Publisher:
             run.states.update({s.path: s for s in run.written})
         _write_discovery(run, selections)
         self.feed_ids_at = _advance_watermark(ctx, changes) or stored_mark
-        _push(ctx, run.report, run.now)
+        _queue_push(ctx, run.report, run.now)
+        if notify:
+            run.report.notified = push(ctx, run.now)
         run.report.unwritable = dict(run.items.entries.failed)
         for guid, why in run.report.unwritable.items():
             log.warning("publish.item_skipped", extra={"guid": guid, "error": why})

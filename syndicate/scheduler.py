@@ -46,6 +46,7 @@ __all__ = ["Daemon", "DaemonOptions", "Lease", "ListenError", "LockedError", "Ti
 log = logging.getLogger("syndicate")
 
 LOCK = "daemon"
+PUSH_EVERY = 60.0  # seconds between looks for WebSub notifications due again
 
 
 @dataclass(frozen=True)
@@ -340,12 +341,15 @@ class Daemon:
     def _scheduler(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(1), "lease": ThreadPoolExecutor(1)},
+            executors={"default": ThreadPoolExecutor(1), "lease": ThreadPoolExecutor(1), "push": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
         now = datetime.now(UTC)
         scheduler.add_job(self._tick, IntervalTrigger(seconds=self.options.tick), id="tick", next_run_time=now)
         scheduler.add_job(self._renew, IntervalTrigger(seconds=self.options.lease / 3), id="lease", executor="lease")
+        # WebSub notifications go from a thread of their own, right after a publish that changed feeds
+        # and every minute for retries: a hub that never answers holds up no fetch, publish or digest.
+        scheduler.add_job(self._push, IntervalTrigger(seconds=PUSH_EVERY), id="push", executor="push")
         return scheduler
 
     # -- the tick -----------------------------------------------------------------------------------------
@@ -365,10 +369,12 @@ class Daemon:
         full = self.timers.publish_due(self.clock())
         if full is not None:
             start = time.perf_counter()
-            report = self._job("publish", lambda ctx: pipeline.publish(ctx, full=full, kept=self.kept))
+            report = self._job("publish", lambda ctx: pipeline.publish(ctx, full=full, kept=self.kept, notify=False))
             if report is not None:
                 self.metrics.feeds.inc(len(report.written))
                 self._say(publish_line(len(report.written), full, time.perf_counter() - start))
+                if report.written and self.config.publish.websub_hubs and self.scheduler is not None:
+                    self.scheduler.modify_job("push", next_run_time=datetime.now(UTC))
             self.timers.published(self.clock(), full)
         if self.timers.digest_due(self.clock()):
             digests = self._job("digest", delivery.digest)
@@ -377,6 +383,22 @@ class Daemon:
                 for line in digest_lines(digests):
                     self._say(line)
             self.timers.digested(self.clock())
+
+    def _push(self) -> None:
+        """Send the due WebSub notifications, on a context of its own (a reload may swap the daemon's
+        meanwhile); never raises."""
+        config = self.config
+        if self.stopping.is_set() or not config.publish.websub_hubs:
+            return
+        try:
+            with self._open(config) as ctx:
+                accepted = pipeline.push(ctx)
+        except Exception:
+            self.metrics.failures.labels("push").inc()
+            log.exception("job.crashed", extra={"job": "push"})
+            return
+        if accepted:
+            self._say(f"told {_n(len(config.publish.websub_hubs), 'hub')} of {_n(accepted, 'changed document')}")
 
     def _say(self, line: str | None) -> None:
         if line:

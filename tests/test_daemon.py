@@ -22,8 +22,9 @@ from lxml import etree
 
 from syndicate.cli import cli
 from syndicate.files import TEMP_PREFIX
+from syndicate.publish import websub
 
-from .helpers import free_port, page
+from .helpers import HangingHub, free_port, page
 
 ROOT = Path(__file__).parent.parent
 
@@ -164,6 +165,33 @@ def test_polls_on_the_interval_publishes_after_a_change_and_stops_on_sigterm(
     assert d.events("daemon.stopped")
     assert list(tmp_path.rglob(f"{TEMP_PREFIX}*")) == []
     assert not any("Traceback" in line for line in d.lines)
+
+
+def test_a_hub_that_never_answers_holds_up_no_publish(
+    write_config: Callable[..., Path], tmp_path: Path, daemons: list[Running]
+) -> None:
+    """The daemon sends WebSub notifications from a job of their own: with a hub that accepts connections
+    and never answers, each publish takes its own time, and the notifications are given up at their
+    deadline (and queued) by the push job."""
+    hub = HangingHub()
+    try:
+        article(tmp_path)
+        path = _config(write_config)
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("items_per_feed = 3\n", f'items_per_feed = 3\nwebsub_hubs = ["{hub.url}"]\n'))
+        d = Running(path, free_port())
+        daemons.append(d)
+        wait_for(lambda: d.events("job.done", job="publish"), what="the first publish")
+        (tmp_path / "articles" / "b.txt").write_text(page(title="运行中新增", body=("新的正文。",)), encoding="utf-8")
+        wait_for(lambda: len(d.events("job.done", job="publish")) >= 2, what="the second publish")
+        wait_for(lambda: d.events("websub.failed"), seconds=30, what="the hub given up")
+        for done in d.events("job.done", job="publish"):
+            assert float(done["seconds"]) < websub.DEADLINE  # in the publish, each waited the deadline
+        assert all("no answer within" in str(e["error"]) for e in d.events("websub.failed"))
+        code, _ = d.stop(signal.SIGTERM)
+        assert code == 0
+    finally:
+        hub.close()
 
 
 def test_a_second_daemon_on_the_same_database_refuses_to_start(

@@ -4,11 +4,9 @@ an unchanged one; a failing hub never fails the publish and is retried later."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -21,7 +19,7 @@ from syndicate.pipeline import Context
 from syndicate.publish import websub
 
 from .feed_rules import check_json
-from .helpers import FixedClock, page
+from .helpers import FixedClock, HangingHub, page
 
 
 def notifications(hub: HTTPServer) -> list[str]:
@@ -114,41 +112,6 @@ def test_an_unreachable_hub(write_config: Callable[..., Path], clock: FixedClock
         assert report.written
         [(_hub, _url, attempts), *_] = ctx.store.due_notifications(clock.now + timedelta(hours=1))
         assert attempts == 1
-
-
-class HangingHub:
-    """A hub on loopback that accepts connections and reads requests but answers none until released;
-    afterwards it answers 204 and records what it was told."""
-
-    def __init__(self) -> None:
-        self.released = threading.Event()
-        self.told: list[str] = []
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                if not hub.released.wait(timeout=60):
-                    return
-                hub.told += parse_qs(body)["hub.url"]
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hub"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_a_hub_that_never_answers_holds_a_publish_up_seconds_not_minutes(
