@@ -225,6 +225,35 @@ def test_message_is_multipart_alternative_text_first_base64_utf8_and_headers_enc
     assert msg["Message-ID"] == parts.message_id
 
 
+_LINE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=200)
+
+
+@given(
+    text=st.lists(_LINE, max_size=30).map("\n".join),
+    html=st.lists(_LINE, max_size=30).map("\r\n".join),
+)
+def test_both_parts_come_back_exactly_whatever_they_hold(text: str, html: str) -> None:
+    """Any text, empty or not, with any characters (a boundary-like line, base64-like runs, lone CRs
+    excepted): the parts decode to it, line breaks in canonical CRLF, and the message parses without
+    defects."""
+    data = build_message(_parts(text=text, html=html))
+    assert data.isascii()
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    assert not msg.defects
+    plain, rich = msg.iter_parts()
+    assert not plain.defects and not rich.defects
+    assert plain.get_payload(decode=True).decode("utf-8") == text.replace("\n", "\r\n")
+    assert rich.get_payload(decode=True).decode("utf-8") == html
+
+
+def test_a_part_holding_a_boundary_like_line_does_not_end_early() -> None:
+    text = "----=_syndicate_0\n--\n" + "开发区" * 500
+    msg = email.message_from_bytes(build_message(_parts(text=text)), policy=email.policy.default)
+    plain, _ = msg.iter_parts()
+    assert plain.get_content().replace("\r\n", "\n") == text
+
+
 def test_list_unsubscribe_headers_are_plain_urls_not_encoded_words() -> None:
     parts = _parts()
     msg = email.message_from_bytes(build_message(parts), policy=email.policy.default)
