@@ -440,11 +440,13 @@ def digest(
     sender = _Sender(ctx, out)
     try:
         if not dry_run:
+            ctx.store.settle_digests()  # what a crash left accepted and unsettled, before anything is chosen
             # Digests recorded before and not yet accepted go first, as they were.
             for d in ctx.store.pending_digests(now, [r.email for r in chosen]):
                 report.outcomes.append(sent := sender.send(d))
                 if progress:
                     progress(sent)
+            ctx.store.settle_digests()
         states = ctx.store.recipients()
         sender.waiting = ctx.store.pending_recipients()
         due: list[tuple[Recipient, RecipientState, str | None]] = []
@@ -476,7 +478,7 @@ def digest(
                             progress(made)
                     else:
                         composed.append((r, made, len(found[r.key])))
-                # Recorded together before any is sent; each marked sent as the server accepts it.
+                # Recorded together before any is sent; each marked accepted as the server accepts it.
                 ids = ctx.store.record_digests([c for _, c, _ in composed], ctx.clock()) if composed else []
                 for (_, c, items), digest_id in zip(composed, ids, strict=True):
                     if digest_id is None:
@@ -489,6 +491,8 @@ def digest(
                     report.outcomes.append(outcome)
                     if progress:
                         progress(outcome)
+                if composed:
+                    ctx.store.settle_digests()  # their deliveries and watermarks, in one transaction
     finally:
         if own or dry_run:
             out.close()

@@ -745,3 +745,49 @@ def test_digests_recorded_together_survive_one_taken_by_another_run(
     pending = {d.recipient for d in ctx.store.pending_digests(now)}
     assert pending == {"zhang@example.org", "li@example.org"}
     assert len([d for d in ctx.store.digest_log() if d["recipient"] == "zhang@example.org"]) == 1
+
+
+class _StopsAfter:
+    """A real SMTP transport whose process stops (as on SIGINT) before handing over its ``n+1``-th
+    message: the messages before it were accepted, and nothing after runs."""
+
+    def __init__(self, inner: SmtpTransport, n: int) -> None:
+        self.inner, self.left = inner, n
+
+    def send(self, envelope: Envelope) -> str:
+        if self.left == 0:
+            raise KeyboardInterrupt
+        self.left -= 1
+        return self.inner.send(envelope)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_stop_after_the_server_accepted_a_digest_settles_it_and_sends_it_never_again(
+    make_context: Callable[..., Context], sink: tuple[Sink, int], articles: Path
+) -> None:
+    server, port = sink
+    ctx = fetched(make_context, port, articles, ("x1", "xishan"), ("s1", "sip"))
+    stopping = _StopsAfter(SmtpTransport("127.0.0.1", port, "none"), 1)
+    with pytest.raises(KeyboardInterrupt):
+        delivery.digest(ctx, transport=stopping)
+    stopping.close()
+    [first] = server.received
+    first_to = str(first.message["To"]).rsplit("<", 1)[1].rstrip(">")
+    assert delivered(ctx.store, first_to) == {}  # accepted: its deliveries wait for the batch to settle
+
+    report = delivery.digest(ctx)  # the next run settles it first, then sends the other
+    assert {o.recipient: o.status for o in report.outcomes if o.status == "sent"}.keys() == (
+        {"zhang@example.org", "li@example.org"} - {first_to}
+    )
+    assert len(server.received) == 2
+    assert {d["recipient"]: d["status"] for d in ctx.store.digest_log()} == {
+        "zhang@example.org": "sent",
+        "li@example.org": "sent",
+    }
+    for email in ("zhang@example.org", "li@example.org"):
+        assert len(delivered(ctx.store, email)) == 1
+    # Nothing is new to either: the settled digest's story is not sent again, even when forced.
+    assert {o.status for o in delivery.digest(ctx, force=True).outcomes} == {"empty"}
+    assert len(server.received) == 2

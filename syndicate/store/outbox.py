@@ -3,8 +3,11 @@
 Exactly once rests on three rules kept here, each in one transaction:
 - a digest is *recorded* (message bytes, Message-ID, the articles it carries) before anything is sent, with
   a unique key on (recipient, window start), so two runs cannot both compose the same digest;
-- it is marked *sent* in the same transaction that records each (recipient, article) as delivered and moves
-  the recipient's watermark, so a crash leaves it either pending (sent again, same Message-ID) or done;
+- it is marked *accepted* the moment the server accepts it, one statement committed before the next
+  message goes out, so a crash leaves it either pending (sent again, same Message-ID) or accepted; an
+  accepted digest is *settled* (each (recipient, article) recorded as delivered, the recipient's watermark
+  moved, marked sent) in one transaction per batch, and every run settles what a crash left accepted
+  before it chooses anything;
 - what is new to a recipient is judged by when an article was first *stored* and by the stories already
   delivered to them, never by an article's own (editable) publication date.
 """
@@ -15,9 +18,9 @@ from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, String, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Table, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +28,12 @@ from ..types import StoredArticle
 from .models import ArticleRow, ArticleZoneRow, DeliveryRow, DigestArticleRow, DigestRow, RecipientRow, chunks
 
 __all__ = ["ComposedDigest", "OutboxMixin", "PendingDigest", "RecipientState"]
+
+# The tables themselves, for the set-based and executemany statements of recording, sending and settling.
+_DIGESTS = cast(Table, DigestRow.__table__)
+_CARRIED = cast(Table, DigestArticleRow.__table__)
+_DELIVERIES = cast(Table, DeliveryRow.__table__)
+_RECIPIENTS = cast(Table, RecipientRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,49 +182,65 @@ class OutboxMixin:
         return self.record_digests([ComposedDigest(email, window, slot_date, message_id, message, article_ids)], now)[0]
 
     def record_digests(self, digests: Sequence[ComposedDigest], now: datetime) -> list[int | None]:
-        """Record composed digests before sending them, in one transaction; each one's id, or None for one
-        whose recipient already has a digest of that window recorded by another run (then the others are
-        recorded one by one, so that one collision does not cost the batch)."""
+        """Record composed digests before sending them, in one transaction of a few set-based statements;
+        each one's id, or None for one whose recipient already has a digest of that window recorded by
+        another run (then the others are recorded one by one, so that one collision does not cost the
+        batch)."""
         try:
             with self._session() as s:
-                return [self._record(s, d, now) for d in digests]
+                return list(self._record(s, digests, now))
         except IntegrityError:
             if len(digests) == 1:
                 return [None]
         return [self.record_digests([d], now)[0] for d in digests]
 
     @staticmethod
-    def _record(s: Session, d: ComposedDigest, now: datetime) -> int:
-        email = d.email.lower()
+    def _record(s: Session, digests: Sequence[ComposedDigest], now: datetime) -> list[int]:
+        conn = s.connection()
+        table = _DIGESTS
         # A digest that failed for good and was never delivered is superseded by this one.
-        s.execute(
-            delete(DigestRow).where(
-                DigestRow.recipient == email, DigestRow.window_start == d.window[0], DigestRow.status == "failed"
-            )
+        conn.execute(
+            delete(table).where(
+                table.c.recipient == bindparam("r"),
+                table.c.window_start == bindparam("w"),
+                table.c.status == "failed",
+            ),
+            [{"r": d.email.lower(), "w": d.window[0]} for d in digests],
         )
-        digest_id: int | None = s.scalar(
-            insert(DigestRow)
-            .values(
-                recipient=email,
-                window_start=d.window[0],
-                window_end=d.window[1],
-                slot_date=d.slot_date,
-                message_id=d.message_id,
-                message=d.message,
-                items=len(d.article_ids),
-                status="pending",
-                created=now,
-                attempts=0,
-                next_attempt=now,
-            )
-            .returning(DigestRow.id)
+        conn.execute(
+            insert(table),
+            [
+                {
+                    "recipient": d.email.lower(),
+                    "window_start": d.window[0],
+                    "window_end": d.window[1],
+                    "slot_date": d.slot_date,
+                    "message_id": d.message_id,
+                    "message": d.message,
+                    "items": len(d.article_ids),
+                    "status": "pending",
+                    "created": now,
+                    "attempts": 0,
+                    "next_attempt": now,
+                }
+                for d in digests
+            ],
         )
-        assert digest_id is not None
-        if d.article_ids:
-            s.execute(insert(DigestArticleRow), [{"digest_id": digest_id, "article_id": a} for a in d.article_ids])
-        if d.slot_date is not None:
-            s.execute(update(RecipientRow).where(RecipientRow.email == email).values(slot_date=d.slot_date))
-        return digest_id
+        ids: dict[str, int] = {}
+        for some in chunks([d.message_id for d in digests]):
+            found = conn.execute(select(table.c.message_id, table.c.id).where(table.c.message_id.in_(some)))
+            ids.update((message_id, digest_id) for message_id, digest_id in found)
+        carried = [{"digest_id": ids[d.message_id], "article_id": a} for d in digests for a in d.article_ids]
+        if carried:
+            conn.execute(insert(_CARRIED), carried)
+        slots = [{"e": d.email.lower(), "slot": d.slot_date} for d in digests if d.slot_date is not None]
+        if slots:
+            recipients = _RECIPIENTS
+            conn.execute(
+                update(recipients).where(recipients.c.email == bindparam("e")).values(slot_date=bindparam("slot")),
+                slots,
+            )
+        return [ids[d.message_id] for d in digests]
 
     def fill_slot(self, email: str, slot_date: str) -> None:
         """Note that the scheduled digest of ``slot_date`` was looked at and had nothing to send."""
@@ -241,43 +266,59 @@ class OutboxMixin:
             return set(s.scalars(select(DigestRow.recipient).where(DigestRow.status == "pending").distinct()))
 
     def digest_sent(self, digest_id: int, now: datetime) -> bool:
-        """Mark a digest sent and its articles delivered, and move the recipient's watermark, in one
-        transaction. Returns False when it was no longer pending (nothing changed). Four set-based
-        statements, whatever the digest holds (each delivery with its article's story at this moment)."""
+        """Mark a digest accepted by the server: one statement, committed before the next message goes out.
+        Returns False when it was no longer pending (nothing changed). Its deliveries and the recipient's
+        watermark follow in ``settle_digests``."""
+        table = _DIGESTS
         with self._session() as s:
-            row = s.execute(
-                select(DigestRow.recipient, DigestRow.window_end).where(
-                    DigestRow.id == digest_id, DigestRow.status == "pending"
+            done = s.connection().execute(
+                update(table)
+                .where(table.c.id == digest_id, table.c.status == "pending")
+                .values(status="accepted", sent_at=now, last_error=None)
+            )
+            return bool(done.rowcount == 1)
+
+    def settle_digests(self) -> int:
+        """Settle every accepted digest in one transaction: record each (recipient, article) it carried as
+        delivered (with its article's story at this moment, unless delivered before), move its recipient's
+        watermark to its window's end, and mark it sent. Returns how many were settled. Safe to repeat."""
+        digests = _DIGESTS
+        with self._session() as s:
+            conn = s.connection()
+            settled = list(conn.scalars(select(digests.c.id).where(digests.c.status == "accepted")))
+            for some in chunks(settled):
+                delivered = exists().where(
+                    DeliveryRow.recipient == DigestRow.recipient, DeliveryRow.article_id == DigestArticleRow.article_id
                 )
-            ).one_or_none()
-            if row is None:
-                return False
-            recipient, window_end = row
-            s.execute(
-                update(DigestRow).where(DigestRow.id == digest_id).values(status="sent", sent_at=now, last_error=None)
-            )
-            delivered = exists().where(
-                DeliveryRow.recipient == recipient, DeliveryRow.article_id == DigestArticleRow.article_id
-            )
-            s.execute(
-                insert(DeliveryRow).from_select(
-                    ["recipient", "article_id", "story_id", "digest_id"],
-                    select(
-                        literal(recipient, String),
-                        DigestArticleRow.article_id,
-                        func.coalesce(ArticleRow.story_id, ArticleRow.id),
-                        literal(digest_id, Integer),
+                conn.execute(
+                    insert(_DELIVERIES).from_select(
+                        ["recipient", "article_id", "story_id", "digest_id"],
+                        select(
+                            DigestRow.recipient,
+                            DigestArticleRow.article_id,
+                            func.min(func.coalesce(ArticleRow.story_id, ArticleRow.id)),
+                            func.min(DigestRow.id),
+                        )
+                        .join(DigestArticleRow, DigestArticleRow.digest_id == DigestRow.id)
+                        .join(ArticleRow, ArticleRow.id == DigestArticleRow.article_id)
+                        .where(DigestRow.id.in_(some), ~delivered)
+                        .group_by(DigestRow.recipient, DigestArticleRow.article_id),
                     )
-                    .join(ArticleRow, ArticleRow.id == DigestArticleRow.article_id)
-                    .where(DigestArticleRow.digest_id == digest_id, ~delivered),
                 )
-            )
-            s.execute(
-                update(RecipientRow)
-                .where(RecipientRow.email == recipient, RecipientRow.watermark < window_end)
-                .values(watermark=window_end)
-            )
-            return True
+                ends = conn.execute(
+                    select(digests.c.recipient, func.max(digests.c.window_end))
+                    .where(digests.c.id.in_(some))
+                    .group_by(digests.c.recipient)
+                )
+                recipients = _RECIPIENTS
+                conn.execute(
+                    update(recipients)
+                    .where(recipients.c.email == bindparam("e"), recipients.c.watermark < bindparam("end"))
+                    .values(watermark=bindparam("end")),
+                    [{"e": e, "end": end} for e, end in ends],
+                )
+                conn.execute(update(digests).where(digests.c.id.in_(some)).values(status="sent"))
+            return len(settled)
 
     def digest_retry(self, digest_id: int, error: str, next_attempt: datetime) -> int:
         """A temporary failure: try again at ``next_attempt``. Returns the attempts made so far."""
