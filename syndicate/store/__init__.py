@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Engine, Row, create_engine, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, Row, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -113,6 +113,7 @@ def _on_sqlite_begin(conn: Any) -> None:
 
 # Any constant: the PostgreSQL advisory lock that serializes syndicate's transactions across processes.
 _PG_LOCK = 0x5359_4E44
+_PG_LOCK_SQL = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, OutboxMixin, SubscriberMixin):
@@ -150,10 +151,25 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
         try:
             with self._sessions.begin() as session:
                 if self.engine.dialect.name == "postgresql":
-                    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+                    session.execute(_PG_LOCK_SQL, {"key": _PG_LOCK})
                 yield session
         except IntegrityError:
             raise  # a bug or a race, not an outage: callers that expect one handle it
+        except DBAPIError as e:
+            raise StoreError(f"database {_redact(self.url)} is unreachable or failed: {e.orig or e}") from e
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """One transaction on a plain connection, as ``_session`` keeps it (one at a time across
+        processes, errors named), without the ORM: for the statements a digest run executes once per
+        message."""
+        try:
+            with self.engine.begin() as conn:
+                if self.engine.dialect.name == "postgresql":
+                    conn.execute(_PG_LOCK_SQL, {"key": _PG_LOCK})
+                yield conn
+        except IntegrityError:
+            raise
         except DBAPIError as e:
             raise StoreError(f"database {_redact(self.url)} is unreachable or failed: {e.orig or e}") from e
 
