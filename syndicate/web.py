@@ -276,23 +276,23 @@ class FeedApp:
         )
 
     async def _file(self, scope: Scope, send: Send, path: str, entry: _File, head: bool) -> None:
-        inm = ims = None
-        use_gzip = False
-        for key, value in scope["headers"]:
-            if key == b"if-none-match":
-                inm = value
-            elif key == b"accept-encoding":
-                use_gzip = entry.gzipped is not None and _accepts_gzip(value)
-            elif key == b"if-modified-since":
-                ims = value
-        variant = 1 if use_gzip else 0
-        if _not_modified(inm, ims, entry, use_gzip):
-            await send({"type": "http.response.start", "status": 304, "headers": entry.not_modified[variant]})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        body = b"" if head else (entry.gzipped if use_gzip and entry.gzipped is not None else entry.body)
-        await send({"type": "http.response.start", "status": 200, "headers": entry.full[variant]})
+        status, headers, body = _file_answer(entry, scope["headers"], head)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def polled(
+        self, method: bytes, path: str, headers: Sequence[tuple[bytes, bytes]]
+    ) -> tuple[int, Sequence[tuple[bytes, bytes]], bytes] | None:
+        """The answer to a GET or HEAD of a file asked for before and looked at on disk within the last
+        second (a feed poll), decided here without the ASGI round, for the server to write directly; None
+        for anything else, which goes through ``__call__``. The same answer ``__call__`` gives."""
+        if method not in (b"GET", b"HEAD") or path in SELF_SERVICE or path in self.admin or path == "/healthz":
+            return None
+        key = self._paths.get(path)
+        entry = self._files.get(key) if key is not None else None
+        if entry is None or time.monotonic() - entry.checked >= _RECHECK:
+            return None
+        return _file_answer(entry, headers, method == b"HEAD")
 
     # -- health ---------------------------------------------------------------------------------------
 
@@ -434,6 +434,27 @@ def _safe_relative(path: str) -> str | None:
     return rel.rstrip("/")
 
 
+def _file_answer(
+    entry: _File, headers: Sequence[tuple[bytes, bytes]], head: bool
+) -> tuple[int, Sequence[tuple[bytes, bytes]], bytes]:
+    """Status, headers and body of a GET or HEAD of a cached file: 304 when the reader has it, else the
+    file (gzipped when accepted)."""
+    inm = ims = None
+    use_gzip = False
+    for key, value in headers:
+        if key == b"if-none-match":
+            inm = value
+        elif key == b"accept-encoding":
+            use_gzip = entry.gzipped is not None and _accepts_gzip(value)
+        elif key == b"if-modified-since":
+            ims = value
+    variant = 1 if use_gzip else 0
+    if _not_modified(inm, ims, entry, use_gzip):
+        return 304, entry.not_modified[variant], b""
+    body = b"" if head else (entry.gzipped if use_gzip and entry.gzipped is not None else entry.body)
+    return 200, entry.full[variant], body
+
+
 def _not_modified(inm: bytes | None, ims: bytes | None, entry: _File, use_gzip: bool) -> bool:
     """RFC 9110: If-None-Match decides when present (weak comparison); else If-Modified-Since."""
     if inm is not None:
@@ -482,101 +503,16 @@ async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], 
     await send({"type": "http.response.body", "body": b"" if head else body})
 
 
-# Connection limits (docs/deploy.md, "Limits"): a request's head (request line and headers) must arrive
-# within _HEAD_TIMEOUT seconds and fit in _MAX_HEAD bytes; an idle kept-alive connection is closed after
-# _KEEP_ALIVE seconds; beyond max_connections open connections new requests get 503 and are closed.
-_HEAD_TIMEOUT = 10.0
-_MAX_HEAD = 64 * 1024
-_KEEP_ALIVE = 5
-
-
 def serve(
     app: FeedApp,
     host: str,
     port: int,
     log_level: str = "warning",
     max_connections: int = 512,
-    head_timeout: float = _HEAD_TIMEOUT,
+    head_timeout: float | None = None,
 ) -> Any:
-    """A uvicorn server for ``app`` (not started). ``server.run()`` blocks; ``should_exit`` stops it."""
-    import uvicorn
+    """A uvicorn server for ``app`` (not started). ``server.run()`` blocks; ``should_exit`` stops it.
+    The connection limits and the direct answers to polls are ``httpserver``'s."""
+    from . import httpserver
 
-    raise_open_files_limit()
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-        lifespan="on",
-        http=_limited_protocol(head_timeout),
-        limit_concurrency=max_connections,
-        timeout_keep_alive=_KEEP_ALIVE,
-    )
-    return uvicorn.Server(config)
-
-
-def raise_open_files_limit() -> int:
-    """Raise this process's soft limit of open files to its hard limit (each connection is a file; the
-    common soft limit of 1,024 is reached by a thousand idle clients). Returns the limit in force."""
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if hard == resource.RLIM_INFINITY or soft < hard:
-            target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        return int(soft)
-    except (ImportError, ValueError, OSError):
-        return -1
-
-
-def _limited_protocol(head_timeout: float) -> type:
-    """uvicorn's httptools protocol with the limits it lacks: a deadline and a size cap for each request's
-    head (it keeps a connection that never sends a full request open forever, and reads headers of any
-    size). Built on first use so that importing this module does not import uvicorn."""
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class LimitedProtocol(HttpToolsProtocol):
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            self._head_bytes = 0
-            self._in_head = True
-            self._head_timer: Any = self.loop.call_later(head_timeout, self._head_timeout)
-
-        def data_received(self, data: bytes) -> None:
-            if self._in_head:
-                self._head_bytes += len(data)
-                if self._head_bytes > _MAX_HEAD:
-                    self._refuse(b"431 Request Header Fields Too Large")
-                    return
-            super().data_received(data)
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            if not self._in_head:  # the next request on a kept-alive connection
-                self._in_head, self._head_bytes = True, 0
-                self._head_timer = self.loop.call_later(head_timeout, self._head_timeout)
-
-        def on_headers_complete(self) -> None:
-            self._in_head = False
-            self._head_timer.cancel()
-            super().on_headers_complete()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._head_timer.cancel()
-            super().connection_lost(exc)
-
-        def _head_timeout(self) -> None:
-            if self._in_head and not self.transport.is_closing():
-                self._refuse(b"408 Request Timeout")
-
-        def _refuse(self, status: bytes) -> None:
-            self._in_head = False
-            self._head_timer.cancel()
-            if not self.transport.is_closing():
-                self.transport.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                self.transport.close()
-
-    return LimitedProtocol
+    return httpserver.server(app, host, port, log_level, max_connections, head_timeout)

@@ -165,3 +165,97 @@ def test_a_replaced_file_is_served_new(published: Context, start_server: Callabl
         time.sleep(0.1)
     assert r.headers["etag"] != before.headers["etag"]
     assert r.content == path.read_bytes()
+
+
+def _responses(sock: Any, count: int, heads: frozenset[int] = frozenset()) -> list[tuple[int, dict[str, str], bytes]]:
+    """Read ``count`` HTTP/1.1 responses (with content-length) from a socket, in order; those numbered in
+    ``heads`` answer HEAD requests (no body whatever their length says)."""
+    data = b""
+    out = []
+    while len(out) < count:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {len(out)} responses"
+            data += chunk
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = 0 if lines[0].split()[1] == "304" or len(out) in heads else int(headers["content-length"])
+        while len(data) < length:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed in response {len(out) + 1}"
+            data += chunk
+        out.append((int(lines[0].split()[1]), headers, data[:length]))
+        data = data[length:]
+    return out
+
+
+def _request(path: str, *headers: str, method: str = "GET", version: str = "1.1") -> bytes:
+    lines = [f"{method} {path} HTTP/{version}", "Host: feeds.example.org", *headers, "", ""]
+    return "\r\n".join(lines).encode()
+
+
+def test_a_poll_answered_directly_is_the_answer_the_app_gives(
+    published: Context, start_server: Callable[[web.FeedApp], str]
+) -> None:
+    """The first request of a path goes through the app; later ones within the second are answered by the
+    server from the same cached headers: the same status, headers (but the date) and bytes."""
+    base = start_server(app_for(published))
+    url = base + "/zones/xishan/rss.xml"
+    with httpx.Client() as client:
+        for headers in ({}, {"Accept-Encoding": "gzip"}, {"Accept-Encoding": "identity"}):
+            first = client.get(url, headers=headers)
+            again = client.get(url, headers=headers)
+            assert again.status_code == first.status_code == 200
+            assert again.content == first.content
+            assert {**again.headers, "date": ""} == {**first.headers, "date": ""}
+            etag = first.headers["etag"]
+            polls = [client.get(url, headers={**headers, "If-None-Match": etag}) for _ in range(2)]
+            assert [p.status_code for p in polls] == [304, 304]
+            assert {**polls[0].headers, "date": ""} == {**polls[1].headers, "date": ""}
+            assert polls[1].headers["etag"] == etag and polls[1].content == b""
+            head = client.head(url, headers=headers)
+            assert head.content == b"" and head.headers["content-length"] == first.headers["content-length"]
+
+
+def test_pipelined_requests_are_answered_in_order_whichever_way_each_goes(
+    published: Context, start_server: Callable[[web.FeedApp], str]
+) -> None:
+    import socket
+
+    base = start_server(app_for(published))
+    feed = "/zones/xishan/rss.xml"
+    etag = httpx.get(base + feed, headers={"Accept-Encoding": "identity"}).headers["etag"]
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            _request(feed, "Accept-Encoding: identity", f"If-None-Match: {etag}")  # cached: direct
+            + _request("/healthz")  # through the app
+            + _request(feed, "Accept-Encoding: identity", f"If-None-Match: {etag}")  # behind it: queued
+            + _request("/nope.xml")  # through the app: 404
+            + _request(feed, "Accept-Encoding: identity", "Content-Length: 5")
+            + b"hello"  # a body: the app
+            + _request(feed, "Accept-Encoding: identity", method="HEAD")
+        )
+        answers = _responses(sock, 6, heads=frozenset({5}))
+    assert [status for status, _, _ in answers] == [304, 200, 304, 404, 200, 200]
+    assert b'"status"' in answers[1][2]
+    on_disk = (published.config.publish.output_dir / feed.lstrip("/")).read_bytes()
+    assert answers[4][2] == on_disk
+    assert answers[5][2] == b"" and answers[5][1]["content-length"] == str(len(on_disk))
+
+
+def test_an_http_1_0_poll_is_answered_and_the_connection_closed(
+    published: Context, start_server: Callable[[web.FeedApp], str]
+) -> None:
+    import socket
+
+    base = start_server(app_for(published))
+    feed = "/zones/xishan/rss.xml"
+    etag = httpx.get(base + feed, headers={"Accept-Encoding": "identity"}).headers["etag"]
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(_request(feed, "Accept-Encoding: identity", f"If-None-Match: {etag}", version="1.0"))
+        [(status, headers, _)] = _responses(sock, 1)
+        assert status == 304 and headers["connection"] == "close"
+        assert sock.recv(100) == b""  # closed by the server
