@@ -8,6 +8,7 @@ import importlib
 import os
 import socket
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -194,12 +195,30 @@ def fetch(state: _State, source_ids: tuple[str, ...]) -> None:
 _FETCH_WORDS = {"ok": "read", "not_modified": "not modified", "unchanged": "same document", "error": "failed"}
 
 
+# Beyond this many sources with nothing to say (not modified or the same document, nothing new or
+# updated, no error or warning), those are counted in one line under the table instead of a row each:
+# a thousand rows of zeros hide the few that matter (and took a second to draw).
+_QUIET_ROWS = 20
+
+
 def _print_fetch(reports: list[FetchReport]) -> None:
-    table = _table("source", "result", "new", "updated", "unchanged", "errors")
-    for r in reports:
-        result = _FETCH_WORDS.get(r.status, r.status)
-        _add_row(table, r.source_id, result, str(r.new), str(r.updated), str(r.unchanged), str(len(r.errors)))
-    _out.print(table)
+    def quiet(r: FetchReport) -> bool:
+        nothing = not (r.new or r.updated or r.errors or r.warnings)
+        return nothing and r.status in ("not_modified", "unchanged")
+
+    hidden = [r for r in reports if quiet(r)] if sum(map(quiet, reports)) > _QUIET_ROWS else []
+    shown = [r for r in reports if not hidden or not quiet(r)]
+    if shown:
+        table = _table("source", "result", "new", "updated", "unchanged", "errors")
+        for r in shown:
+            result = _FETCH_WORDS.get(r.status, r.status)
+            _add_row(table, r.source_id, result, str(r.new), str(r.updated), str(r.unchanged), str(len(r.errors)))
+        _out.print(table)
+    if hidden:
+        counts = Counter(_FETCH_WORDS[r.status] for r in hidden)
+        words = ", ".join(f"{n} {word}" for word, n in sorted(counts.items()))
+        more = " more" if shown else ""
+        _out.print(f"{len(hidden)}{more} sources with nothing new: {words}", markup=False)
     for r in reports:
         for message in r.errors:
             _err.print(f"error: {r.source_id}: {message}", markup=False)

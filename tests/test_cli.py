@@ -129,6 +129,40 @@ def test_fetch_says_not_modified_for_a_304(write_config: Callable[..., Path], ht
     assert row() == ["p", "not modified", "0", "0", "0", "0"]
 
 
+def test_fetch_counts_many_sources_with_nothing_new_in_one_line(
+    write_config: Callable[..., Path], httpserver: HTTPServer
+) -> None:
+    """Thirty partners of which one has news: its row, and one line for the twenty-nine that answered 304."""
+    from werkzeug import Request, Response
+
+    versions = {f"/p{i}.xml": 1 for i in range(30)}
+
+    def answer(request: Request) -> Response:
+        version = versions[request.path]
+        etag = f'"v{version}"'
+        if request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers={"ETag": etag})
+        items = [{"title": f"t{n}", "link": f"http://p.example{request.path}/{n}", "body": "b"} for n in range(version)]
+        return Response(rss(items), headers={"ETag": etag, "Content-Type": "application/rss+xml"})
+
+    for path in versions:
+        httpserver.expect_request(path).respond_with_handler(answer)
+    path = write_config(
+        "".join(
+            f'[[sources]]\nid = "p{i}"\nkind = "feed"\nurl = "{httpserver.url_for(f"/p{i}.xml")}"\n' for i in range(30)
+        )
+    )
+    code, out, _ = run(path, "fetch")
+    assert code == 0
+    assert cells(out, "p7") == ["p7", "read", "1", "0", "0", "0"]  # a first read: every row shown
+    versions["/p7.xml"] = 2
+    code, out, _ = run(path, "fetch")
+    assert code == 0
+    assert cells(out, "p7")[:3] == ["p7", "read", "1"]  # its row: it has something to say
+    assert "p8 " not in out and "p29" not in out
+    assert "29 more sources with nothing new: 29 not modified" in out
+
+
 def test_sources_shows_health(write_config: Callable[..., Path], tmp_path: Path, httpserver: HTTPServer) -> None:
     httpserver.expect_request("/old").respond_with_data("", status=301, headers={"Location": "/new"})
     httpserver.expect_request("/new").respond_with_data(
