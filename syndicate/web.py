@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .config import default_templates_dir
+from .httpserver import server as serve  # the server of this app (uvicorn is imported when it starts)
 from .mail.render import render_page
 
 __all__ = ["CONTENT_TYPES", "SELF_SERVICE", "Answer", "FeedApp", "SelfService", "serve"]
@@ -501,18 +502,3 @@ async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], 
     headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-def serve(
-    app: FeedApp,
-    host: str,
-    port: int,
-    log_level: str = "warning",
-    max_connections: int = 512,
-    head_timeout: float | None = None,
-) -> Any:
-    """A uvicorn server for ``app`` (not started). ``server.run()`` blocks; ``should_exit`` stops it.
-    The connection limits and the direct answers to polls are ``httpserver``'s."""
-    from . import httpserver
-
-    return httpserver.server(app, host, port, log_level, max_connections, head_timeout)

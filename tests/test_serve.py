@@ -4,6 +4,7 @@ traversal, /healthz, WebSub Link headers, replaced files."""
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -190,6 +191,16 @@ def _responses(sock: Any, count: int, heads: frozenset[int] = frozenset()) -> li
     return out
 
 
+FEED = "/zones/xishan/rss.xml"
+
+
+def _polled_socket(base: str, feed: str) -> tuple[socket.socket, str]:
+    """A raw connection to the server at ``base``, once ``feed`` was asked for (so it is cached), and the
+    feed's ETag."""
+    etag = httpx.get(base + feed, headers={"Accept-Encoding": "identity"}).headers["etag"]
+    return socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=10), etag
+
+
 def _request(path: str, *headers: str, method: str = "GET", version: str = "1.1") -> bytes:
     lines = [f"{method} {path} HTTP/{version}", "Host: feeds.example.org", *headers, "", ""]
     return "\r\n".join(lines).encode()
@@ -221,26 +232,21 @@ def test_a_poll_answered_directly_is_the_answer_the_app_gives(
 def test_pipelined_requests_are_answered_in_order_whichever_way_each_goes(
     published: Context, start_server: Callable[[web.FeedApp], str]
 ) -> None:
-    import socket
-
-    base = start_server(app_for(published))
-    feed = "/zones/xishan/rss.xml"
-    etag = httpx.get(base + feed, headers={"Accept-Encoding": "identity"}).headers["etag"]
-    port = int(base.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    sock, etag = _polled_socket(start_server(app_for(published)), FEED)
+    with sock:
         sock.sendall(
-            _request(feed, "Accept-Encoding: identity", f"If-None-Match: {etag}")  # cached: direct
+            _request(FEED, "Accept-Encoding: identity", f"If-None-Match: {etag}")  # cached: direct
             + _request("/healthz")  # through the app
-            + _request(feed, "Accept-Encoding: identity", f"If-None-Match: {etag}")  # behind it: queued
+            + _request(FEED, "Accept-Encoding: identity", f"If-None-Match: {etag}")  # behind it: queued
             + _request("/nope.xml")  # through the app: 404
-            + _request(feed, "Accept-Encoding: identity", "Content-Length: 5")
+            + _request(FEED, "Accept-Encoding: identity", "Content-Length: 5")
             + b"hello"  # a body: the app
-            + _request(feed, "Accept-Encoding: identity", method="HEAD")
+            + _request(FEED, "Accept-Encoding: identity", method="HEAD")
         )
         answers = _responses(sock, 6, heads=frozenset({5}))
     assert [status for status, _, _ in answers] == [304, 200, 304, 404, 200, 200]
     assert b'"status"' in answers[1][2]
-    on_disk = (published.config.publish.output_dir / feed.lstrip("/")).read_bytes()
+    on_disk = (published.config.publish.output_dir / FEED.lstrip("/")).read_bytes()
     assert answers[4][2] == on_disk
     assert answers[5][2] == b"" and answers[5][1]["content-length"] == str(len(on_disk))
 
@@ -248,14 +254,9 @@ def test_pipelined_requests_are_answered_in_order_whichever_way_each_goes(
 def test_an_http_1_0_poll_is_answered_and_the_connection_closed(
     published: Context, start_server: Callable[[web.FeedApp], str]
 ) -> None:
-    import socket
-
-    base = start_server(app_for(published))
-    feed = "/zones/xishan/rss.xml"
-    etag = httpx.get(base + feed, headers={"Accept-Encoding": "identity"}).headers["etag"]
-    port = int(base.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(_request(feed, "Accept-Encoding: identity", f"If-None-Match: {etag}", version="1.0"))
+    sock, etag = _polled_socket(start_server(app_for(published)), FEED)
+    with sock:
+        sock.sendall(_request(FEED, "Accept-Encoding: identity", f"If-None-Match: {etag}", version="1.0"))
         [(status, headers, _)] = _responses(sock, 1)
         assert status == 304 and headers["connection"] == "close"
         assert sock.recv(100) == b""  # closed by the server
