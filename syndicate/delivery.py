@@ -393,7 +393,7 @@ class _Sender:
             self.ctx.store.digest_failed(d.id, str(e), self.ctx.clock())
             log.error("digest.failed", extra={"recipient": d.recipient, "error": str(e)})
             return DigestOutcome(d.recipient, "failed", d.items, error=str(e))
-        self.ctx.store.digest_sent(d.id, self.ctx.clock())
+        self.ctx.store.digest_accepted(d.id, self.ctx.clock())
         log.info("digest.sent", extra={"recipient": d.recipient, "items": d.items, "to": where})
         return DigestOutcome(d.recipient, "sent", d.items, where=where)
 

@@ -148,28 +148,29 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
         """One transaction. Transactions of all processes on one database run one at a time (SQLite:
         BEGIN IMMEDIATE; PostgreSQL: an advisory lock held until commit), so two runs at once never
         insert the same rows twice or decide the same story twice; the second waits."""
-        try:
-            with self._sessions.begin() as session:
-                if self.engine.dialect.name == "postgresql":
-                    session.execute(_PG_LOCK_SQL, {"key": _PG_LOCK})
-                yield session
-        except IntegrityError:
-            raise  # a bug or a race, not an outage: callers that expect one handle it
-        except DBAPIError as e:
-            raise StoreError(f"database {_redact(self.url)} is unreachable or failed: {e.orig or e}") from e
+        with self._named_errors(), self._sessions.begin() as session:
+            self._serialize(session.connection())
+            yield session
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
-        """One transaction on a plain connection, as ``_session`` keeps it (one at a time across
-        processes, errors named), without the ORM: for the statements a digest run executes once per
-        message."""
+        """One transaction as ``_session`` keeps it, on a plain connection without the ORM: for the
+        statements a digest run executes once per message."""
+        with self._named_errors(), self.engine.begin() as conn:
+            self._serialize(conn)
+            yield conn
+
+    def _serialize(self, conn: Connection) -> None:
+        if self.engine.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE, when the transaction begins
+            conn.execute(_PG_LOCK_SQL, {"key": _PG_LOCK})
+
+    @contextmanager
+    def _named_errors(self) -> Iterator[None]:
+        """A database that fails is named (password hidden) in a ``StoreError``."""
         try:
-            with self.engine.begin() as conn:
-                if self.engine.dialect.name == "postgresql":
-                    conn.execute(_PG_LOCK_SQL, {"key": _PG_LOCK})
-                yield conn
+            yield
         except IntegrityError:
-            raise
+            raise  # a bug or a race, not an outage: callers that expect one handle it
         except DBAPIError as e:
             raise StoreError(f"database {_redact(self.url)} is unreachable or failed: {e.orig or e}") from e
 

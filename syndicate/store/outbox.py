@@ -195,7 +195,7 @@ class OutboxMixin:
         batch)."""
         try:
             with self._session() as s:
-                return list(self._record(s, digests, now))
+                return list[int | None](self._record(s, digests, now))
         except IntegrityError:
             if len(digests) == 1:
                 return [None]
@@ -204,18 +204,17 @@ class OutboxMixin:
     @staticmethod
     def _record(s: Session, digests: Sequence[ComposedDigest], now: datetime) -> list[int]:
         conn = s.connection()
-        table = _DIGESTS
         # A digest that failed for good and was never delivered is superseded by this one.
         conn.execute(
-            delete(table).where(
-                table.c.recipient == bindparam("r"),
-                table.c.window_start == bindparam("w"),
-                table.c.status == "failed",
+            delete(_DIGESTS).where(
+                _DIGESTS.c.recipient == bindparam("r"),
+                _DIGESTS.c.window_start == bindparam("w"),
+                _DIGESTS.c.status == "failed",
             ),
             [{"r": d.email.lower(), "w": d.window[0]} for d in digests],
         )
         conn.execute(
-            insert(table),
+            insert(_DIGESTS),
             [
                 {
                     "recipient": d.email.lower(),
@@ -235,16 +234,15 @@ class OutboxMixin:
         )
         ids: dict[str, int] = {}
         for some in chunks([d.message_id for d in digests]):
-            found = conn.execute(select(table.c.message_id, table.c.id).where(table.c.message_id.in_(some)))
+            found = conn.execute(select(_DIGESTS.c.message_id, _DIGESTS.c.id).where(_DIGESTS.c.message_id.in_(some)))
             ids.update((message_id, digest_id) for message_id, digest_id in found)
         carried = [{"digest_id": ids[d.message_id], "article_id": a} for d in digests for a in d.article_ids]
         if carried:
             conn.execute(insert(_CARRIED), carried)
         slots = [{"e": d.email.lower(), "slot": d.slot_date} for d in digests if d.slot_date is not None]
         if slots:
-            recipients = _RECIPIENTS
             conn.execute(
-                update(recipients).where(recipients.c.email == bindparam("e")).values(slot_date=bindparam("slot")),
+                update(_RECIPIENTS).where(_RECIPIENTS.c.email == bindparam("e")).values(slot_date=bindparam("slot")),
                 slots,
             )
         return [ids[d.message_id] for d in digests]
@@ -272,7 +270,7 @@ class OutboxMixin:
         with self._session() as s:
             return set(s.scalars(select(DigestRow.recipient).where(DigestRow.status == "pending").distinct()))
 
-    def digest_sent(self, digest_id: int, now: datetime) -> bool:
+    def digest_accepted(self, digest_id: int, now: datetime) -> bool:
         """Mark a digest accepted by the server: one statement, committed before the next message goes out.
         Returns False when it was no longer pending (nothing changed). Its deliveries and the recipient's
         watermark follow in ``settle_digests``."""
@@ -283,14 +281,13 @@ class OutboxMixin:
         """Settle every accepted digest in one transaction: record each (recipient, article) it carried as
         delivered (with its article's story at this moment, unless delivered before), move its recipient's
         watermark to its window's end, and mark it sent. Returns how many were settled. Safe to repeat."""
-        digests = _DIGESTS
         with self._session() as s:
             conn = s.connection()
-            settled = list(conn.scalars(select(digests.c.id).where(digests.c.status == "accepted")))
+            settled = list(conn.scalars(select(DigestRow.id).where(DigestRow.status == "accepted")))
+            delivered = exists().where(
+                DeliveryRow.recipient == DigestRow.recipient, DeliveryRow.article_id == DigestArticleRow.article_id
+            )
             for some in chunks(settled):
-                delivered = exists().where(
-                    DeliveryRow.recipient == DigestRow.recipient, DeliveryRow.article_id == DigestArticleRow.article_id
-                )
                 conn.execute(
                     insert(_DELIVERIES).from_select(
                         ["recipient", "article_id", "story_id", "digest_id"],
@@ -307,18 +304,17 @@ class OutboxMixin:
                     )
                 )
                 ends = conn.execute(
-                    select(digests.c.recipient, func.max(digests.c.window_end))
-                    .where(digests.c.id.in_(some))
-                    .group_by(digests.c.recipient)
+                    select(DigestRow.recipient, func.max(DigestRow.window_end))
+                    .where(DigestRow.id.in_(some))
+                    .group_by(DigestRow.recipient)
                 )
-                recipients = _RECIPIENTS
                 conn.execute(
-                    update(recipients)
-                    .where(recipients.c.email == bindparam("e"), recipients.c.watermark < bindparam("end"))
+                    update(_RECIPIENTS)
+                    .where(_RECIPIENTS.c.email == bindparam("e"), _RECIPIENTS.c.watermark < bindparam("end"))
                     .values(watermark=bindparam("end")),
                     [{"e": e, "end": end} for e, end in ends],
                 )
-                conn.execute(update(digests).where(digests.c.id.in_(some)).values(status="sent"))
+                conn.execute(update(_DIGESTS).where(_DIGESTS.c.id.in_(some)).values(status="sent"))
             return len(settled)
 
     def digest_retry(self, digest_id: int, error: str, next_attempt: datetime) -> int:
