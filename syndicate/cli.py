@@ -202,12 +202,13 @@ _QUIET_ROWS = 20
 
 
 def _print_fetch(reports: list[FetchReport]) -> None:
-    def quiet(r: FetchReport) -> bool:
-        nothing = not (r.new or r.updated or r.errors or r.warnings)
-        return nothing and r.status in ("not_modified", "unchanged")
-
-    hidden = [r for r in reports if quiet(r)] if sum(map(quiet, reports)) > _QUIET_ROWS else []
-    shown = [r for r in reports if not hidden or not quiet(r)]
+    quiet = [
+        not (r.new or r.updated or r.errors or r.warnings) and r.status in ("not_modified", "unchanged")
+        for r in reports
+    ]
+    hide = sum(quiet) > _QUIET_ROWS
+    shown = [r for r, q in zip(reports, quiet, strict=True) if not (hide and q)]
+    hidden = [r for r, q in zip(reports, quiet, strict=True) if hide and q]
     if shown:
         table = _table("source", "result", "new", "updated", "unchanged", "errors")
         for r in shown:

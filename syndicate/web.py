@@ -172,10 +172,7 @@ class FeedApp:
         if path in self.admin and self.admin[path][0] is not None:
             await self._admin(scope, send, path, method == "HEAD")
             return
-        key = self._paths.get(path)  # the hot path: a fresh entry for a path asked for before
-        entry = self._files.get(key) if key is not None else None
-        if entry is None or time.monotonic() - entry.checked >= _RECHECK:
-            entry = self._lookup(path)
+        entry = self._fresh(path) or self._lookup(path)
         if entry is None:
             await _respond(
                 send, 404, [(b"content-type", b"text/plain; charset=utf-8")], b"not found\n", method == "HEAD"
@@ -289,11 +286,15 @@ class FeedApp:
         for anything else, which goes through ``__call__``. The same answer ``__call__`` gives."""
         if method not in (b"GET", b"HEAD") or path in SELF_SERVICE or path in self.admin or path == "/healthz":
             return None
+        entry = self._fresh(path)
+        return None if entry is None else _file_answer(entry, headers, method == b"HEAD")
+
+    def _fresh(self, path: str) -> _File | None:
+        """The hot path: the cached entry of a path asked for before, when looked at on disk within the
+        last second."""
         key = self._paths.get(path)
         entry = self._files.get(key) if key is not None else None
-        if entry is None or time.monotonic() - entry.checked >= _RECHECK:
-            return None
-        return _file_answer(entry, headers, method == b"HEAD")
+        return entry if entry is not None and time.monotonic() - entry.checked < _RECHECK else None
 
     # -- health ---------------------------------------------------------------------------------------
 

@@ -83,20 +83,18 @@ _SIGNED = (
 )
 
 
-def _with_unsubscribe(data: bytes, parts: MessageParts) -> bytes:
-    """Add the List-Unsubscribe headers as written. The email package would turn a URL longer than a
+def _unsubscribe_headers(parts: MessageParts) -> bytes:
+    """The List-Unsubscribe headers, as written. The email package would turn a URL longer than a
     line into RFC 2047 encoded words, which no mail client reads as a URL; a header line may be up to 998
     characters, so each URL gets a line of its own."""
     mailto = f"mailto:{parts.unsubscribe_mailto}?subject={quote('unsubscribe ' + parts.to_email)}"
     for url in (parts.unsubscribe_url, mailto):
         if not url.isascii() or any(c in url for c in "<>\r\n ") or len(url) > 900:
             raise ValueError(f"unusable unsubscribe URL {url!r}")
-    headers = (
+    return (
         f"List-Unsubscribe: <{parts.unsubscribe_url}>,\r\n <{mailto}>\r\n"
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
     ).encode("ascii")
-    end = data.index(b"\r\n\r\n") + 2
-    return data[:end] + headers + data[end:]
 
 
 def _body(text: str, subtype: str) -> bytes:
@@ -126,12 +124,12 @@ def build_message(parts: MessageParts, dkim_key: DkimKey | None = None) -> bytes
         ("Message-ID", parts.message_id),
         ("Auto-Submitted", "auto-generated"),
     )
-    # As the package's generator writes them: folded under the SMTP policy, then the blank line.
-    head = b"".join(SMTP.fold_binary(n, v) for n, v in headers) + b"\r\n"
+    # As the package's generator writes them (folded under the SMTP policy), the list headers as written,
+    # the blank line, then the two parts.
+    head = b"".join(SMTP.fold_binary(n, v) for n, v in headers) + _unsubscribe_headers(parts) + b"\r\n"
     delimiter = f"--{boundary}\r\n".encode("ascii")
     body = b"".join((delimiter, _body(parts.text, "plain"), delimiter, _body(parts.html, "html")))
     data = head + body + f"--{boundary}--\r\n".encode("ascii")
-    data = _with_unsubscribe(data, parts)
     if dkim_key is not None:
         import dkim  # dkimpy, only when signing is configured
 
