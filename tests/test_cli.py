@@ -132,12 +132,25 @@ def test_fetch_says_not_modified_for_a_304(write_config: Callable[..., Path], ht
 def test_fetch_counts_many_sources_with_nothing_new_in_one_line(
     write_config: Callable[..., Path], httpserver: HTTPServer
 ) -> None:
-    """Thirty partners of which one has news: its row, and one line for the twenty-nine that answered 304."""
+    """Thirty partners: most answer 304 to their ETag, one CMS sends the same GBK document again without
+    validators, one starts failing with an HTML error page, one has news. The news and the failure keep
+    their rows; the twenty-eight with nothing new are counted in one line."""
     from werkzeug import Request, Response
 
     versions = {f"/p{i}.xml": 1 for i in range(30)}
+    down = set()
+    gbk = (
+        '<?xml version="1.0" encoding="gbk"?>\n<rss version="2.0"><channel><title>锡山区门户</title>'
+        "<link>http://gov.example/</link><description></description><item><title>招商动态</title>"
+        "<link>http://gov.example/a.html#top</link><description>&lt;p&gt;正文&lt;/p&gt;</description>"
+        "</item></channel></rss>"
+    ).encode("gbk")
 
     def answer(request: Request) -> Response:
+        if request.path in down:
+            return Response("<html><body><h1>503 Service Unavailable</h1></body></html>", 503, content_type="text/html")
+        if request.path == "/p3.xml":
+            return Response(gbk, content_type="text/xml")  # no ETag, no Last-Modified
         version = versions[request.path]
         etag = f'"v{version}"'
         if request.headers.get("If-None-Match") == etag:
@@ -156,11 +169,14 @@ def test_fetch_counts_many_sources_with_nothing_new_in_one_line(
     assert code == 0
     assert cells(out, "p7") == ["p7", "read", "1", "0", "0", "0"]  # a first read: every row shown
     versions["/p7.xml"] = 2
-    code, out, _ = run(path, "fetch")
-    assert code == 0
+    down.add("/p5.xml")
+    code, out, err = run(path, "fetch")
+    assert code == 1  # a source failed
     assert cells(out, "p7")[:3] == ["p7", "read", "1"]  # its row: it has something to say
-    assert "p8 " not in out and "p29" not in out
-    assert "29 more sources with nothing new: 29 not modified" in out
+    assert cells(out, "p5")[:2] == ["p5", "failed"]
+    assert "error: p5:" in err
+    assert "p8 " not in out and "p29" not in out and "p3 " not in out
+    assert "28 more sources with nothing new: 27 not modified, 1 same document" in out
 
 
 def test_sources_shows_health(write_config: Callable[..., Path], tmp_path: Path, httpserver: HTTPServer) -> None:
