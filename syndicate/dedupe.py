@@ -53,7 +53,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .text import sanitized_text
-from .types import Article
+from .types import Article, pickled_by_slots
 from .urls import normalize_link
 
 __all__ = [
@@ -142,6 +142,7 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(_NUMBER.findall(_fold(text)))
 
 
+@pickled_by_slots
 @dataclass(frozen=True, slots=True)
 class Sentence:
     text: str  # folded
@@ -252,6 +253,7 @@ def _buckets(signature: npt.NDArray[np.uint32]) -> tuple[int, ...]:
     return tuple(out)
 
 
+@pickled_by_slots
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """What dedupe needs of one article. ``buckets`` are its LSH keys (none for a body under

@@ -27,12 +27,14 @@ from typing import Any
 
 from .dedupe import Fingerprint, article_fingerprint
 from .sources.feed import FeedDefaults, ParsedFeed, parse_feed
+from .types import pickled_by_slots
 
 __all__ = ["Prepared", "parse_and_fingerprint", "parse_in_pool"]
 
 log = logging.getLogger("syndicate")
 
 
+@pickled_by_slots
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """An article's fingerprint, made where it was parsed, with the article's ``content_hash``: the

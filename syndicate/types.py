@@ -11,6 +11,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from .text import strip_control
 
@@ -24,7 +25,10 @@ __all__ = [
     "StoredArticle",
     "Zone",
     "article_guid",
+    "pickled_by_slots",
 ]
+
+_T = TypeVar("_T")
 
 # Fixed forever: GUIDs are uuid5 names in this namespace. Changing it would re-deliver every article
 # to every subscriber (see docs/design.md, "Stable identifiers").
@@ -40,6 +44,27 @@ def article_guid(source_id: str, key: str) -> str:
     return "urn:uuid:" + str(uuid.uuid5(_GUID_NAMESPACE, f"{source_id}\x1f{key}"))
 
 
+def pickled_by_slots(cls: type[_T]) -> type[_T]:
+    """Pickle a frozen, slotted value as the tuple of its fields, restored without running ``__init__``
+    again (it was checked when made). The parsing workers send back tens of thousands of these per
+    fetch; dataclasses' own pickling looks up the fields of every object it restores, which was half
+    the cost of receiving a parsed feed."""
+    setattr(cls, "__reduce__", _reduce_by_slots)  # noqa: B010 (a method set on a class made elsewhere)
+    return cls
+
+
+def _reduce_by_slots(self: Any) -> tuple[Any, ...]:
+    cls = type(self)
+    return _restore, (cls, tuple([getattr(self, name) for name in cls.__slots__]))
+
+
+def _restore(cls: type[_T], values: tuple[Any, ...]) -> _T:
+    value = object.__new__(cls)
+    for name, v in zip(cls.__slots__, values, strict=True):  # type: ignore[attr-defined]
+        object.__setattr__(value, name, v)
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Zone:
     """A development zone (开发区) that feeds are published for."""
@@ -51,6 +76,7 @@ class Zone:
     aliases: tuple[str, ...] = ()
 
 
+@pickled_by_slots
 @dataclass(frozen=True, slots=True)
 class Enclosure:
     """A file an article carries: a podcast's audio, a video, a government notice's PDF. ``length`` in
@@ -75,6 +101,7 @@ class Enclosure:
         )
 
 
+@pickled_by_slots
 @dataclass(frozen=True, slots=True)
 class Article:
     """An article as a source delivers it, before it is stored.

@@ -4,6 +4,7 @@ labeled corpus's precision and recall through the real store."""
 from __future__ import annotations
 
 from collections.abc import Callable
+import pickle
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from syndicate import dedupe, gather, pipeline
 from syndicate.parsing import Prepared
 from syndicate.pipeline import Context
 from syndicate.text import paragraphs_html
-from syndicate.types import Article
+from syndicate.types import Article, Enclosure
 
 from .dedupe_corpus import Labeled, corpus, evaluate, evaluate_by_class
 from .helpers import SHANGHAI, rss
@@ -294,6 +295,29 @@ def test_a_backdated_copy_never_takes_a_story_over(make_context: Callable[..., C
     save(ctx, "origin", "a", BASE, when=T0 - timedelta(days=2))
     pipeline.deduplicate(ctx)
     assert [a.article.key for a in zone_articles(ctx.store, "wuxi-hitech", 10)] == ["a"]
+
+
+def test_what_a_parsing_worker_sends_back_is_restored_whole() -> None:
+    """Articles and fingerprints cross from the parsing workers pickled field by field (restored without
+    their checks running again): every field comes back, a cleaned one as it was cleaned."""
+    article = Article(
+        "partner",
+        "n1#p2",
+        "园区签约\x07",  # a control character: cleaned when the article was made, not again
+        "http://partner.example/news/1.html#p2",
+        datetime(2020, 10, 19, 9, 30, tzinfo=SHANGHAI),
+        "<p>园区与企业签约，总投资二十亿元。</p><p>责任编辑：王明</p>",
+        tags=("招商", "签约"),
+        enclosures=(Enclosure("http://partner.example/f/1.pdf", "application/pdf", 0, "公告"),),
+        link_fallback=True,
+    )
+    back = pickle.loads(pickle.dumps(article))
+    assert back == article and back.title == "园区签约" and back.enclosures[0].title == "公告"
+    made = dedupe.article_fingerprint(article, SHANGHAI)
+    again = pickle.loads(pickle.dumps(Prepared(article.content_hash(), made))).fingerprint
+    assert np.array_equal(again.shingles, made.shingles)
+    assert replace(again, shingles=made.shingles) == made and again.parts == made.parts
+    assert dedupe.with_boilerplate(again, frozenset({again.parts[-1].key})) is None  # its sentences work
 
 
 def test_fingerprints_made_while_parsing_are_those_joining_would_make(

@@ -26,7 +26,7 @@ from charset_normalizer import from_bytes
 
 from ..dates import parse_date
 from ..text import plain_text, sanitize_html, sanitized_text, strip_control
-from ..types import Article, Enclosure
+from ..types import Article, Enclosure, pickled_by_slots
 from ..urls import absolute, normalize_link
 from .jsonfeed import JsonFeedError, is_json, read_json_feed
 
@@ -165,6 +165,7 @@ class FeedDefaults:
     category: str | None = None
 
 
+@pickled_by_slots
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
     articles: tuple[Article, ...]
