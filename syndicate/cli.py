@@ -185,6 +185,10 @@ def init(state: _State) -> None:
 def fetch(state: _State, source_ids: tuple[str, ...]) -> None:
     """Read every source (or the named ones) once and store new and changed articles."""
     with _errors():
+        if any(s.kind == "feed" and (not source_ids or s.id in source_ids) for s in state.config.sources):
+            from .parsing import warm
+
+            warm()  # the parsing workers start while the rest of syndicate is imported
         reports = _with_context(state, lambda ctx: pipeline.fetch(ctx, source_ids))
     _print_fetch(reports)
     if any(r.failed for r in reports):

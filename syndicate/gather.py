@@ -4,8 +4,8 @@ article belongs to. One failing source never stops another.
 Sources are built from the config here (``open_source``) and all have one shape (``sources.Source``);
 the ones that read locally (a folder, a database) are read in config order, partner feeds concurrently
 (``[fetch] concurrency``, one request per host at a time). Each source's articles and its new state
-(ETag, cursor, health) are stored in one transaction as soon as it is read. Deduplication comes after,
-in the pipeline.
+(ETag, cursor, health) are stored in one transaction as soon as it is read; the caller is told how many
+articles each transaction stored (the pipeline joins them to their stories meanwhile).
 """
 
 from __future__ import annotations
@@ -85,12 +85,14 @@ def fetch(
     only_due: bool = False,
     open_source: OpenSource | None = None,
     prepared: dict[tuple[str, str], Prepared] | None = None,
+    stored: Callable[[int], None] | None = None,
 ) -> list[FetchReport]:
     """Read the sources (all, or those named) once and store what they gave. ``only_due`` skips sources
     whose next due time has not come (the daemon's mode). ``open_source`` builds the source of a config
     entry; by default the real ones (``open_source`` above), partner feeds parsed in worker processes.
     ``prepared`` receives the dedupe fingerprints the workers made, by (source id, key), for the joining
-    step (at most ``PREPARED_LIMIT``: past it, joining makes its own)."""
+    step (at most ``PREPARED_LIMIT`` waiting: past it, joining makes its own). ``stored`` is told, after
+    each transaction, how many articles it stored new or edited (the pipeline joins them meanwhile)."""
     config = ctx.config
     wanted = list(dict.fromkeys(source_ids))
     unknown = [i for i in wanted if i not in {s.id for s in config.sources}]
@@ -102,7 +104,7 @@ def fetch(
     selected = [s for s in config.sources if not wanted or s.id in wanted]
     if only_due:
         selected = [s for s in selected if s.id in _due(selected, states, now, None)]
-    run = _Run(ctx, ctx.zone_index(), states, now, len(selected), prepared if prepared is not None else {})
+    run = _Run(ctx, ctx.zone_index(), states, now, len(selected), prepared if prepared is not None else {}, stored)
     try:
         asyncio.run(run.read_all(selected, open_source))
     finally:
@@ -141,6 +143,7 @@ class _Run:
     now: datetime
     total: int
     prepared: dict[tuple[str, str], Prepared]
+    stored: Callable[[int], None] | None = None
     reports: dict[str, FetchReport] = dataclasses.field(default_factory=dict)
     deferred: list[SourceState] = dataclasses.field(default_factory=list)  # states without articles, saved at the end
 
@@ -239,6 +242,8 @@ class _Run:
                 },
             )
             self.reports[src.id] = report
+        if self.stored is not None:
+            self.stored(sum(c.new + c.updated for c in counts))
 
 
 def _crashed(

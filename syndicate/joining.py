@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
@@ -23,7 +23,7 @@ from .store import Decision, Keys, Story
 from .store.dedupe import DedupeSession, Known, Pending
 from .types import Article
 
-__all__ = ["DedupeReport", "deduplicate", "split", "stories"]
+__all__ = ["DedupeReport", "Joining", "deduplicate", "split", "stories"]
 
 log = logging.getLogger("syndicate")
 
@@ -57,34 +57,76 @@ def deduplicate(
     batch: int = 2000,
     *,
     lsh: dedupe.LshIndex | None = None,
-    prepared: Mapping[tuple[str, str], Prepared] | None = None,
+    prepared: dict[tuple[str, str], Prepared] | None = None,
 ) -> DedupeReport:
-    """Fingerprint every article not yet fingerprinted and join it to its story. ``lsh``: the in-memory
-    index of stored signatures a long-lived process keeps (``pipeline.Kept``); first use loads every
-    stored signature, later uses what other processes stored since. ``prepared``: fingerprints made
-    while parsing (``parsing``), by (source id, key), used for articles whose stored text they match."""
-    index = lsh if lsh is not None else dedupe.LshIndex()
-    loaded = list(ctx.store.signature_buckets(after=index.high_water))
-    index.load([aid for aid, _ in loaded], [blob for _, blob in loaded])
-    joiner = _Joiner(ctx.config.site.tz, prepared or {})
-    after = 0  # the pending scan resumes where the last batch ended instead of starting over
-    while True:
-        with ctx.store.dedupe_session(priorities(ctx.config), _choose, ctx.clock()) as session:
-            pending = session.pending(batch, after)
-            if pending:
-                after = pending[-1].id
-            decisions = joiner.decide(session, index, pending)
-            session.record(decisions)
-        # After the commit: the index holds only what the store holds.
-        index.add_many([(d.article_id, d.keys.buckets) for d in decisions])
-        if len(pending) < batch:
-            break
-        if len(joiner.cache) > _CACHE_LIMIT:
-            joiner.cache.clear()
-    report = joiner.report
-    if report.checked:
-        log.info("dedupe.done", extra={"checked": report.checked, "merged": report.merged})
-    return report
+    """Fingerprint every article not yet fingerprinted and join it to its story (``Joining``, all at
+    once)."""
+    joining = Joining(ctx, batch, lsh=lsh, prepared=prepared)
+    joining.join()
+    return joining.report
+
+
+class Joining:
+    """The dedupe step of one run, taken as articles are stored: a fetch calls ``stored`` after each
+    transaction of articles, and every ``batch`` of them waiting is joined then, while the parsing
+    workers go on with the next documents; ``join`` takes whatever is left.
+
+    ``lsh``: the in-memory index of stored signatures a long-lived process keeps (``pipeline.Kept``);
+    first use loads every stored signature, later uses what other processes stored since. ``prepared``:
+    fingerprints made while parsing (``parsing``), by (source id, key), used (and let go) for articles
+    whose stored text they match."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        batch: int = 2000,
+        *,
+        lsh: dedupe.LshIndex | None = None,
+        prepared: dict[tuple[str, str], Prepared] | None = None,
+    ) -> None:
+        self._ctx = ctx
+        self._batch = batch
+        self._index = lsh if lsh is not None else dedupe.LshIndex()
+        self._joiner = _Joiner(ctx.config.site.tz, prepared if prepared is not None else {})
+        self._loaded = False
+        self._waiting = 0
+
+    @property
+    def report(self) -> DedupeReport:
+        return self._joiner.report
+
+    def stored(self, articles: int) -> None:
+        """``articles`` new or edited were stored: join them once a batch of them is waiting."""
+        self._waiting += articles
+        if self._waiting >= self._batch:
+            self.join()
+
+    def join(self) -> None:
+        """Join every pending article, in batches (each its own transaction), oldest first."""
+        ctx, index, joiner = self._ctx, self._index, self._joiner
+        if not self._loaded:
+            loaded = list(ctx.store.signature_buckets(after=index.high_water))
+            index.load([aid for aid, _ in loaded], [blob for _, blob in loaded])
+            self._loaded = True
+        self._waiting = 0
+        checked, merged = joiner.report.checked, joiner.report.merged
+        after = 0  # the pending scan resumes where the last batch ended instead of starting over
+        while True:
+            with ctx.store.dedupe_session(priorities(ctx.config), _choose, ctx.clock()) as session:
+                pending = session.pending(self._batch, after)
+                if pending:
+                    after = pending[-1].id
+                decisions = joiner.decide(session, index, pending)
+                session.record(decisions)
+            # After the commit: the index holds only what the store holds.
+            index.add_many([(d.article_id, d.keys.buckets) for d in decisions])
+            if len(pending) < self._batch:
+                break
+            if len(joiner.cache) > _CACHE_LIMIT:
+                joiner.cache.clear()
+        if joiner.report.checked > checked:
+            done = {"checked": joiner.report.checked - checked, "merged": joiner.report.merged - merged}
+            log.info("dedupe.done", extra=done)
 
 
 @dataclass
@@ -93,7 +135,7 @@ class _Joiner:
     ``boilerplate``: each source's, learned once per run."""
 
     tz: tzinfo
-    prepared: Mapping[tuple[str, str], Prepared] = field(default_factory=dict)
+    prepared: dict[tuple[str, str], Prepared] = field(default_factory=dict)
     cache: dict[int, dedupe.Fingerprint] = field(default_factory=dict)
     boilerplate: dict[str, frozenset[int]] = field(default_factory=dict)
     report: DedupeReport = field(default_factory=DedupeReport)
@@ -101,7 +143,7 @@ class _Joiner:
     def made(self, pending: Pending) -> dedupe.Fingerprint | None:
         """The fingerprint made while parsing this article, if it was made of the version stored."""
         article = pending.article
-        p = self.prepared.get((article.source_id, article.key))
+        p = self.prepared.pop((article.source_id, article.key), None)
         return p.fingerprint if p is not None and p.content_hash == pending.content_hash else None
 
     def fingerprint(

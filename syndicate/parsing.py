@@ -23,13 +23,20 @@ import signal
 import threading
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .dedupe import Fingerprint, article_fingerprint
-from .sources.feed import FeedDefaults, ParsedFeed, parse_feed
 from .types import pickled_by_slots
 
-__all__ = ["Prepared", "parse_and_fingerprint", "parse_in_pool"]
+# The parsers are imported where they run: by the workers' server process (preloaded, below) and by a
+# caller that parses. Importing this module costs nothing, so a command can start the workers first
+# and import the rest while they start (``warm``).
+if TYPE_CHECKING:
+    from .dedupe import Fingerprint
+    from .sources.feed import FeedDefaults, ParsedFeed
+
+__all__ = ["Prepared", "parse_and_fingerprint", "parse_in_pool", "warm"]
+
+_PARSERS = ("syndicate.sources.feed", "syndicate.dedupe")
 
 log = logging.getLogger("syndicate")
 
@@ -49,6 +56,9 @@ def parse_and_fingerprint(
     body: bytes, content_type: str | None, defaults: FeedDefaults, site_tz: tzinfo
 ) -> tuple[ParsedFeed, tuple[Prepared, ...]]:
     """``parse_feed``, and each article's fingerprint in the site's zone (what runs in a worker)."""
+    from .dedupe import article_fingerprint
+    from .sources.feed import parse_feed
+
     parsed = parse_feed(body, content_type, defaults)
     prepared = tuple(Prepared(a.content_hash(), article_fingerprint(a, site_tz)) for a in parsed.articles)
     return parsed, prepared
@@ -66,7 +76,7 @@ class _Pool:
         with self._lock:
             if self._pool is None:
                 context: Any = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload([__name__])
+                context.set_forkserver_preload([__name__, *_PARSERS])
                 self._pool = concurrent.futures.ProcessPoolExecutor(
                     max_workers=_cores(), mp_context=context, initializer=_worker_start
                 )
@@ -84,6 +94,27 @@ class _Pool:
             if self._pool is broken:
                 self._pool = None
         broken.shutdown(wait=False, cancel_futures=True)
+
+
+def warm() -> None:
+    """Start the workers now, from a thread of its own: their server process imports the parsers and
+    forks one worker per core while the caller goes on (importing the rest of syndicate, opening the
+    database), instead of after the first document arrived. A failure to start is left to the first
+    parse, which says so and parses in a thread."""
+    threading.Thread(target=_start_workers, name="syndicate-parsers", daemon=True).start()
+
+
+def _start_workers() -> None:
+    try:
+        pool = _POOL.get()
+        for started in [pool.submit(_nothing) for _ in range(_cores())]:  # a process for each, as they come
+            started.result()
+    except Exception:  # the first parse meets the same failure and reports it
+        pass
+
+
+def _nothing() -> None:
+    pass
 
 
 def _worker_start() -> None:

@@ -120,15 +120,19 @@ def fetch(
     open_source: gather.OpenSource | None = None,
 ) -> list[FetchReport]:
     """Read each source once and store what is new or changed (``gather.fetch``: one failing source never
-    stops another), then join the new articles to their stories. ``only_due`` skips sources whose next due
+    stops another), joining the new articles to their stories as they are stored (``joining.Joining``:
+    a batch at a time while the parsing workers read on, the rest at the end). ``only_due`` skips sources whose next due
     time has not come (the daemon's mode); ``open_source`` hands in sources other than the configured
     kind (tests)."""
     from . import gather
-    from .joining import deduplicate
+    from .joining import Joining
 
     prepared: dict[tuple[str, str], Prepared] = {}  # fingerprints made while parsing, for joining
-    reports = gather.fetch(ctx, source_ids, only_due=only_due, open_source=open_source, prepared=prepared)
-    deduplicate(ctx, lsh=kept.lsh if kept else None, prepared=prepared)
+    joining = Joining(ctx, lsh=kept.lsh if kept else None, prepared=prepared)
+    reports = gather.fetch(
+        ctx, source_ids, only_due=only_due, open_source=open_source, prepared=prepared, stored=joining.stored
+    )
+    joining.join()
     return reports
 
 

@@ -3,8 +3,8 @@ labeled corpus's precision and recall through the real store."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import pickle
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +13,7 @@ import numpy as np
 from pytest_httpserver import HTTPServer
 
 from syndicate import dedupe, gather, pipeline
+from syndicate.joining import Joining
 from syndicate.parsing import Prepared
 from syndicate.pipeline import Context
 from syndicate.text import paragraphs_html
@@ -278,6 +279,32 @@ def test_a_key_many_articles_share_answers_with_its_oldest_and_newest() -> None:
         index.add(i, [7])
     assert set(index.query([7])) == {1, 2, 3, 4, 997, 998, 999, 1000, 1001, 1002, 1003, 1004, 1997, 1998, 1999, 2000}
     assert index.query([1500]) == {500: 1}  # a key of one article is unaffected
+
+
+def test_joining_as_articles_are_stored(make_context: Callable[..., Context]) -> None:
+    """A fetch joins each batch of stored articles once the batch is complete (the parsing workers read
+    on meanwhile) and whatever is left at the end: the stories are those of joining everything at the
+    end, and an article edited after its batch was joined (an older id) is joined again at the end."""
+    ctx = make_context()
+    joining = Joining(ctx, batch=2)
+    save(ctx, "origin", "a", BASE)
+    joining.stored(1)
+    assert ctx.store.dedupe_pending() and joining.report.checked == 0  # one waits for its batch
+    save(ctx, "copy", "b", BASE[:4], title="高新区集成电路封测项目签约")
+    joining.stored(1)
+    assert not ctx.store.dedupe_pending() and joining.report.checked == 2
+    [story] = ctx.store.stories()
+    assert {v.source_id for v in story.versions} == {"origin", "copy"}
+    other = ["一季度开发区实际使用外资三点二亿美元，同比增长百分之十二，新签约外资项目十五个。" * 2]
+    save(ctx, "third", "c", other)
+    save(ctx, "origin", "a", [*BASE, "签约仪式上，双方还就人才公寓建设交换了意见。"])  # edited: pending again
+    joining.stored(1)  # below the batch: nothing joined yet
+    assert joining.report.checked == 2
+    joining.join()
+    assert not ctx.store.dedupe_pending() and joining.report.checked == 4
+    [story] = ctx.store.stories()
+    assert {v.source_id for v in story.versions} == {"origin", "copy"}  # the edit kept its story
+    assert len(ctx.store.stories(ctx.store.resolve_article("https://third.example/c"))[0].versions) == 1
 
 
 def test_a_backdated_copy_never_takes_a_story_over(make_context: Callable[..., Context]) -> None:
