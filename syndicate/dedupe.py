@@ -48,6 +48,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -142,9 +143,10 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(_NUMBER.findall(_fold(text)))
 
 
-@pickled_by_slots
-@dataclass(frozen=True, slots=True)
-class Sentence:
+class Sentence(NamedTuple):
+    """One sentence of a body (a tuple: a fingerprint carries every sentence of its article, and the
+    parsing workers send tens of thousands of them back per fetch)."""
+
     text: str  # folded
     norm: str  # normalized: the wording
     key: int  # the hash of the wording
