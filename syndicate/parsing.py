@@ -16,11 +16,14 @@ import asyncio
 import atexit
 import concurrent.futures
 import functools
+import gc
 import logging
 import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
@@ -34,7 +37,7 @@ if TYPE_CHECKING:
     from .dedupe import Fingerprint
     from .sources.feed import FeedDefaults, ParsedFeed
 
-__all__ = ["Prepared", "parse_and_fingerprint", "parse_in_pool", "warm"]
+__all__ = ["Prepared", "collecting_less", "parse_and_fingerprint", "parse_in_pool", "warm"]
 
 _PARSERS = ("syndicate.sources.feed", "syndicate.dedupe")
 
@@ -118,8 +121,32 @@ def _nothing() -> None:
 
 
 def _worker_start() -> None:
-    """Ctrl-C reaches the whole process group: the parent stops the workers, they print nothing."""
+    """Ctrl-C reaches the whole process group: the parent stops the workers, they print nothing. The
+    parsers' modules are never scanned for garbage again, and young objects less often (5 % of parsing)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.freeze()
+    gc.set_threshold(_YOUNG, *gc.get_threshold()[1:])
+
+
+# Container objects allocated between two collections of the youngest generation (Python's default: 700).
+_YOUNG = 100_000
+
+
+@contextmanager
+def collecting_less() -> Iterator[None]:
+    """A fetch holds what it read until it is joined: hundreds of thousands of objects (articles,
+    fingerprints, their sentences), which the cyclic garbage collector scanned again and again as they
+    grew, with everything imported before: 12 % of a cold fetch. Meanwhile what existed before is left
+    out of its scans (``gc.freeze``) and it runs on every 100,000 new objects instead of 700; both are
+    undone afterwards, so a daemon's next collection takes whatever cycles the fetch left."""
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(before[0], _YOUNG), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 def _cores() -> int:

@@ -126,13 +126,15 @@ def fetch(
     kind (tests)."""
     from . import gather
     from .joining import Joining
+    from .parsing import collecting_less
 
     prepared: dict[tuple[str, str], Prepared] = {}  # fingerprints made while parsing, for joining
     joining = Joining(ctx, lsh=kept.lsh if kept else None, prepared=prepared)
-    reports = gather.fetch(
-        ctx, source_ids, only_due=only_due, open_source=open_source, prepared=prepared, stored=joining.stored
-    )
-    joining.join()
+    with collecting_less():
+        reports = gather.fetch(
+            ctx, source_ids, only_due=only_due, open_source=open_source, prepared=prepared, stored=joining.stored
+        )
+        joining.join()
     return reports
 
 

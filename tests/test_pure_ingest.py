@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from syndicate.parsing import collecting_less
 from syndicate.sources import decode_body, health
 from syndicate.sources.feed import read_date
 from syndicate.types import SourceState
@@ -200,3 +202,21 @@ def test_saving_decides_new_changed_departed_and_stamps_in_order_read() -> None:
     assert d.last_stamp == later + 4 * us
     assert stamp(later, NOW) == later and stamp(NOW, NOW) == NOW + us
     assert decide_save([], held, NOW, later).last_stamp is None
+
+
+def test_a_fetch_collects_garbage_less_and_then_as_before() -> None:
+    """During a fetch the collector leaves what existed before alone and runs less often; afterwards
+    (also after a failure) its settings are back and a cycle the fetch left is collected."""
+    before = gc.get_threshold()
+
+    class Node:
+        other: object = None
+
+    with pytest.raises(RuntimeError), collecting_less():
+        assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] >= 100_000
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle only the collector frees
+        del a, b
+        raise RuntimeError("a source's bug")
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    assert gc.collect() >= 2
