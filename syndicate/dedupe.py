@@ -240,7 +240,8 @@ def _jaccard(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float:
 
 def _minhash(shingles: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     # One multiply-add per hash function in 32-bit arithmetic (wrapping), over inputs already mixed.
-    values: npt.NDArray[np.uint32] = _A[:, None] * shingles[None, :] + _B[:, None]
+    values: npt.NDArray[np.uint32] = np.multiply.outer(_A, shingles)
+    values += _B[:, None]  # in place: one array of 100 rows per article, not two
     result: npt.NDArray[np.uint32] = values.min(axis=1)
     return result
 
