@@ -104,11 +104,13 @@ class Joining:
     def join(self) -> None:
         """Join every pending article, in batches (each its own transaction), oldest first."""
         ctx, index, joiner = self._ctx, self._index, self._joiner
+        self._waiting = 0
         if not self._loaded:
+            if not ctx.store.dedupe_pending():
+                return  # nothing to join (a fetch of 304s): the stored signatures are not even loaded
             loaded = list(ctx.store.signature_buckets(after=index.high_water))
             index.load([aid for aid, _ in loaded], [blob for _, blob in loaded])
             self._loaded = True
-        self._waiting = 0
         checked, merged = joiner.report.checked, joiner.report.merged
         after = 0  # the pending scan resumes where the last batch ended instead of starting over
         while True:
