@@ -30,6 +30,7 @@ from .types import FetchReport
 if TYPE_CHECKING:
     from . import dedupe, gather
     from .joining import DedupeReport as DedupeReport
+    from .joining import Joining
     from .joining import deduplicate as deduplicate
     from .joining import priorities as priorities
     from .joining import split as split
@@ -125,16 +126,28 @@ def fetch(
     time has not come (the daemon's mode); ``open_source`` hands in sources other than the configured
     kind (tests)."""
     from . import gather
-    from .joining import Joining
     from .parsing import collecting_less
 
     prepared: dict[tuple[str, str], Prepared] = {}  # fingerprints made while parsing, for joining
-    joining = Joining(ctx, lsh=kept.lsh if kept else None, prepared=prepared)
+    joining: list[Joining] = []  # made (dedupe and numpy imported) once an article is stored or pending
+
+    def join() -> Joining:
+        if not joining:
+            from .joining import Joining
+
+            joining.append(Joining(ctx, lsh=kept.lsh if kept else None, prepared=prepared))
+        return joining[0]
+
+    def stored(count: int) -> None:
+        if count:
+            join().stored(count)
+
     with collecting_less():
         reports = gather.fetch(
-            ctx, source_ids, only_due=only_due, open_source=open_source, prepared=prepared, stored=joining.stored
+            ctx, source_ids, only_due=only_due, open_source=open_source, prepared=prepared, stored=stored
         )
-        joining.join()
+        if joining or ctx.store.dedupe_pending():
+            join().join()
     return reports
 
 
