@@ -220,3 +220,13 @@ def test_a_fetch_collects_garbage_less_and_then_as_before() -> None:
         raise RuntimeError("a source's bug")
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
     assert gc.collect() >= 2
+
+
+def test_a_host_written_as_an_address_needs_no_lookup() -> None:
+    from syndicate.sources.http import _address
+
+    assert _address("127.0.0.2") == "127.0.0.2"
+    assert _address("::1") == "::1"
+    assert _address("2001:DB8::1") == "2001:db8::1"  # as the resolver writes it
+    for name in ("partner.example.org", "127.1", "0x7f.0.0.1", "localhost", ""):
+        assert _address(name) is None  # the resolver decides what these are

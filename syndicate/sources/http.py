@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import ipaddress
 import socket
 import time
 import zlib
@@ -110,13 +111,15 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as e:  # socket.gaierror: no such name; UnicodeError: bad IDNA
-            raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from e
-        if not infos:
-            raise httpcore.ConnectError(f"cannot resolve {host}")
-        ip = str(infos[0][4][0])
+        ip = _address(host)
+        if ip is None:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except (OSError, UnicodeError) as e:  # socket.gaierror: no such name; UnicodeError: bad IDNA
+                raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from e
+            if not infos:
+                raise httpcore.ConnectError(f"cannot resolve {host}")
+            ip = str(infos[0][4][0])
         guard = _GUARD.get(None)
         if guard is not None:
             guard.check(ip, f"{host}:{port}")
@@ -131,6 +134,15 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+def _address(host: str) -> str | None:
+    """A host written as an address in its usual form is that address: no lookup (the resolver's thread
+    cost more than a 304). Other forms (``127.1``, ``0x7f.1``) go to the resolver, which reads them."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
