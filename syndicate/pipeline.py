@@ -122,33 +122,36 @@ def fetch(
 ) -> list[FetchReport]:
     """Read each source once and store what is new or changed (``gather.fetch``: one failing source never
     stops another), joining the new articles to their stories as they are stored (``joining.Joining``:
-    a batch at a time while the parsing workers read on, the rest at the end). ``only_due`` skips sources whose next due
-    time has not come (the daemon's mode); ``open_source`` hands in sources other than the configured
-    kind (tests)."""
+    a batch at a time while the parsing workers read on, the rest at the end). ``only_due`` skips sources
+    whose next due time has not come (the daemon's mode); ``open_source`` hands in sources other than
+    the configured kind (tests)."""
     from . import gather
     from .parsing import collecting_less
 
     prepared: dict[tuple[str, str], Prepared] = {}  # fingerprints made while parsing, for joining
-    joining: list[Joining] = []  # made (dedupe and numpy imported) once an article is stored or pending
-
-    def join() -> Joining:
-        if not joining:
-            from .joining import Joining
-
-            joining.append(Joining(ctx, lsh=kept.lsh if kept else None, prepared=prepared))
-        return joining[0]
+    joining: Joining | None = None  # made once an article is stored or waits: dedupe (numpy) is imported then
 
     def stored(count: int) -> None:
+        nonlocal joining
         if count:
-            join().stored(count)
+            joining = joining or _joining(ctx, kept, prepared)
+            joining.stored(count)
 
     with collecting_less():
         reports = gather.fetch(
             ctx, source_ids, only_due=only_due, open_source=open_source, prepared=prepared, stored=stored
         )
-        if joining or ctx.store.dedupe_pending():
-            join().join()
+        if joining is None and ctx.store.dedupe_pending():  # left by an earlier run that stopped
+            joining = _joining(ctx, kept, prepared)
+        if joining is not None:
+            joining.join()
     return reports
+
+
+def _joining(ctx: Context, kept: Kept | None, prepared: dict[tuple[str, str], Prepared]) -> Joining:
+    from .joining import Joining
+
+    return Joining(ctx, lsh=kept.lsh if kept else None, prepared=prepared)
 
 
 def push(ctx: Context) -> int:
