@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import gc
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syndicate.parsing import collecting_less
 from syndicate.sources import decode_body, health
-from syndicate.sources.feed import read_date
+from syndicate.sources.feed import _references, read_date
 from syndicate.types import SourceState
 from syndicate.urls import is_private_address, normalize_link
 
@@ -230,3 +231,83 @@ def test_a_host_written_as_an_address_needs_no_lookup() -> None:
     assert _address("2001:DB8::1") == "2001:db8::1"  # as the resolver writes it
     for name in ("partner.example.org", "127.1", "0x7f.0.0.1", "localhost", ""):
         assert _address(name) is None  # the resolver decides what these are
+
+
+# Pieces of what feeds put after an "&": references XML knows, HTML entities, a CMS's query string, numbers
+# too long to be a character, and the CDATA sections and comments the rewriting must leave alone.
+_REFERENCE_PIECES = st.sampled_from(
+    [
+        "&",
+        ";",
+        "#",
+        "x",
+        "X",
+        "1",
+        "0",
+        "a",
+        "f",
+        "lt",
+        "gt",
+        "amp",
+        "quot",
+        "apos",
+        "nbsp",
+        "copy",
+        "lang",
+        "zh",
+        "锡山",
+        "=",
+        "&#",
+        "&#x",
+        "12345678",
+        "&amp;",
+        "&lt;",
+        "&gt;",
+        "&quot;",
+        "&apos;",
+        "&nbsp;",
+        "&copy;",
+        "&#38;",
+        "&#x26;",
+        "&#12345678;",
+        "&lang=",
+        "&ampx;",
+        "<p>",
+        "<!--",
+        "-->",
+        "<![CDATA[",
+        "]]>",
+        " ",
+    ]
+)
+_ANY_REFERENCE = re.compile(r"&(#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{0,31};)?")
+
+
+def _references_one_by_one(text: str) -> str:
+    """What ``_references`` must give, decided for each ampersand in turn (outside CDATA and comments)."""
+    from html.entities import name2codepoint
+
+    def fix(m: re.Match[str]) -> str:
+        ref = m.group(1)
+        if ref is None:
+            return "&amp;"
+        if ref[0] == "#" or ref[:-1] in ("lt", "gt", "amp", "quot", "apos"):
+            return m.group(0)
+        code = name2codepoint.get(ref[:-1])
+        return f"&#{code};" if code is not None else "&amp;" + ref
+
+    parts = re.split(r"(<!\[CDATA\[.*?\]\]>|<!--.*?-->)", text, flags=re.S)
+    return "".join(p if i % 2 else _ANY_REFERENCE.sub(fix, p) for i, p in enumerate(parts))
+
+
+@settings(max_examples=300)
+@given(st.lists(_REFERENCE_PIECES, max_size=30).map("".join))
+def test_ampersands_are_made_references_as_one_by_one(text: str) -> None:
+    fixed = _references(text)
+    assert fixed == _references_one_by_one(text)
+    outside = re.sub(r"<!\[CDATA\[.*?\]\]>|<!--.*?-->", "", fixed, flags=re.S)
+    assert all(re.match(r"&(?:lt|gt|amp|quot|apos|#[0-9]+|#[xX][0-9a-fA-F]+);", outside[i:]) for i in _amps(outside))
+
+
+def _amps(text: str) -> list[int]:
+    return [m.start() for m in re.finditer("&", text)]
