@@ -4,6 +4,7 @@ and prints the result. Exit codes: 0 success, 1 a source or step failed, 2 the c
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import socket
@@ -583,4 +584,12 @@ def status(state: _State, wide: bool) -> None:
 
 
 def main() -> None:
-    cli(prog_name="syndicate")
+    # Nothing here does linear algebra: numpy's BLAS need not start a thread per core in every process
+    # that imports it (the command and each parsing worker), where they spun for a while at start-up.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    try:
+        cli(prog_name="syndicate")
+    finally:
+        # What is left is freed by the exit: the collector's passes at shutdown need not scan all of it
+        # once more (a tenth of a second after a cold fetch, while the caller waits).
+        gc.freeze()
