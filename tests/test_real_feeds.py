@@ -18,7 +18,8 @@ from pytest_httpserver import HTTPServer
 
 from syndicate import app, delivery, pipeline, status
 from syndicate.pipeline import Context
-from syndicate.sources.feed import FeedDefaults, ParsedFeed, decode_document, parse_feed
+from syndicate.sources.encoding import decode_document
+from syndicate.sources.feed import FeedDefaults, ParsedFeed, parse_feed
 
 from .helpers import SHANGHAI, FixedClock
 from .storeviews import source_articles

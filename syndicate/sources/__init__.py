@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import health as health
 from .base import Source as Source
-from .feed import decode_body as decode_body
+from .encoding import decode_body as decode_body
 from .feed import parse_feed as parse_feed
 from .http import HttpFetcher as HttpFetcher
 from .http import HttpRequest as HttpRequest
