@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from html.entities import name2codepoint
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -122,12 +122,7 @@ def _parse_document(
         text = _cut_long_text(text)
     # feedparser gets UTF-8 and is told so, with the XML declaration saying the same.
     text = _XML_DECL_TEXT.sub(r"\1\2utf-8\2", text, count=1)
-    parsed = feedparser.parse(
-        text.encode("utf-8"),
-        response_headers={"content-type": "application/xml; charset=utf-8", "content-location": d.url},
-        sanitize_html=False,  # nh3 sanitizes below; feedparser's own sanitizer keeps javascript: images
-        resolve_relative_uris=False,
-    )
+    parsed = _feedparser(text, d.url)
     if len(parsed.entries) > MAX_ENTRIES:  # the count above is of start tags; this is what was parsed
         return f"more than the {MAX_ENTRIES} entries a feed may have"
     cut = _cut_off(text) if parsed.bozo else None
@@ -151,6 +146,85 @@ def _parse_document(
     elif parsed.bozo:
         warnings.append(f"malformed feed, entries used anyway: {_bozo(parsed)}")
     return parsed.feed, parsed.entries, warnings, lossy
+
+
+def _feedparser(text: str, url: str) -> Any:
+    """feedparser's reading of the document as one from ``url``: its relative addresses resolved against
+    ``url`` (links, GUIDs that are links, link elements, thumbnails). Told the address, feedparser joins
+    it with each element's base and resolves every address against it, a fifth of its time; the
+    document is read without it when that cannot change what it says: no element names a base, and each
+    address read here comes out already absolute (joining it with ``url`` gives it back). Otherwise (a
+    link visibly relative, or one found so after reading) it is read with the address."""
+    data = text.encode("utf-8")
+    if not _BASE.search(text):
+        ids_resolved = _ids_resolved(text)
+        if ids_resolved is not None and not _visibly_relative(text, ids_resolved):
+            parsed = _read(data, _HEADERS)
+            if _read_alike(parsed, url, ids_resolved):
+                return parsed
+    return _read(data, {**_HEADERS, "content-location": url})
+
+
+def _read(data: bytes, headers: dict[str, str]) -> Any:
+    # nh3 sanitizes and resolves each body later; feedparser's own sanitizer keeps javascript: images.
+    return feedparser.parse(data, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+
+
+_HEADERS = {"content-type": "application/xml; charset=utf-8"}  # feedparser gets UTF-8 and is told so
+# An attribute feedparser takes for an element's base (xml:base, base), in any case and namespace.
+_BASE = re.compile(r"base\s*=", re.I)
+# Start tags feedparser reads an id from (<guid>, <id>, in any namespace), and the isPermaLink attribute
+# whose value (anything but "true") tells it the GUID is not an address.
+_ID_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(?:guid|id)(?=[\s/>])([^>]*)>", re.I)
+_PERMALINK = re.compile(r"""(?<=\s)ispermalink\s*=\s*(["'])([A-Za-z]*)\1""", re.I)
+_SCHEME = r"(?![A-Za-z][A-Za-z0-9+.-]*:)"  # what follows does not start with a scheme
+_RELATIVE_LINK = re.compile(rf"<link\b[^>]*>\s*{_SCHEME}[^<\s]|<link\b[^>]*\shref\s*=\s*[\"']?{_SCHEME}", re.I)
+_RELATIVE_ID = re.compile(rf"<(?:[A-Za-z_][\w.-]*:)?(?:guid|id)\b[^>]*>\s*{_SCHEME}[^<\s]", re.I)
+
+
+def _ids_resolved(text: str) -> bool | None:
+    """Whether feedparser resolves the document's ids (GUIDs) as addresses: all of them (no isPermaLink
+    anywhere), none (every id element says isPermaLink other than "true", once), or None: some, which
+    reading cannot tell apart."""
+    if "ispermalink" not in text.lower():
+        return True
+    tags = _ID_TAG.findall(text)
+    said = [_PERMALINK.findall(attributes) for attributes in tags]
+    if sum(map(len, said)) == text.lower().count("ispermalink") and all(
+        len(found) == 1 and found[0][1].lower() != "true" for found in said
+    ):
+        return False
+    return None
+
+
+def _visibly_relative(text: str, ids_resolved: bool) -> bool:
+    """A link element, or an id taken for an address, that starts without a scheme: read with the address
+    at once instead of twice."""
+    return bool(_RELATIVE_LINK.search(text) or (ids_resolved and _RELATIVE_ID.search(text)))
+
+
+def _read_alike(parsed: Any, url: str, ids_resolved: bool) -> bool:
+    """Whether every address read here (the feed's link; each entry's link, id when ids are resolved, link
+    elements and thumbnails) is one that resolving against ``url`` gives back unchanged."""
+
+    def same(value: object) -> bool:
+        if not isinstance(value, str):
+            return True  # an empty href is resolved too: it is the document's own address
+        try:
+            return urljoin(url, value) == value
+        except ValueError:  # feedparser makes it "" when resolving
+            return False
+
+    if not same(_stored(parsed.feed, "link")):
+        return False
+    for entry in parsed.entries:
+        if not same(_stored(entry, "link")) or (ids_resolved and not same(_stored(entry, "id"))):
+            return False
+        links = _stored(entry, "links") or ()
+        thumbnails = _stored(entry, "media_thumbnail") or ()
+        if not all(same(_stored(x, "href")) for x in links) or not all(same(_stored(x, "url")) for x in thumbnails):
+            return False
+    return True
 
 
 _HTML_PAGE = re.compile(r"(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>])", re.I | re.S)
