@@ -115,7 +115,7 @@ class Joining:
         after = 0  # the pending scan resumes where the last batch ended instead of starting over
         while True:
             with ctx.store.dedupe_session(priorities(ctx.config), _choose, ctx.clock()) as session:
-                pending = session.pending(self._batch, after)
+                pending = session.pending(self._batch, after, joiner.held)
                 if pending:
                     after = pending[-1].id
                 decisions = joiner.decide(session, index, pending)
@@ -141,6 +141,11 @@ class _Joiner:
     cache: dict[int, dedupe.Fingerprint] = field(default_factory=dict)
     boilerplate: dict[str, frozenset[int]] = field(default_factory=dict)
     report: DedupeReport = field(default_factory=DedupeReport)
+
+    def held(self, source_id: str, key: str, content_hash: str) -> Article | None:
+        """The article parsed in this run, if it is the version stored (then it is not read back)."""
+        p = self.prepared.get((source_id, key))
+        return p.article if p is not None and p.content_hash == content_hash else None
 
     def made(self, pending: Pending) -> dedupe.Fingerprint | None:
         """The fingerprint made while parsing this article, if it was made of the version stored."""

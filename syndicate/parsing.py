@@ -36,6 +36,7 @@ from .types import pickled_by_slots
 if TYPE_CHECKING:
     from .dedupe import Fingerprint
     from .sources.feed import FeedDefaults, ParsedFeed
+    from .types import Article
 
 __all__ = ["Prepared", "collecting_less", "parse_and_fingerprint", "parse_in_pool", "warm"]
 
@@ -53,6 +54,7 @@ class Prepared:
 
     content_hash: str
     fingerprint: Fingerprint
+    article: Article | None = None  # what it was made of (sent back with the parsed feed: no extra cost)
 
 
 def parse_and_fingerprint(
@@ -63,7 +65,7 @@ def parse_and_fingerprint(
     from .sources.feed import parse_feed
 
     parsed = parse_feed(body, content_type, defaults)
-    prepared = tuple(Prepared(a.content_hash(), article_fingerprint(a, site_tz)) for a in parsed.articles)
+    prepared = tuple(Prepared(a.content_hash(), article_fingerprint(a, site_tz), a) for a in parsed.articles)
     return parsed, prepared
 
 

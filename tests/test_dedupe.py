@@ -412,3 +412,15 @@ def test_fingerprints_made_while_parsing_are_those_joining_would_make(
         mine = dedupe.article_fingerprint(p.article, tz)
         assert np.array_equal(made.fingerprint.shingles, mine.shingles)
         assert replace(made.fingerprint, shingles=mine.shingles) == mine
+        assert made.article == p.article  # the parsed article is the one stored, field for field
+    # Joining what the fetch has just stored does not read back the articles it holds: those it holds of
+    # the version stored are used as they are, the others (here one it does not hold) are read.
+    held = {(k[0], k[1], m.content_hash): m.article for k, m in prepared.items()}
+    del held[next(iter(held))]
+    with ctx.store.dedupe_session({}, lambda members: members[0][0], ctx.clock()) as session:
+        again = session.pending(10, held=lambda source, key, content_hash: held.get((source, key, content_hash)))
+    assert [p.article for p in again] == [p.article for p in pending]
+    assert [(p.id, p.story_id, p.pinned, p.content_hash) for p in again] == [
+        (p.id, p.story_id, p.pinned, p.content_hash) for p in pending
+    ]
+    assert sum(any(p.article is a for a in held.values()) for p in again) == 2
