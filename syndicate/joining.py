@@ -8,6 +8,7 @@ pending for the next run. Articles of one batch are also compared with each othe
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -199,7 +200,10 @@ class _Joiner:
         self.learn(session, [k.article for k in found.values()])
         story_of = {k.id: k.story_id for k in found.values()}
         pinned = {k.id for k in found.values() if k.pinned}
-        # Keys of the batch's own articles, so that two copies arriving together are joined too.
+        # Keys of the batch's own articles, so that two copies arriving together are joined too: only keys
+        # two of them share can (most keys are one article's own, and are left out).
+        counts = Counter(itertools.chain.from_iterable(f.keys for f in mine.values()))
+        shared = {k for k, n in counts.items() if n > 1}
         local = dedupe.LshIndex()
         local_exact: dict[tuple[str, str], list[int]] = {}
         decisions = []
@@ -209,7 +213,7 @@ class _Joiner:
                 decisions.append(Decision(p.id, _keys(f), p.story_id, keep_story=True))
                 story_of[p.id] = p.story_id
             else:
-                score = local.query(f.keys)
+                score = local.query([k for k in f.keys if k in shared])
                 for why, value in _exact_keys(f):
                     for other in local_exact.get((why, value), ())[-CANDIDATES:]:
                         score[other] += _WEIGHT[why]
@@ -224,7 +228,7 @@ class _Joiner:
                     self.report.merged += 1
             if p.pinned:
                 pinned.add(p.id)
-            local.add(p.id, f.keys)
+            local.add(p.id, [k for k in f.keys if k in shared])
             for key in _exact_keys(f):
                 local_exact.setdefault(key, []).append(p.id)
         self.report.checked += len(pending)
