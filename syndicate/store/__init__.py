@@ -43,12 +43,14 @@ from .models import (
     ArticleZoneRow,
     DepartureRow,
     SignatureRow,
+    SourceRow,
     chunks,
+    upsert,
 )
 from .outbox import ComposedDigest, OutboxMixin, PendingDigest, RecipientState
 from .publishing import Changes, FeedState, PublishStateMixin
 from .schema import TOO_MANY_FILES, alembic_config, migrations, no_file_descriptor_left, out_of_files
-from .sourcestate import SourceStateMixin, state_row
+from .sourcestate import SourceStateMixin, state_values
 from .subscribers import SubscriberMixin
 
 __all__ = [
@@ -242,9 +244,9 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
         meanwhile together): all of them are stored, with their states, or none."""
         counts = []
         with self._session() as s:
-            for b in batches:
-                if b.state is not None:
-                    s.merge(state_row(b.state))
+            # The sources' states in bulk (one query to see which exist), not one merge (a read) each.
+            states = [b.state for b in batches if b.state is not None]
+            upsert(s, SourceRow, SourceRow.id, {st.source_id: state_values(st) for st in states})
             # Stamps follow every change already stored, by any process (transactions run one at a
             # time), and this store's own earlier ones.
             self._last_stamp = max(self._last_stamp, latest_change(s))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..types import SourceState
 from .models import ArticleRow, SourceRow, upsert
 
-__all__ = ["SourceStateMixin", "state_of", "state_row"]
+__all__ = ["SourceStateMixin", "state_of", "state_values"]
 
 
 class SourceStateMixin:
@@ -45,10 +45,6 @@ def state_values(state: SourceState) -> dict[str, Any]:
     values = {name: getattr(state, name) for name in _STATE_FIELDS}
     values["id"] = values.pop("source_id")
     return values
-
-
-def state_row(state: SourceState) -> SourceRow:
-    return SourceRow(**state_values(state))
 
 
 def state_of(row: SourceRow) -> SourceState:
