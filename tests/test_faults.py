@@ -5,6 +5,7 @@ secrets that must never leak. Each case recovers on the next run with nothing lo
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +19,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from lxml import etree
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from syndicate import pipeline, web
 from syndicate.cli import cli
@@ -244,3 +247,65 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice() -> None
         assert counts[key] == "0", key
     assert counts["stories delivered twice"] == "0" and counts["stories never delivered"] == "0"
     assert int(counts["digests received"]) >= 3
+
+
+def _below(pid: int) -> set[int]:
+    """The live processes under ``pid``, found by their parents' ids in /proc (zombies left out)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            except OSError:
+                continue
+            if state != "Z":
+                parents[int(entry.name)] = int(parent)
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                alive.add(pid)
+        except OSError:
+            pass
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the processes in /proc")
+def test_a_killed_fetch_leaves_no_parsing_process_behind(
+    write_config: Callable[..., Path], tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """kill -9 of a fetch (the OOM killer, an operator) ends its parsing workers and their server too,
+    even while they wait for a document: they never outlive the command, idle and holding memory."""
+
+    def slow(request: Request) -> Response:
+        time.sleep(5)
+        return Response("<rss/>", content_type="application/rss+xml")
+
+    httpserver.expect_request("/feed.xml").respond_with_handler(slow)
+    extra = f'[[sources]]\nid = "slow"\nkind = "feed"\nurl = "{httpserver.url_for("/feed.xml")}"\n'
+    command = [sys.executable, "-m", "syndicate", "--config", str(write_config(extra)), "fetch"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    below: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(below) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        below = _below(proc.pid)  # the workers' server, a worker per core, the resource tracker
+    assert len(below) >= 3, (below, proc.poll())
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while _alive(below) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _alive(below)
+    for pid in left:  # not to leave them to the next test either
+        os.kill(pid, signal.SIGKILL)
+    assert not left
