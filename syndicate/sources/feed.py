@@ -186,13 +186,11 @@ def _ids_resolved(text: str) -> bool | None:
     """Whether feedparser resolves the document's ids (GUIDs) as addresses: all of them (no isPermaLink
     anywhere), none (every id element says isPermaLink other than "true", once), or None: some, which
     reading cannot tell apart."""
-    if "ispermalink" not in text.lower():
+    mentions = text.lower().count("ispermalink")
+    if not mentions:
         return True
-    tags = _ID_TAG.findall(text)
-    said = [_PERMALINK.findall(attributes) for attributes in tags]
-    if sum(map(len, said)) == text.lower().count("ispermalink") and all(
-        len(found) == 1 and found[0][1].lower() != "true" for found in said
-    ):
+    said = [_PERMALINK.findall(attributes) for attributes in _ID_TAG.findall(text)]
+    if sum(map(len, said)) == mentions and all(len(found) == 1 and found[0][1].lower() != "true" for found in said):
         return False
     return None
 
