@@ -43,14 +43,12 @@ from .models import (
     ArticleZoneRow,
     DepartureRow,
     SignatureRow,
-    SourceRow,
     chunks,
-    upsert,
 )
 from .outbox import ComposedDigest, OutboxMixin, PendingDigest, RecipientState
 from .publishing import Changes, FeedState, PublishStateMixin
 from .schema import TOO_MANY_FILES, alembic_config, migrations, no_file_descriptor_left, out_of_files
-from .sourcestate import SourceStateMixin, state_values
+from .sourcestate import SourceStateMixin, write_states
 from .subscribers import SubscriberMixin
 
 __all__ = [
@@ -244,9 +242,7 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
         meanwhile together): all of them are stored, with their states, or none."""
         counts = []
         with self._session() as s:
-            # The sources' states in bulk (one query to see which exist), not one merge (a read) each.
-            states = [b.state for b in batches if b.state is not None]
-            upsert(s, SourceRow, SourceRow.id, {st.source_id: state_values(st) for st in states})
+            write_states(s, [b.state for b in batches if b.state is not None])
             # Stamps follow every change already stored, by any process (transactions run one at a
             # time), and this store's own earlier ones.
             self._last_stamp = max(self._last_stamp, latest_change(s))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..types import Article, Enclosure
@@ -123,7 +123,7 @@ _PENDING = (
 HeldArticle = Callable[[str, str, str], Article | None]
 
 
-def _by_id(ids: Sequence[int]) -> Any:
+def _by_id(ids: Sequence[int]) -> Select[Any]:
     return select(*_COLUMNS).where(ArticleRow.id.in_(ids))
 
 

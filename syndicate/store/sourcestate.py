@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..types import SourceState
 from .models import ArticleRow, SourceRow, upsert
 
-__all__ = ["SourceStateMixin", "state_of", "state_values"]
+__all__ = ["SourceStateMixin", "state_of", "write_states"]
 
 
 class SourceStateMixin:
@@ -29,7 +29,7 @@ class SourceStateMixin:
     def save_source_states(self, states: Iterable[SourceState]) -> None:
         """Upsert the state of many sources in one transaction (one query to see which exist)."""
         with self._session() as s:
-            upsert(s, SourceRow, SourceRow.id, {st.source_id: state_values(st) for st in states})
+            write_states(s, states)
 
     def article_counts(self) -> dict[str, int]:
         """Articles stored per source id."""
@@ -45,6 +45,12 @@ def state_values(state: SourceState) -> dict[str, Any]:
     values = {name: getattr(state, name) for name in _STATE_FIELDS}
     values["id"] = values.pop("source_id")
     return values
+
+
+def write_states(s: Session, states: Iterable[SourceState]) -> None:
+    """Insert or update sources' states in the caller's transaction, in bulk (one query to see which
+    exist, not an ORM merge, a read, for each)."""
+    upsert(s, SourceRow, SourceRow.id, {st.source_id: state_values(st) for st in states})
 
 
 def state_of(row: SourceRow) -> SourceState:
