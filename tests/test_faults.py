@@ -249,8 +249,8 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice() -> None
     assert int(counts["digests received"]) >= 3
 
 
-def _below(pid: int) -> set[int]:
-    """The live processes under ``pid``, found by their parents' ids in /proc (zombies left out)."""
+def _processes() -> dict[int, int]:
+    """Every live process (zombies left out) with its parent's id, read from /proc."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -260,23 +260,18 @@ def _below(pid: int) -> set[int]:
                 continue
             if state != "Z":
                 parents[int(entry.name)] = int(parent)
+    return parents
+
+
+def _below(pid: int) -> set[int]:
+    """The live processes under ``pid``."""
+    parents = _processes()
     found: set[int] = set()
     frontier = {pid}
     while frontier:
         frontier = {p for p, parent in parents.items() if parent in frontier} - found
         found |= frontier
     return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                alive.add(pid)
-        except OSError:
-            pass
-    return alive
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the processes in /proc")
@@ -303,9 +298,9 @@ def test_a_killed_fetch_leaves_no_parsing_process_behind(
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 20
-    while _alive(below) and time.monotonic() < deadline:
+    while below & _processes().keys() and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = _alive(below)
+    left = below & _processes().keys()
     for pid in left:  # not to leave them to the next test either
         os.kill(pid, signal.SIGKILL)
     assert not left
