@@ -127,6 +127,9 @@ class Article:
     # ``link`` is not the entry's own: it had none and inherited the channel's (or the feed's) address,
     # which every such entry shares; it is no evidence that two entries are one story.
     link_fallback: bool = False
+    # ``content_hash()``, kept once computed: a parsing worker computes it, and the article it sends back
+    # carries it to storing instead of hashing the body again (an article never changes once made).
+    _digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.published.tzinfo is None or self.published.utcoffset() is None:
@@ -149,6 +152,13 @@ class Article:
 
     def content_hash(self) -> str:
         """A digest of everything a reader sees; equal hashes mean nothing to update."""
+        digest = self._digest
+        if digest is None:
+            digest = self._content_digest()
+            object.__setattr__(self, "_digest", digest)
+        return digest
+
+    def _content_digest(self) -> str:
         fields: list[object] = [
             self.title,
             self.link,

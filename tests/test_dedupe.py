@@ -362,6 +362,28 @@ def test_what_a_parsing_worker_sends_back_is_restored_whole() -> None:
     assert dedupe.with_boilerplate(again, frozenset({again.parts[-1].key})) is None  # its sentences work
 
 
+def test_an_articles_content_hash_travels_with_it_and_never_outlives_a_change() -> None:
+    """The parsing worker hashes each article; the hash comes back with it, so storing does not hash the
+    body again. A changed copy is hashed anew, and the kept hash takes no part in equality."""
+    fields = (
+        "partner",
+        "n7",
+        "高新区项目签约",
+        "http://partner.example/news/7.html",
+        datetime(2020, 10, 19, 9, 30, tzinfo=SHANGHAI),
+        '<p>总投资二十亿元。</p><p><img src="http://partner.example/i/7.jpg" alt=""></p>',
+    )
+    article = Article(*fields, tags=("招商",))
+    digest = article.content_hash()
+    back = pickle.loads(pickle.dumps(article))
+    assert back._digest == digest  # carried, not computed again
+    assert back.content_hash() == Article(*fields, tags=("招商",)).content_hash() == digest
+    edited = replace(back, body_html="<p>总投资三十亿元。</p>")
+    assert edited._digest is None and edited.content_hash() not in (None, digest)
+    assert edited.content_hash() == Article(*fields[:5], "<p>总投资三十亿元。</p>", tags=("招商",)).content_hash()
+    assert back == Article(*fields, tags=("招商",))  # a kept hash is no difference
+
+
 def test_fingerprints_made_while_parsing_are_those_joining_would_make(
     make_context: Callable[..., Context], httpserver: HTTPServer
 ) -> None:
