@@ -12,9 +12,23 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
-from sqlalchemy import Connection, Engine, Row, create_engine, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -114,6 +128,8 @@ def _on_sqlite_begin(conn: Any) -> None:
 # Any constant: the PostgreSQL advisory lock that serializes syndicate's transactions across processes.
 _PG_LOCK = 0x5359_4E44
 _PG_LOCK_SQL = text("SELECT pg_advisory_xact_lock(:key)")
+_ARTICLES = cast(Table, ArticleRow.__table__)
+_ARTICLE_ZONES = cast(Table, ArticleZoneRow.__table__)
 
 
 class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, OutboxMixin, SubscriberMixin):
@@ -296,8 +312,10 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
                 for n in decision.new
             ]
             # One executemany, then the ids by key: an INSERT … RETURNING in parameter order is one
-            # statement per row on SQLite (10,000 articles: ~2 s against ~0.1 s).
-            s.execute(insert(ArticleRow), rows)
+            # statement per row on SQLite (10,000 articles: ~2 s against ~0.1 s). Plain table inserts on
+            # the session's connection: the ORM's bulk insert handles each row again on the way (a tenth
+            # of storing).
+            s.connection().execute(insert(_ARTICLES), rows)
             zones_by_key = {n.article.key: n.zones for n in decision.new}
             inserted = [
                 (aid, key)
@@ -310,7 +328,7 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
             ]
             zone_rows = [{"article_id": aid, "zone_slug": z} for aid, key in inserted for z in zones_by_key[key]]
             if zone_rows:
-                s.execute(insert(ArticleZoneRow), zone_rows)
+                s.connection().execute(insert(_ARTICLE_ZONES), zone_rows)
         edited = [
             {"id": c.id, "updated": c.at, "edited": c.at, "content_hash": c.content_hash, **_fields(c.article)}
             for c in decision.changed
@@ -331,7 +349,7 @@ class Store(FeedQueryMixin, SourceStateMixin, PublishStateMixin, LeaseMixin, Out
             s.execute(delete(ArticleZoneRow).where(ArticleZoneRow.article_id.in_(list(rezoned))))
             zone_rows = [{"article_id": aid, "zone_slug": z} for aid, zs in rezoned.items() for z in zs]
             if zone_rows:
-                s.execute(insert(ArticleZoneRow), zone_rows)
+                s.connection().execute(insert(_ARTICLE_ZONES), zone_rows)
 
     # -- dedupe ---------------------------------------------------------------------------------------
 
