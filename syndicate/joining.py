@@ -168,17 +168,22 @@ class _Joiner:
         return dedupe.article_fingerprint(article, self.tz, boilerplate=boilerplate, parts=parts)
 
     def learn(
-        self, session: DedupeSession, articles: Sequence[Article], parts: Sequence[Sequence[dedupe.Sentence]] = ()
+        self,
+        session: DedupeSession,
+        articles: Sequence[tuple[int, Article]],
+        parts: Sequence[Sequence[dedupe.Sentence]] = (),
     ) -> None:
-        """Learn the boilerplate of the sources of ``articles`` not learned yet in this run: from each
-        one's newest stored articles and those of ``articles`` (a new source's first batch), whose
-        sentences are ``parts`` when given."""
+        """Learn the boilerplate of the sources of ``articles`` (stored, by id) not learned yet in this
+        run: from each one's newest stored articles and those of ``articles`` (a new source's first
+        batch), whose sentences are ``parts`` when given."""
         by_source: dict[str, dict[str, str | Sequence[dedupe.Sentence]]] = {}
-        for n, a in enumerate(articles):
+        held: dict[str, set[int]] = {}
+        for n, (aid, a) in enumerate(articles):
             if a.source_id not in self.boilerplate:
                 by_source.setdefault(a.source_id, {})[a.body_html] = parts[n] if parts else a.body_html
+                held.setdefault(a.source_id, set()).add(aid)
         for source, bodies in by_source.items():
-            recent = [b for b in session.recent_bodies(source, RECENT) if b not in bodies]
+            recent = [b for b in session.recent_bodies(source, RECENT, held[source]) if b not in bodies]
             self.boilerplate[source] = dedupe.learn_boilerplate([*recent, *bodies.values()])
 
     def decide(self, session: DedupeSession, index: dedupe.LshIndex, pending: Sequence[Pending]) -> list[Decision]:
@@ -186,7 +191,7 @@ class _Joiner:
         or joined to the story of the best match among stored articles and the batch's earlier ones."""
         made = [self.made(p) for p in pending]
         parts = [m.parts if m else dedupe.sentences(p.article.body_html) for p, m in zip(pending, made, strict=True)]
-        self.learn(session, [p.article for p in pending], parts)
+        self.learn(session, [(p.id, p.article) for p in pending], parts)
         mine = {p.id: self.fingerprint(p.article, parts[n], made[n]) for n, p in enumerate(pending)}
         exact = session.exact_hits({i: _keys(f) for i, f in mine.items()})
         ranked: dict[int, list[int]] = {}
@@ -197,7 +202,7 @@ class _Joiner:
             score.pop(i, None)
             ranked[i] = _best(score)
         found = session.known([c for ids in ranked.values() for c in ids if c not in mine])
-        self.learn(session, [k.article for k in found.values()])
+        self.learn(session, [(k.id, k.article) for k in found.values()])
         story_of = {k.id: k.story_id for k in found.values()}
         pinned = {k.id for k in found.values() if k.pinned}
         # Keys of the batch's own articles, so that two copies arriving together are joined too: only keys

@@ -446,3 +446,12 @@ def test_fingerprints_made_while_parsing_are_those_joining_would_make(
         (p.id, p.story_id, p.pinned, p.content_hash) for p in pending
     ]
     assert sum(any(p.article is a for a in held.values()) for p in again) == 2
+    # Learning a source's boilerplate reads back only the newest bodies the caller does not hold; the
+    # limit counts the held ones too, as when all were read.
+    ids = [p.id for p in pending]
+    with ctx.store.dedupe_session({}, lambda members: members[0][0], ctx.clock()) as session:
+        newest_first = session.recent_bodies("partner", 10)
+        assert newest_first == [p.article.body_html for p in reversed(pending)]
+        assert session.recent_bodies("partner", 10, set(ids[1:])) == [pending[0].article.body_html]
+        assert session.recent_bodies("partner", 2, {ids[2]}) == [pending[1].article.body_html]
+        assert session.recent_bodies("partner", 10, set(ids)) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -221,14 +221,19 @@ class DedupeSession:
                     result[r.id] = Known(r.id, article_of(r), r.story_id, r.pinned)
         return result
 
-    def recent_bodies(self, source_id: str, limit: int) -> list[str]:
-        """The stored bodies of the source's ``limit`` newest articles (an index on (source, id))."""
+    def recent_bodies(self, source_id: str, limit: int, held: Collection[int] = ()) -> list[str]:
+        """The stored bodies of the source's ``limit`` newest articles, newest first (an index on (source,
+        id)), but for those of ``held``, which the caller has: a new source's newest articles are the
+        ones a fetch has just stored, and their bodies are not read back."""
+        newest = self._s.scalars(
+            select(ArticleRow.id).where(ArticleRow.source_id == source_id).order_by(ArticleRow.id.desc()).limit(limit)
+        )
+        wanted = [aid for aid in newest if aid not in held]
+        if not wanted:
+            return []
         return list(
             self._s.scalars(
-                select(ArticleRow.body_html)
-                .where(ArticleRow.source_id == source_id)
-                .order_by(ArticleRow.id.desc())
-                .limit(limit)
+                select(ArticleRow.body_html).where(ArticleRow.id.in_(wanted)).order_by(ArticleRow.id.desc())
             )
         )
 
