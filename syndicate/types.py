@@ -55,10 +55,11 @@ def pickled_by_slots(cls: type[_T]) -> type[_T]:
 
 def _reduce_by_slots(self: Any) -> tuple[Any, ...]:
     cls = type(self)
-    return _restore, (cls, tuple([getattr(self, name) for name in cls.__slots__]))
+    return restore_slots, (cls, tuple([getattr(self, name) for name in cls.__slots__]))
 
 
-def _restore(cls: type[_T], values: tuple[Any, ...]) -> _T:
+def restore_slots(cls: type[_T], values: tuple[Any, ...]) -> _T:
+    """A ``pickled_by_slots`` value made again from its fields, in slot order."""
     value = object.__new__(cls)
     for name, v in zip(cls.__slots__, values, strict=True):  # type: ignore[attr-defined]
         object.__setattr__(value, name, v)

@@ -359,6 +359,7 @@ def test_what_a_parsing_worker_sends_back_is_restored_whole() -> None:
     again = pickle.loads(pickle.dumps(Prepared(article.content_hash(), made))).fingerprint
     assert np.array_equal(again.shingles, made.shingles)
     assert replace(again, shingles=made.shingles) == made and again.parts == made.parts
+    assert all(type(s) is dedupe.Sentence for s in again.parts) and again.parts[0].norm == made.parts[0].norm
     assert dedupe.with_boilerplate(again, frozenset({again.parts[-1].key})) is None  # its sentences work
 
 
