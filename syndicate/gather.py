@@ -24,9 +24,11 @@ from .config import Config, DirectorySourceConfig, FeedSourceConfig, SourceConfi
 from .context import Context, config_url, user_agent
 from .exceptions import ConfigError
 from .parsing import Prepared, parse_in_pool
-from .sources import DirectorySource, FeedSource, HttpFetcher, Source, SqlSource, health
+from .sources import health
+from .sources.base import Source
 from .sources.feed import FeedDefaults, ParsedFeed
-from .sources.partner import Fetcher, Parse, parse_in_thread
+from .sources.http import HttpFetcher
+from .sources.partner import FeedSource, Fetcher, Parse, parse_in_thread
 from .store import SourceBatch
 from .text import sanitized_text
 from .types import Article, FetchReport, SourceResult, SourceState
@@ -47,9 +49,15 @@ def open_source(config: Config, fetcher: Fetcher, src: SourceConfig, parse: Pars
     """The source a config entry describes, with the site's and ``[fetch]``'s defaults applied; partner
     feeds are parsed with ``parse``."""
     tz, max_backoff = config.site.tz, config.fetch.max_backoff
+    # The readers of the other kinds are imported when one is configured (the Markdown reader, the CMS
+    # database's queries): a fetch of partner feeds starts without them.
     if isinstance(src, DirectorySourceConfig):
+        from .sources.local import DirectorySource
+
         return DirectorySource(src.id, src.path, src.link_template, tz, src.interval, max_backoff)
     if isinstance(src, SqlSourceConfig):
+        from .sources.sql import SqlSource
+
         return SqlSource(
             src.id,
             src.url,

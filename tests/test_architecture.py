@@ -146,6 +146,15 @@ def test_the_command_line_imports_nothing_heavy_until_a_command_runs() -> None:
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
 
 
+def test_the_parsing_workers_import_the_parsers_alone() -> None:
+    """The workers' server process imports what parsing and fingerprinting use, before any worker can
+    start: not the HTTP client, the database layer or the other kinds' readers."""
+    loaded = _loaded_after("import syndicate.parsing, syndicate.sources.feed, syndicate.dedupe")
+    assert {"feedparser", "numpy"} <= loaded
+    unused = {"httpx", "httpcore", "sqlalchemy", "markdown_it", "rich", "jinja2", "pydantic"}
+    assert loaded.isdisjoint(unused), sorted(loaded & unused)
+
+
 def test_an_idle_publish_loads_no_source_reader_dedupe_migrations_or_pinyin(tmp_path: Path) -> None:
     from .conftest import ZONES_TOML
 
