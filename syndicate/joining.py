@@ -193,7 +193,8 @@ class _Joiner:
         parts = [m.parts if m else dedupe.sentences(p.article.body_html) for p, m in zip(pending, made, strict=True)]
         self.learn(session, [(p.id, p.article) for p in pending], parts)
         mine = {p.id: self.fingerprint(p.article, parts[n], made[n]) for n, p in enumerate(pending)}
-        exact = session.exact_hits({i: _keys(f) for i, f in mine.items()})
+        keys = {i: _keys(f) for i, f in mine.items()}
+        exact = session.exact_hits(keys)
         ranked: dict[int, list[int]] = {}
         for i, f in mine.items():
             score = index.query(f.keys)
@@ -215,7 +216,7 @@ class _Joiner:
         for p in pending:
             f = mine[p.id]
             if p.story_id is not None:
-                decisions.append(Decision(p.id, _keys(f), p.story_id, keep_story=True))
+                decisions.append(Decision(p.id, keys[p.id], p.story_id, keep_story=True))
                 story_of[p.id] = p.story_id
             else:
                 score = local.query([k for k in f.keys if k in shared])
@@ -226,10 +227,10 @@ class _Joiner:
                 m = dedupe.match(f, self._candidates(ids, mine, found, pinned))
                 if m is None:
                     story_of[p.id] = p.id
-                    decisions.append(Decision(p.id, _keys(f), p.id))
+                    decisions.append(Decision(p.id, keys[p.id], p.id))
                 else:
                     story_of[p.id] = story_of[m.article_id]
-                    decisions.append(Decision(p.id, _keys(f), story_of[p.id], m.article_id, m.rule, m.similarity))
+                    decisions.append(Decision(p.id, keys[p.id], story_of[p.id], m.article_id, m.rule, m.similarity))
                     self.report.merged += 1
             if p.pinned:
                 pinned.add(p.id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -63,13 +63,20 @@ class Known:
 
 @dataclass(frozen=True, slots=True)
 class Keys:
-    """The lookup keys of one fingerprint."""
+    """The lookup keys of one fingerprint, with the digests of its link and title key as stored (made
+    once: a batch looks them up and then stores them)."""
 
     link: str
     body_hash: str
     title_key: str
     length: int
     buckets: tuple[int, ...]
+    link_hash: str = field(init=False, repr=False, compare=False)
+    title_hash: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "link_hash", _h(self.link))
+        object.__setattr__(self, "title_hash", _h(self.title_key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +198,9 @@ class DedupeSession:
         shares none by link."""
         found: dict[str, dict[str, list[int]]] = {"link": {}, "body": {}, "title": {}}
         values = {
-            "link": list({_h(k.link) for k in batch.values() if k.link}),
+            "link": list({k.link_hash for k in batch.values() if k.link}),
             "body": list({k.body_hash for k in batch.values()}),
-            "title": list({_h(k.title_key) for k in batch.values()}),
+            "title": list({k.title_hash for k in batch.values()}),
         }
         columns = {"link": SignatureRow.link_hash, "body": SignatureRow.body_hash, "title": SignatureRow.title_hash}
         for name, column in columns.items():
@@ -204,7 +211,7 @@ class DedupeSession:
         hits: dict[int, dict[int, str]] = {}
         for aid, k in batch.items():
             mine: dict[int, str] = {}
-            mine_keys = (("title", _h(k.title_key)), ("body", k.body_hash), ("link", _h(k.link) if k.link else ""))
+            mine_keys = (("title", k.title_hash), ("body", k.body_hash), ("link", k.link_hash if k.link else ""))
             for name, value in mine_keys:
                 for other in found[name].get(value, ()):
                     mine[other] = name
@@ -249,9 +256,9 @@ class DedupeSession:
             [
                 {
                     "article_id": d.article_id,
-                    "link_hash": _h(d.keys.link),
+                    "link_hash": d.keys.link_hash,
                     "body_hash": d.keys.body_hash,
-                    "title_hash": _h(d.keys.title_key),
+                    "title_hash": d.keys.title_hash,
                     "length": d.keys.length,
                     "buckets": _packed(d.keys.buckets),
                 }
