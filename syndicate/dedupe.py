@@ -566,25 +566,32 @@ class LshIndex:
 
     def query(self, keys: Sequence[int]) -> Counter[int]:
         """The ids sharing a key with ``keys``, with how many keys each shares."""
-        found: Counter[int] = Counter()
         if not keys:
-            return found
+            return Counter()
         half = self._half
+        hits: list[int] = []
         for k in keys:
             ids = self._added.get(k)
             if ids:
-                found.update(ids if len(ids) <= 2 * half else ids[:half] + ids[-half:])
+                hits += ids if len(ids) <= 2 * half else ids[:half] + ids[-half:]
         if len(self._keys):
             q = np.asarray(keys, dtype=np.int64)
-            lo = np.searchsorted(self._keys, q, side="left")
-            hi = np.searchsorted(self._keys, q, side="right")
-            for a, z in zip(lo.tolist(), hi.tolist(), strict=True):
-                if z - a > 2 * half:
-                    found.update(self._ids[a : a + half].tolist())
-                    found.update(self._ids[z - half : z].tolist())
-                elif z > a:
-                    found.update(self._ids[a:z].tolist())
-        return found
+            lo = self._keys.searchsorted(q)
+            found = lo < len(self._keys)
+            found[found] = self._keys[lo[found]] == q[found]
+            if not found.any():
+                return Counter(hits)
+            lo = lo[found]
+            count = self._keys.searchsorted(q[found], side="right") - lo
+            # Each key's run of ids (a long run: its first and last ``half``), gathered in one step.
+            long = count > 2 * half
+            if long.any():
+                lo = np.concatenate([lo[~long], lo[long], lo[long] + count[long] - half])
+                count = np.concatenate([count[~long], np.full(2 * int(long.sum()), half)])
+            ends = np.cumsum(count)
+            positions = np.arange(ends[-1]) + np.repeat(lo - ends + count, count)
+            hits += self._ids[positions].tolist()
+        return Counter(hits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,15 @@ labeled corpus's precision and recall through the real store."""
 from __future__ import annotations
 
 import pickle
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from syndicate import dedupe, gather, pipeline
@@ -279,6 +282,36 @@ def test_a_key_many_articles_share_answers_with_its_oldest_and_newest() -> None:
         index.add(i, [7])
     assert set(index.query([7])) == {1, 2, 3, 4, 997, 998, 999, 1000, 1001, 1002, 1003, 1004, 1997, 1998, 1999, 2000}
     assert index.query([1500]) == {500: 1}  # a key of one article is unaffected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    loaded=st.lists(st.lists(st.integers(-4, 12), max_size=6), max_size=40),
+    added=st.lists(st.lists(st.integers(-4, 12), max_size=6), max_size=20),
+    queries=st.lists(st.lists(st.integers(-6, 14), max_size=8), min_size=1, max_size=5),
+    per_key=st.integers(1, 6),
+)
+def test_a_lookup_counts_each_keys_oldest_and_newest_ids(
+    loaded: list[list[int]], added: list[list[int]], queries: list[list[int]], per_key: int
+) -> None:
+    """Whatever the keys (repeated, crowded past ``per_key``, absent, in the arrays or the dictionary), a
+    lookup counts, for each key asked, the ids holding it: its first and last ``per_key // 2`` when more
+    hold it, in the order they came."""
+    index = dedupe.LshIndex(per_key=per_key)
+    index.load(list(range(1, len(loaded) + 1)), [np.array(k, dtype="<i8").tobytes() for k in loaded])
+    for n, keys in enumerate(added, start=len(loaded) + 1):
+        index.add(n, keys)
+    half = max(1, per_key // 2)
+
+    def crowd(ids: list[int]) -> list[int]:
+        return ids if len(ids) <= 2 * half else ids[:half] + ids[-half:]
+
+    for query in queries:
+        expected: Counter[int] = Counter()
+        for key in query:
+            expected.update(crowd([n for n, keys in enumerate(added, len(loaded) + 1) for k in keys if k == key]))
+            expected.update(crowd([n for n, keys in enumerate(loaded, 1) for k in keys if k == key]))
+        assert index.query(query) == expected
 
 
 def test_joining_as_articles_are_stored(make_context: Callable[..., Context]) -> None:
