@@ -13,17 +13,19 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import Config, DirectorySourceConfig, SourceConfig
 from .exceptions import Cancelled, StoreError
-from .publish import FeedSelection, SiteInfo, catalog
 from .registry import ZoneSet, load_builtin, merge_zones, pinyin_slug
 from .store import Store
 from .types import StoredArticle, Zone
 from .urls import is_private_address
 from .zones import ZoneIndex
+
+if TYPE_CHECKING:  # publishing (feedgen, Jinja) is imported by the steps that publish, not by a fetch
+    from .publish import FeedSelection, SiteInfo
 
 __all__ = [
     "Clock",
@@ -138,6 +140,8 @@ class Context:
 
     @property
     def site(self) -> SiteInfo:
+        from .publish import SiteInfo
+
         s = self.config.site
         return SiteInfo(title=s.title, base_url=s.base_url, language=s.language, tz=s.tz, version=__version__)
 
@@ -163,6 +167,8 @@ def config_url(src: SourceConfig) -> str:
 
 def feed_selections(ctx: Context) -> list[FeedSelection]:
     """Every feed to publish: per zone, per city, per category, and all."""
+    from .publish import catalog
+
     title = ctx.config.site.title
     selections = [
         *catalog.zone_and_city_selections(title, ctx.zones, ctx.slug),
@@ -175,10 +181,14 @@ def feed_selections(ctx: Context) -> list[FeedSelection]:
 
 def zone_and_city_selections(config: Config, zones: Sequence[Zone]) -> list[FeedSelection]:
     """The zone and city feeds: known from the config alone (category feeds need the store)."""
+    from .publish import catalog
+
     return catalog.zone_and_city_selections(config.site.title, zones, pinyin_slug)
 
 
 def other_sources(ctx: Context, stories: dict[int, list[str]], stored: StoredArticle) -> tuple[str, ...]:
     """ "Also reported by" for a stored article. ``stories``: ``Store.story_sources`` of the articles at hand."""
+    from .publish import catalog
+
     others = stories.get(stored.story_id) if stored.story_id is not None else None
     return catalog.other_sources(ctx.source_titles, others, stored.article.source_id)

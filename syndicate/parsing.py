@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Prepared", "collecting_less", "parse_and_fingerprint", "parse_in_pool", "warm"]
 
-_PARSERS = ("syndicate.sources.feed", "syndicate.dedupe")
+_PARSERS = ("syndicate.sources.feed", "feedparser", "syndicate.dedupe")
 
 log = logging.getLogger("syndicate")
 

@@ -9,7 +9,7 @@ the context's clock, never from ``datetime.now()`` inside a step.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .config import Config
@@ -19,14 +19,10 @@ from .context import other_sources as other_sources
 from .context import system_clock as system_clock
 from .context import zone_and_city_selections as zone_and_city_selections
 from .context import zone_set as zone_set
-from .publish import check_templates
-from .publisher import Publisher
-from .publisher import PublishReport as PublishReport
-from .publisher import push as push_due
 from .types import FetchReport
 
 # Reading sources (feedparser, httpx) and dedupe (numpy) are imported when a run needs them: a publish
-# with nothing new, `status` or a digest never does.
+# with nothing new, `status` or a digest never does; nor is publishing (feedgen, Jinja) by a fetch.
 if TYPE_CHECKING:
     from . import dedupe, gather
     from .joining import DedupeReport as DedupeReport
@@ -36,6 +32,8 @@ if TYPE_CHECKING:
     from .joining import split as split
     from .joining import stories as stories
     from .parsing import Prepared
+    from .publisher import Publisher
+    from .publisher import PublishReport as PublishReport
 
 _FROM_JOINING = ("DedupeReport", "deduplicate", "priorities", "split", "stories")
 
@@ -45,6 +43,10 @@ def __getattr__(name: str) -> Any:
         from . import joining
 
         return getattr(joining, name)
+    if name == "PublishReport":
+        from .publisher import PublishReport
+
+        return PublishReport
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -73,7 +75,7 @@ class Kept:
     as long as the database is the same."""
 
     _lsh: dedupe.LshIndex | None = None
-    publisher: Publisher = field(default_factory=Publisher)
+    _publisher: Publisher | None = None
 
     @property
     def lsh(self) -> dedupe.LshIndex:
@@ -82,6 +84,14 @@ class Kept:
 
             self._lsh = LshIndex()
         return self._lsh
+
+    @property
+    def publisher(self) -> Publisher:
+        if self._publisher is None:
+            from .publisher import Publisher
+
+            self._publisher = Publisher()
+        return self._publisher
 
 
 def check(config: Config) -> tuple[list[str], list[str]]:
@@ -98,6 +108,8 @@ def check(config: Config) -> tuple[list[str], list[str]]:
         zone = getattr(src, "zone", None)
         if zone is not None and zone not in slugs:
             problems.append(f"sources[{i}].zone: {zone!r} is no zone slug")
+    from .publish import check_templates
+
     problems += [f"publish.templates_dir: {p}" for p in check_templates(config.publish.templates)]
     return problems, list(zones.dropped_aliases)
 
@@ -157,6 +169,8 @@ def _joining(ctx: Context, kept: Kept | None, prepared: dict[tuple[str, str], Pr
 def push(ctx: Context) -> int:
     """Send the WebSub notifications that are due (queued by publishes, or failed before); how many hubs
     accepted (``publisher.push``)."""
+    from .publisher import push as push_due
+
     return push_due(ctx, ctx.clock())
 
 

@@ -149,10 +149,19 @@ def test_the_command_line_imports_nothing_heavy_until_a_command_runs() -> None:
 def test_the_parsing_workers_import_the_parsers_alone() -> None:
     """The workers' server process imports what parsing and fingerprinting use, before any worker can
     start: not the HTTP client, the database layer or the other kinds' readers."""
-    loaded = _loaded_after("import syndicate.parsing, syndicate.sources.feed, syndicate.dedupe")
+    loaded = _loaded_after("import importlib, syndicate.parsing as p\nfor m in p._PARSERS: importlib.import_module(m)")
     assert {"feedparser", "numpy"} <= loaded
     unused = {"httpx", "httpcore", "sqlalchemy", "markdown_it", "rich", "jinja2", "pydantic"}
     assert loaded.isdisjoint(unused), sorted(loaded & unused)
+
+
+def test_a_fetch_loads_neither_publishing_nor_the_parsers() -> None:
+    """What a fetch's own process runs (gathering, storing, joining) imports no feed writer or page
+    templates, and no feed parser: the parsing workers parse."""
+    loaded = _loaded_after("import syndicate.pipeline, syndicate.gather, syndicate.joining, syndicate.cli")
+    assert {"sqlalchemy", "httpx", "numpy"} <= loaded
+    elsewhere = {"feedgen", "jinja2", "feedparser", "markdown_it"}
+    assert loaded.isdisjoint(elsewhere), sorted(loaded & elsewhere)
 
 
 def test_an_idle_publish_loads_no_source_reader_dedupe_migrations_or_pinyin(tmp_path: Path) -> None:

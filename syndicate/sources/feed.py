@@ -20,8 +20,6 @@ from html.entities import name2codepoint
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import feedparser
-
 from ..dates import parse_date
 from ..text import plain_text, sanitize_html, sanitized_text, strip_control
 from ..types import Article, Enclosure, pickled_by_slots
@@ -166,6 +164,10 @@ def _feedparser(text: str, url: str) -> Any:
 
 
 def _read(data: bytes, headers: dict[str, str]) -> Any:
+    # Imported where documents are parsed: the parsing workers' server imports it before they start,
+    # and the command that hands them the documents need not load it.
+    import feedparser
+
     # nh3 sanitizes and resolves each body later; feedparser's own sanitizer keeps javascript: images.
     return feedparser.parse(data, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
 
