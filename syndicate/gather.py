@@ -93,14 +93,16 @@ def fetch(
     only_due: bool = False,
     open_source: OpenSource | None = None,
     prepared: dict[tuple[str, str], Prepared] | None = None,
-    stored: Callable[[int], None] | None = None,
+    stored: Callable[[int, int | None], None] | None = None,
 ) -> list[FetchReport]:
     """Read the sources (all, or those named) once and store what they gave. ``only_due`` skips sources
     whose next due time has not come (the daemon's mode). ``open_source`` builds the source of a config
     entry; by default the real ones (``open_source`` above), partner feeds parsed in worker processes.
     ``prepared`` receives the dedupe fingerprints the workers made, by (source id, key), for the joining
     step (at most ``PREPARED_LIMIT`` waiting: past it, joining makes its own). ``stored`` is told, after
-    each transaction, how many articles it stored new or edited (the pipeline joins them meanwhile)."""
+    each transaction, how many articles it stored new or edited (the pipeline joins them meanwhile), and
+    how many more the reads still running should bring, at the rate of those stored so far (None before
+    the network reads or once they are all in)."""
     config = ctx.config
     wanted = list(dict.fromkeys(source_ids))
     unknown = [i for i in wanted if i not in {s.id for s in config.sources}]
@@ -151,8 +153,10 @@ class _Run:
     now: datetime
     total: int
     prepared: dict[tuple[str, str], Prepared]
-    stored: Callable[[int], None] | None = None
+    stored: Callable[[int, int | None], None] | None = None
     reports: dict[str, FetchReport] = dataclasses.field(default_factory=dict)
+    running: int = 0  # network reads not finished
+    articles: int = 0  # new or edited articles stored so far
     deferred: list[SourceState] = dataclasses.field(default_factory=list)  # states without articles, saved at the end
 
     async def read_all(self, selected: list[SourceConfig], opener: OpenSource | None) -> None:
@@ -182,6 +186,7 @@ class _Run:
             while running:
                 # What finished while the last ones were being stored is stored together.
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                self.running = len(running)
                 finished = [task.result() for task in done]
                 self._store_many([(config.source(r.source_id), r, seconds) for r, seconds in finished])
                 self.ctx.advance("fetch", len(self.reports), self.total)  # Cancelled: the rest are abandoned
@@ -250,8 +255,17 @@ class _Run:
                 },
             )
             self.reports[src.id] = report
+        stored = sum(c.new + c.updated for c in counts)
+        self.articles += stored
         if self.stored is not None:
-            self.stored(sum(c.new + c.updated for c in counts))
+            self.stored(stored, self._coming())
+
+    def _coming(self) -> int | None:
+        """How many articles the network reads still running should bring, at the rate of every read
+        finished so far (None: none running)."""
+        if not self.running:
+            return None
+        return self.running * self.articles // max(1, len(self.reports))
 
 
 def _crashed(

@@ -96,10 +96,14 @@ class Joining:
     def report(self) -> DedupeReport:
         return self._joiner.report
 
-    def stored(self, articles: int) -> None:
-        """``articles`` new or edited were stored: join them once a batch of them is waiting."""
+    def stored(self, articles: int, coming: int | None = None) -> None:
+        """``articles`` new or edited were stored: join them once a batch of them is waiting, or once as
+        many wait as the fetch still expects (``coming``, None: unknown). Near its end, what waits is
+        joined while the last documents are parsed: otherwise up to a whole batch would be joined after
+        the last one, with the workers idle. (Not fewer than a twentieth of a batch at a time: a fetch
+        bringing a few articles among many unchanged feeds joins them at the end, at once.)"""
         self._waiting += articles
-        if self._waiting >= self._batch:
+        if self._waiting >= self._batch or (coming is not None and self._waiting >= max(coming, self._batch // 20)):
             self.join()
 
     def join(self) -> None:

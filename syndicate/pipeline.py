@@ -143,11 +143,11 @@ def fetch(
     prepared: dict[tuple[str, str], Prepared] = {}  # fingerprints made while parsing, for joining
     joining: Joining | None = None  # made once an article is stored or waits: dedupe (numpy) is imported then
 
-    def stored(count: int) -> None:
+    def stored(count: int, coming: int | None) -> None:
         nonlocal joining
         if count:
             joining = joining or _joining(ctx, kept, prepared)
-            joining.stored(count)
+            joining.stored(count, coming)
 
     with collecting_less():
         reports = gather.fetch(

@@ -340,6 +340,55 @@ def test_joining_as_articles_are_stored(make_context: Callable[..., Context]) ->
     assert len(ctx.store.stories(ctx.store.resolve_article("https://third.example/c"))[0].versions) == 1
 
 
+def test_near_the_end_of_a_fetch_what_waits_is_joined_before_the_last_reads_are_in(
+    make_context: Callable[..., Context],
+) -> None:
+    """Told how many articles the reads still running should bring, joining takes what waits once that is
+    as many: the last documents are parsed meanwhile, instead of a whole batch being joined after them.
+    Not for fewer than a twentieth of a batch, nor when nothing more is expected."""
+    ctx = make_context()
+    joining = Joining(ctx, batch=40)
+    save(ctx, "origin", "a", BASE)
+    joining.stored(1, coming=1)  # as many as are coming, but under a twentieth of the batch (2)
+    assert joining.report.checked == 0
+    save(ctx, "copy", "b", BASE[:4], title="高新区集成电路封测项目签约")
+    joining.stored(1, coming=30)  # far more to come: they wait for their batch
+    assert joining.report.checked == 0
+    save(ctx, "third", "c", ["一季度开发区实际使用外资三点二亿美元，同比增长百分之十二。" * 3])
+    joining.stored(1, coming=3)  # three wait and three are coming: joined now
+    assert joining.report.checked == 3 and not ctx.store.dedupe_pending()
+    save(ctx, "fourth", "d", ["园区举办人才招聘会，两百余家企业提供岗位三千余个。" * 3])
+    joining.stored(1, coming=None)  # the last reads are in: it waits for the end of the fetch
+    assert joining.report.checked == 3
+    joining.join()
+    assert joining.report.checked == 4
+    [story] = [s for s in ctx.store.stories() if len(s.versions) == 2]
+    assert {v.source_id for v in story.versions} == {"origin", "copy"}
+
+
+def test_a_fetch_tells_joining_what_it_stored_and_what_is_still_coming(
+    make_context: Callable[..., Context], httpserver: HTTPServer
+) -> None:
+    """After each transaction a fetch says how many articles it stored and how many the reads still
+    running should bring (None once every read is in), so that joining can start on the rest early."""
+    sizes = {"a": 2, "b": 3, "c": 4, "d": 1}
+    for name, n in sizes.items():
+        items = [
+            {"title": f"{name}{i}园区项目签约", "guid": f"{name}{i}", "body": f"<p>{name}{i}项目投资{i + 2}亿元。</p>"}
+            for i in range(n)
+        ]
+        httpserver.expect_request(f"/{name}.xml").respond_with_data(rss(items), content_type="application/rss+xml")
+    sources = "".join(
+        f'[[sources]]\nid = "{name}"\nkind = "feed"\nurl = "{httpserver.url_for(f"/{name}.xml")}"\n' for name in sizes
+    )
+    ctx = make_context(sources)
+    told: list[tuple[int, int | None]] = []
+    gather.fetch(ctx, stored=lambda count, coming: told.append((count, coming)))
+    assert sum(count for count, _ in told) == sum(sizes.values())
+    assert told[-1][1] is None  # the last reads are in
+    assert all(coming is not None and coming >= 0 for _, coming in told[:-1])
+
+
 def test_a_fetch_with_nothing_new_does_not_load_the_stored_signatures(make_context: Callable[..., Context]) -> None:
     """Every stored article's keys are read into the index only when something is to be joined: a warm
     fetch where every partner answered 304 spent a fifth of its time loading them for nothing."""
