@@ -23,7 +23,7 @@ from syndicate.text import paragraphs_html
 from syndicate.types import Article, Enclosure
 
 from .dedupe_corpus import Labeled, corpus, evaluate, evaluate_by_class
-from .helpers import SHANGHAI, rss
+from .helpers import SHANGHAI, atom, rss
 from .storeviews import zone_articles
 
 BASE = [
@@ -370,23 +370,64 @@ def test_a_fetch_tells_joining_what_it_stored_and_what_is_still_coming(
     make_context: Callable[..., Context], httpserver: HTTPServer
 ) -> None:
     """After each transaction a fetch says how many articles it stored and how many the reads still
-    running should bring (None once every read is in), so that joining can start on the rest early."""
-    sizes = {"a": 2, "b": 3, "c": 4, "d": 1}
-    for name, n in sizes.items():
-        items = [
-            {"title": f"{name}{i}园区项目签约", "guid": f"{name}{i}", "body": f"<p>{name}{i}项目投资{i + 2}亿元。</p>"}
-            for i in range(n)
-        ]
-        httpserver.expect_request(f"/{name}.xml").respond_with_data(rss(items), content_type="application/rss+xml")
+    running should bring (None once every read is in), so that joining can start on the rest early. The
+    partners are shaped as real ones: a GBK CMS feed (fragment links, an editor's footer, a lazy image),
+    an Atom feed, a JSON Feed, and a slow portal answering with its HTML home page instead of a feed."""
+    import json
+    import time
+
+    from werkzeug import Response
+
+    footer = "<p>责任编辑：王明</p><p>（来源：园区发布）</p>"
+    cms = [
+        {
+            "title": f"园区项目签约{i}",
+            "link": f"http://cms.example/news/{i}.html#p2",
+            "guid": f"c{i}",
+            "date": "Mon, 19 Oct 2020 09:30:00 +0800",
+            "body": f"<p>第{i}个项目签约，投资{i + 2}亿元。</p>" + '<img data-src="/i/1.jpg" src="g.gif">' + footer,
+        }
+        for i in range(3)
+    ]
+    atom_items = [
+        {"title": f"营商环境座谈会{i}", "link": f"http://blog.example/{i}", "guid": f"a{i}", "body": f"<p>{i}。</p>"}
+        for i in range(2)
+    ]
+    json_feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "开发区动态",
+        "items": [
+            {"id": f"j{i}", "url": f"http://json.example/{i}", "title": f"产值通报{i}", "content_html": f"<p>{i}</p>"}
+            for i in range(4)
+        ],
+    }
+    httpserver.expect_request("/cms.xml").respond_with_data(rss(cms, encoding="gbk"), content_type="text/xml")
+    httpserver.expect_request("/atom.xml").respond_with_data(atom(atom_items), content_type="application/atom+xml")
+    httpserver.expect_request("/feed.json").respond_with_data(
+        json.dumps(json_feed, ensure_ascii=False), content_type="application/feed+json"
+    )
+
+    def slow_portal(_request: object) -> Response:  # answers last, once the feeds are stored
+        time.sleep(2)
+        html = "<!DOCTYPE html><html><head><title>首页</title></head><body><p>欢迎访问</p></body></html>"
+        return Response(html, content_type="text/html; charset=utf-8")
+
+    httpserver.expect_request("/portal.xml").respond_with_handler(slow_portal)
+    paths = {"cms": "/cms.xml", "blog": "/atom.xml", "json": "/feed.json", "portal": "/portal.xml"}
     sources = "".join(
-        f'[[sources]]\nid = "{name}"\nkind = "feed"\nurl = "{httpserver.url_for(f"/{name}.xml")}"\n' for name in sizes
+        f'[[sources]]\nid = "{name}"\nkind = "feed"\nurl = "{httpserver.url_for(path)}"\n'
+        for name, path in paths.items()
     )
     ctx = make_context(sources)
     told: list[tuple[int, int | None]] = []
-    gather.fetch(ctx, stored=lambda count, coming: told.append((count, coming)))
-    assert sum(count for count, _ in told) == sum(sizes.values())
-    assert told[-1][1] is None  # the last reads are in
-    assert all(coming is not None and coming >= 0 for _, coming in told[:-1])
+    reports = gather.fetch(ctx, stored=lambda count, coming: told.append((count, coming)))
+    new = {r.source_id: r.new for r in reports if r.source_id in paths}
+    assert new == {"cms": 3, "blog": 2, "json": 4, "portal": 0}
+    assert next(r for r in reports if r.source_id == "portal").failed  # an HTML page is no feed
+    assert sum(count for count, _ in told) == 9
+    # Every feed was stored while the portal was still being read: something was always coming. (The
+    # portal brings nothing: what waits then is joined when the fetch ends.)
+    assert told and all(coming is not None and coming > 0 for _, coming in told)
 
 
 def test_a_fetch_with_nothing_new_does_not_load_the_stored_signatures(make_context: Callable[..., Context]) -> None:
