@@ -96,6 +96,8 @@ class Kept:
 
 def check(config: Config) -> tuple[list[str], list[str]]:
     """What ``syndicate check`` finds beyond the schema: (problems, warnings), each naming its key."""
+    from .publish import check_templates
+
     problems: list[str] = []
     zones = zone_set(config)
     slugs = {z.slug for z in zones.zones}
@@ -108,8 +110,6 @@ def check(config: Config) -> tuple[list[str], list[str]]:
         zone = getattr(src, "zone", None)
         if zone is not None and zone not in slugs:
             problems.append(f"sources[{i}].zone: {zone!r} is no zone slug")
-    from .publish import check_templates
-
     problems += [f"publish.templates_dir: {p}" for p in check_templates(config.publish.templates)]
     return problems, list(zones.dropped_aliases)
 
